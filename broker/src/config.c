@@ -1,0 +1,693 @@
+/* SPDX-License-Identifier: MIT */
+/* The configuration file: INI parsing, validation, defaults. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "log.h"
+
+/*
+ * Debian's libinih reads at most INI_MAX_LINE - 1 characters of a line and
+ * treats the rest as a new line, without an error. We feed it through our
+ * own reader, which sees whole lines: it reports long lines and syntax
+ * errors itself (with their line numbers, which inih would only give for
+ * the first error) and hands inih only lines it can parse.
+ */
+#define CONFIG_MAX_LINE 4096
+
+enum key_type {
+	K_STR,      /* char * */
+	K_UINT32,   /* uint32_t within [min, max] */
+	K_INT,      /* int within [min, max] */
+	K_DURATION, /* uint64_t milliseconds within [min, max] */
+	K_SIZE,     /* size_t bytes within [min, max] */
+	K_MODE,     /* int, octal file mode */
+	K_LOGLEVEL, /* int, CBD_LOG_* */
+	K_LISTEN,   /* appended to cfg->listen */
+};
+
+typedef struct config_key {
+	const char   *section; /* [section] */
+	const char   *name;    /* key */
+	enum key_type type;    /* how the value is parsed */
+	size_t        off;     /* where it goes in cbd_config */
+	uint64_t      min;     /* bounds for numbers */
+	uint64_t      max;
+} config_key;
+
+#define OFF(field) offsetof(cbd_config, field)
+
+static const config_key config_keys[] = {
+	{ "broker", "listen", K_LISTEN, 0, 0, 0 },
+	{ "broker", "ipc_mode", K_MODE, OFF(ipc_mode), 0, 0777 },
+	{ "broker", "contexts", K_UINT32, OFF(contexts), 1, 65536 },
+	{ "broker", "max_message_size", K_SIZE, OFF(max_message_size), 1024,
+	    256u << 20 },
+	{ "broker", "max_key_size", K_SIZE, OFF(max_key_size), 1, 65536 },
+	{ "broker", "max_value_size", K_SIZE, OFF(max_value_size), 1,
+	    256u << 20 },
+	{ "broker", "max_batch_keys", K_UINT32, OFF(max_batch_keys), 1,
+	    1000000 },
+	{ "broker", "default_deadline", K_DURATION, OFF(default_deadline_ms),
+	    1, 3600000 },
+	{ "broker", "max_deadline", K_DURATION, OFF(max_deadline_ms), 1,
+	    3600000 },
+	{ "broker", "dedupe_window", K_DURATION, OFF(dedupe_window_ms), 0,
+	    86400000 },
+	{ "broker", "dedupe_entries", K_UINT32, OFF(dedupe_entries), 0,
+	    10000000 },
+	{ "broker", "drain_timeout", K_DURATION, OFF(drain_timeout_ms), 0,
+	    3600000 },
+	{ "broker", "log_level", K_LOGLEVEL, OFF(log_level), 0, 0 },
+	{ "redis", "host", K_STR, OFF(redis.host), 0, 0 },
+	{ "redis", "port", K_INT, OFF(redis.port), 1, 65535 },
+	{ "redis", "password", K_STR, OFF(redis.password), 0, 0 },
+	{ "redis", "db", K_INT, OFF(redis.db), 0, 1000000 },
+	{ "redis", "connections", K_UINT32, OFF(redis.connections), 1, 64 },
+	{ "redis", "connect_timeout", K_DURATION,
+	    OFF(redis.connect_timeout_ms), 1, 600000 },
+	{ "redis", "command_timeout", K_DURATION,
+	    OFF(redis.command_timeout_ms), 1, 600000 },
+	{ "redis", "reconnect_min", K_DURATION, OFF(redis.reconnect_min_ms), 1,
+	    600000 },
+	{ "redis", "reconnect_max", K_DURATION, OFF(redis.reconnect_max_ms), 1,
+	    3600000 },
+	{ "redis", "key_prefix", K_STR, OFF(redis.key_prefix), 0, 0 },
+	{ "redis", "scan_count", K_UINT32, OFF(redis.scan_count), 1, 100000 },
+};
+
+#define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+/* Parser state shared by the reader and the handler. */
+typedef struct config_parse {
+	cbd_config *cfg;
+	cbd_errors *errs;
+	const char *file;         /* name for messages */
+	FILE       *fp;           /* source, or NULL for text */
+	const char *text;         /* source when fp is NULL */
+	int         line;         /* line being parsed, 1-based */
+	char        bad_section;  /* current section is unknown */
+	uint8_t     seen[N_KEYS]; /* scalar keys already set */
+} config_parse;
+
+void
+cbd_errors_add(cbd_errors *e, const char *file, int line, const char *fmt, ...)
+{
+	char    msg[512];
+	int     n;
+	va_list ap;
+	char   *grown;
+
+	e->count++;
+	if (line > 0) {
+		n = snprintf(msg, sizeof(msg), "%s:%d: ", file, line);
+	} else {
+		n = snprintf(msg, sizeof(msg), "%s: ", file);
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - (size_t) n, fmt, ap);
+	va_end(ap);
+
+	n     = (int) strlen(msg);
+	grown = realloc(e->text, e->len + (size_t) n + 2);
+	if (grown == NULL) {
+		return;
+	}
+	e->text = grown;
+	memcpy(e->text + e->len, msg, (size_t) n);
+	e->len += (size_t) n;
+	e->text[e->len++] = '\n';
+	e->text[e->len]   = '\0';
+}
+
+void
+cbd_errors_fini(cbd_errors *e)
+{
+	if (e == NULL) {
+		return;
+	}
+	free(e->text);
+	e->text  = NULL;
+	e->len   = 0;
+	e->count = 0;
+}
+
+int
+cbd_parse_duration_ms(const char *s, uint64_t *out)
+{
+	static const struct {
+		const char *unit;
+		uint64_t    ms;
+	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+		{ "h", 3600000 }, { "d", 86400000 } };
+	char              *end;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char) s[0])) {
+		return -1;
+	}
+	errno = 0;
+	v     = strtoull(s, &end, 10);
+	if (errno != 0) {
+		return -1;
+	}
+	if (*end == '\0') {
+		/* A bare number has no unit: only 0 is unambiguous. */
+		if (v != 0) {
+			return -1;
+		}
+		*out = 0;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			if (v > UINT64_MAX / units[i].ms) {
+				return -1;
+			}
+			*out = v * units[i].ms;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int
+cbd_parse_size(const char *s, size_t *out)
+{
+	char              *end;
+	unsigned long long v;
+	unsigned long long mult = 1;
+
+	if (!isdigit((unsigned char) s[0])) {
+		return -1;
+	}
+	errno = 0;
+	v     = strtoull(s, &end, 10);
+	if (errno != 0) {
+		return -1;
+	}
+	if (strcasecmp(end, "k") == 0 || strcasecmp(end, "kb") == 0) {
+		mult = 1024ull;
+	} else if (strcasecmp(end, "m") == 0 || strcasecmp(end, "mb") == 0) {
+		mult = 1024ull * 1024;
+	} else if (strcasecmp(end, "g") == 0 || strcasecmp(end, "gb") == 0) {
+		mult = 1024ull * 1024 * 1024;
+	} else if (*end != '\0') {
+		return -1;
+	}
+	if (v > SIZE_MAX / mult) {
+		return -1;
+	}
+	*out = (size_t) (v * mult);
+	return 0;
+}
+
+static int
+parse_number(const char *s, int base, unsigned long long *out)
+{
+	char              *end;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char) s[0])) {
+		return -1;
+	}
+	errno = 0;
+	v     = strtoull(s, &end, base);
+	if (errno != 0 || *end != '\0') {
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* check_listen_url accepts the transports the broker serves. */
+static const char *
+check_listen_url(const char *url)
+{
+	if (strncmp(url, "ipc://", 6) == 0) {
+		return url[6] == '\0' ? "ipc:// URL has no path" : NULL;
+	}
+	if (strncmp(url, "tcp://", 6) == 0) {
+		return strchr(url + 6, ':') == NULL
+		    ? "tcp:// URL needs HOST:PORT"
+		    : NULL;
+	}
+	if (strncmp(url, "tls+tcp://", 10) == 0) {
+		return "tls+tcp:// listeners are not supported yet";
+	}
+	return "listener URL must start with ipc:// or tcp://";
+}
+
+static int
+add_listener(cbd_config *cfg, const char *url, const char **why)
+{
+	char *copy;
+
+	if ((*why = check_listen_url(url)) != NULL) {
+		return -1;
+	}
+	if (cfg->n_listen >= CBD_MAX_LISTENERS) {
+		*why = "too many listeners (at most 16)";
+		return -1;
+	}
+	if ((copy = strdup(url)) == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	cfg->listen[cfg->n_listen++] = copy;
+	return 0;
+}
+
+static int
+set_string(char **slot, const char *value)
+{
+	char *copy = strdup(value);
+	if (copy == NULL) {
+		return -1;
+	}
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+/* set_value parses value for key into cfg; returns an error text or NULL. */
+static const char *
+set_value(cbd_config *cfg, const config_key *k, const char *value)
+{
+	char              *base = (char *) cfg + k->off;
+	unsigned long long n;
+	uint64_t           ms;
+	size_t             sz;
+	int                lvl;
+	const char        *why;
+
+	switch (k->type) {
+	case K_STR:
+		return set_string((char **) (void *) base, value) == 0
+		    ? NULL
+		    : "out of memory";
+	case K_LISTEN:
+		return add_listener(cfg, value, &why) == 0 ? NULL : why;
+	case K_UINT32:
+	case K_INT:
+		if (parse_number(value, 10, &n) != 0) {
+			return "not a whole number";
+		}
+		if (n < k->min || n > k->max) {
+			return "out of range";
+		}
+		if (k->type == K_UINT32) {
+			*(uint32_t *) (void *) base = (uint32_t) n;
+		} else {
+			*(int *) (void *) base = (int) n;
+		}
+		return NULL;
+	case K_MODE:
+		if (parse_number(value, 8, &n) != 0 || n > k->max) {
+			return "not an octal file mode like 0660";
+		}
+		*(int *) (void *) base = (int) n;
+		return NULL;
+	case K_DURATION:
+		if (cbd_parse_duration_ms(value, &ms) != 0) {
+			return "not a duration (a number with a unit: ms, s, "
+			       "m, h or d, like 30m)";
+		}
+		if (ms < k->min || ms > k->max) {
+			return "duration out of range";
+		}
+		*(uint64_t *) (void *) base = ms;
+		return NULL;
+	case K_SIZE:
+		if (cbd_parse_size(value, &sz) != 0) {
+			return "not a size (bytes, or a number with k, m or "
+			       "g)";
+		}
+		if (sz < k->min || sz > k->max) {
+			return "size out of range";
+		}
+		*(size_t *) (void *) base = sz;
+		return NULL;
+	case K_LOGLEVEL:
+		if ((lvl = cbd_log_level_parse(value)) < 0) {
+			return "not a log level (debug, info, warning, error)";
+		}
+		*(int *) (void *) base = lvl;
+		return NULL;
+	}
+	return "internal: unknown key type";
+}
+
+static int
+config_handler(
+    void *user, const char *section, const char *name, const char *value)
+{
+	config_parse *p = user;
+	const char   *why;
+	int           known_section = 0;
+
+	if (p->bad_section) {
+		return 1; /* reported once, at the section header */
+	}
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const config_key *k = &config_keys[i];
+		if (strcmp(k->section, section) != 0) {
+			continue;
+		}
+		known_section = 1;
+		if (strcmp(k->name, name) != 0) {
+			continue;
+		}
+		if (k->type != K_LISTEN && p->seen[i]) {
+			cbd_errors_add(p->errs, p->file, p->line,
+			    "'%s' is set twice in [%s]", name, section);
+			return 1;
+		}
+		p->seen[i] = 1;
+		if ((why = set_value(p->cfg, k, value)) != NULL) {
+			cbd_errors_add(p->errs, p->file, p->line,
+			    "%s = '%s': %s", name,
+			    k->type == K_STR ? "..." : value, why);
+		}
+		return 1;
+	}
+	if (!known_section) {
+		cbd_errors_add(p->errs, p->file, p->line,
+		    "key '%s' is outside any known section", name);
+	} else {
+		cbd_errors_add(p->errs, p->file, p->line,
+		    "unknown key '%s' in [%s]", name, section);
+	}
+	return 1;
+}
+
+/* read_line gets one whole line (without its newline) into buf; returns
+ * its length, or -1 at the end. Lines longer than the buffer are consumed
+ * whole and reported by a length past cap. */
+static long
+read_line(config_parse *p, char *buf, size_t cap)
+{
+	size_t len = 0;
+	int    c;
+
+	if (p->fp == NULL && *p->text == '\0') {
+		return -1;
+	}
+	for (;;) {
+		if (p->fp != NULL) {
+			c = fgetc(p->fp);
+		} else {
+			c = *p->text == '\0' ? EOF
+			                     : (unsigned char) *p->text++;
+		}
+		if (c == EOF) {
+			if (len == 0 && p->fp != NULL) {
+				return -1;
+			}
+			break;
+		}
+		if (c == '\n') {
+			break;
+		}
+		if (len + 1 < cap) {
+			buf[len] = (char) c;
+		}
+		len++;
+	}
+	buf[len + 1 < cap ? len : cap - 1] = '\0';
+	return (long) len;
+}
+
+static int
+known_section(const char *name)
+{
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (strcmp(config_keys[i].section, name) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * config_reader feeds inih one line at a time. It checks each line's
+ * syntax first so that every error is reported with its line number; an
+ * erroneous line reaches inih as an empty one.
+ */
+static char *
+config_reader(char *str, int num, void *stream)
+{
+	config_parse *p = stream;
+	char          line[CONFIG_MAX_LINE];
+	long          len;
+	char         *s;
+	char         *end;
+
+	if ((len = read_line(p, line, sizeof(line))) < 0) {
+		return NULL;
+	}
+	p->line++;
+	str[0] = '\0';
+	if (len >= num - 1) {
+		cbd_errors_add(p->errs, p->file, p->line,
+		    "line is %ld characters long, the limit is %d", len,
+		    num - 2);
+		return str;
+	}
+	s = line;
+	while (isspace((unsigned char) *s)) {
+		s++;
+	}
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char) end[-1])) {
+		*--end = '\0';
+	}
+	if (*s == '\0' || *s == ';' || *s == '#') {
+		return str;
+	}
+	if (*s == '[') {
+		char *close = strchr(s, ']');
+		if (close == NULL || close[1] != '\0') {
+			cbd_errors_add(p->errs, p->file, p->line,
+			    "malformed section header '%s'", s);
+			p->bad_section = 1;
+			return str;
+		}
+		*close         = '\0';
+		p->bad_section = !known_section(s + 1);
+		if (p->bad_section) {
+			cbd_errors_add(p->errs, p->file, p->line,
+			    "unknown section [%s]", s + 1);
+		}
+		*close = ']';
+	} else if (strchr(s, '=') == NULL) {
+		cbd_errors_add(p->errs, p->file, p->line,
+		    "expected 'name = value', got '%.40s'", s);
+		return str;
+	}
+	/* Leading white space would make inih continue the previous value. */
+	snprintf(str, (size_t) num, "%s\n", s);
+	return str;
+}
+
+static int
+config_defaults(cbd_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ipc_mode                 = 0660;
+	cfg->contexts                 = 256;
+	cfg->max_message_size         = 1u << 20;
+	cfg->max_key_size             = 512;
+	cfg->max_value_size           = 512u << 10;
+	cfg->max_batch_keys           = 1000;
+	cfg->default_deadline_ms      = 5000;
+	cfg->max_deadline_ms          = 60000;
+	cfg->dedupe_window_ms         = 60000;
+	cfg->dedupe_entries           = 100000;
+	cfg->drain_timeout_ms         = 10000;
+	cfg->log_level                = CBD_LOG_INFO;
+	cfg->redis.port               = 6379;
+	cfg->redis.db                 = 0;
+	cfg->redis.connections        = 2;
+	cfg->redis.connect_timeout_ms = 1000;
+	cfg->redis.command_timeout_ms = 2000;
+	cfg->redis.reconnect_min_ms   = 100;
+	cfg->redis.reconnect_max_ms   = 5000;
+	cfg->redis.scan_count         = 1000;
+	if (set_string(&cfg->redis.host, "127.0.0.1") != 0 ||
+	    set_string(&cfg->redis.password, "") != 0 ||
+	    set_string(&cfg->redis.key_prefix, "") != 0) {
+		return -1;
+	}
+	return 0;
+}
+
+/* config_env applies REDIS_HOST, REDIS_PORT and REDIS_PASSWORD. */
+static void
+config_env(cbd_config *cfg, cbd_errors *errs)
+{
+	const char        *v;
+	unsigned long long port;
+
+	if ((v = getenv("REDIS_HOST")) != NULL && *v != '\0') {
+		if (set_string(&cfg->redis.host, v) != 0) {
+			cbd_errors_add(errs, "REDIS_HOST", 0, "out of memory");
+		}
+	}
+	if ((v = getenv("REDIS_PORT")) != NULL && *v != '\0') {
+		if (parse_number(v, 10, &port) != 0 || port < 1 ||
+		    port > 65535) {
+			cbd_errors_add(errs, "REDIS_PORT", 0,
+			    "'%s' is not a TCP port", v);
+		} else {
+			cfg->redis.port = (int) port;
+		}
+	}
+	if ((v = getenv("REDIS_PASSWORD")) != NULL) {
+		if (set_string(&cfg->redis.password, v) != 0) {
+			cbd_errors_add(
+			    errs, "REDIS_PASSWORD", 0, "out of memory");
+		}
+	}
+}
+
+/* config_check validates what single keys cannot: relations and chars. */
+static void
+config_check(cbd_config *cfg, cbd_errors *errs)
+{
+	const char *f = cfg->path;
+
+	if (cfg->n_listen == 0) {
+		const char *why;
+		if (add_listener(cfg, CB_DEFAULT_URL, &why) != 0) {
+			cbd_errors_add(errs, f, 0, "%s", why);
+		}
+	}
+	if (cfg->default_deadline_ms > cfg->max_deadline_ms) {
+		cbd_errors_add(errs, f, 0,
+		    "default_deadline is longer than max_deadline");
+	}
+	if (cfg->redis.reconnect_min_ms > cfg->redis.reconnect_max_ms) {
+		cbd_errors_add(
+		    errs, f, 0, "reconnect_min is longer than reconnect_max");
+	}
+	if (cfg->max_value_size + cfg->max_key_size > cfg->max_message_size) {
+		cbd_errors_add(errs, f, 0,
+		    "max_value_size plus max_key_size exceed "
+		    "max_message_size");
+	}
+	if (cfg->redis.host[0] == '\0') {
+		cbd_errors_add(errs, f, 0, "redis host is empty");
+	}
+	/* The prefix is part of every SCAN pattern: it must not be a glob. */
+	for (const char *c = cfg->redis.key_prefix; *c != '\0'; c++) {
+		if (strchr("*?[]\\", *c) != NULL ||
+		    iscntrl((unsigned char) *c) || *c == ' ') {
+			cbd_errors_add(errs, f, 0,
+			    "key_prefix must not contain glob characters, "
+			    "spaces or control characters");
+			break;
+		}
+	}
+}
+
+static cb_status
+config_load(cbd_config *cfg, config_parse *p)
+{
+	cbd_config tmp;
+	int        before = p->errs->count;
+
+	if (config_defaults(&tmp) != 0 ||
+	    (tmp.path = strdup(p->file)) == NULL) {
+		cbd_config_fini(&tmp);
+		cbd_errors_add(p->errs, p->file, 0, "out of memory");
+		return CB_RESOURCE_EXHAUSTED;
+	}
+	p->cfg = &tmp;
+	/* Errors are collected by the reader and handler; inih itself sees
+	 * only well-formed lines, so its return value adds nothing. */
+	(void) ini_parse_stream(config_reader, p, config_handler, p);
+	config_env(&tmp, p->errs);
+	config_check(&tmp, p->errs);
+	if (p->errs->count > before) {
+		cbd_config_fini(&tmp);
+		return CB_INVALID_ARGUMENT;
+	}
+	*cfg = tmp;
+	return CB_OK;
+}
+
+cb_status
+cbd_config_load(cbd_config *cfg, const char *path, cbd_errors *errs)
+{
+	config_parse p = { .errs = errs, .file = path };
+	cb_status    rv;
+
+	if ((p.fp = fopen(path, "r")) == NULL) {
+		cbd_errors_add(
+		    errs, path, 0, "cannot open: %s", strerror(errno));
+		return CB_NOT_FOUND;
+	}
+	rv = config_load(cfg, &p);
+	fclose(p.fp);
+	return rv;
+}
+
+cb_status
+cbd_config_load_string(
+    cbd_config *cfg, const char *name, const char *text, cbd_errors *errs)
+{
+	config_parse p = { .errs = errs, .file = name, .text = text };
+	return config_load(cfg, &p);
+}
+
+cb_status
+cbd_config_set_listeners(
+    cbd_config *cfg, char *const *urls, size_t n, cbd_errors *errs)
+{
+	const char *why;
+	size_t      i;
+
+	for (i = 0; i < n; i++) {
+		if ((why = check_listen_url(urls[i])) != NULL) {
+			cbd_errors_add(errs, "-l", 0, "%s: %s", urls[i], why);
+			return CB_INVALID_ARGUMENT;
+		}
+	}
+	for (i = 0; i < cfg->n_listen; i++) {
+		free(cfg->listen[i]);
+		cfg->listen[i] = NULL;
+	}
+	cfg->n_listen = 0;
+	for (i = 0; i < n; i++) {
+		if (add_listener(cfg, urls[i], &why) != 0) {
+			cbd_errors_add(errs, "-l", 0, "%s: %s", urls[i], why);
+			return CB_INVALID_ARGUMENT;
+		}
+	}
+	return CB_OK;
+}
+
+void
+cbd_config_fini(cbd_config *cfg)
+{
+	if (cfg == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		free(cfg->listen[i]);
+	}
+	free(cfg->path);
+	free(cfg->redis.host);
+	free(cfg->redis.password);
+	free(cfg->redis.key_prefix);
+	memset(cfg, 0, sizeof(*cfg));
+}

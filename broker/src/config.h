@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/* The configuration file: INI parsing, validation, defaults. */
+#ifndef CBD_CONFIG_H
+#define CBD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cachebroker/cachebroker.h>
+
+#define CBD_DEFAULT_CONFIG "/etc/cachebroker/cachebroker.conf"
+#define CBD_MAX_LISTENERS 16
+
+/* The Redis section. Strings are heap copies owned by the config. */
+typedef struct cbd_redis_config {
+	char    *host;               /* host name or address */
+	int      port;               /* TCP port */
+	char    *password;           /* AUTH password, "" for none */
+	int      db;                 /* SELECT index */
+	uint32_t connections;        /* async connections in the pool */
+	uint64_t connect_timeout_ms; /* connect + handshake budget */
+	uint64_t command_timeout_ms; /* no reply for this long: discard */
+	uint64_t reconnect_min_ms;   /* first backoff delay */
+	uint64_t reconnect_max_ms;   /* backoff ceiling */
+	char    *key_prefix;         /* prepended to every key */
+	uint32_t scan_count;         /* SCAN COUNT and UNLINK batch size */
+} cbd_redis_config;
+
+/* A whole configuration: immutable once loaded. */
+typedef struct cbd_config {
+	char            *path;                      /* file it came from */
+	char            *listen[CBD_MAX_LISTENERS]; /* listener URLs */
+	size_t           n_listen;                  /* how many */
+	int              ipc_mode;         /* mode of IPC socket files */
+	uint32_t         contexts;         /* nng contexts = max in flight */
+	size_t           max_message_size; /* largest request accepted */
+	size_t           max_key_size;     /* largest key in a namespace */
+	size_t           max_value_size;   /* largest value stored */
+	uint32_t         max_batch_keys;   /* keys or entries per batch */
+	uint64_t         default_deadline_ms; /* for deadline_ms == 0 */
+	uint64_t         max_deadline_ms;     /* longer deadlines are cut */
+	uint64_t         dedupe_window_ms;    /* request_id replay window */
+	uint32_t         dedupe_entries;      /* request ids remembered */
+	uint64_t         drain_timeout_ms;    /* SIGTERM: wait for in-flight */
+	int              log_level;           /* CBD_LOG_* */
+	cbd_redis_config redis;               /* [redis] */
+} cbd_config;
+
+/* cbd_errors collects "file:line: message" lines so that every error of a
+ * configuration is reported, not only the first. */
+typedef struct cbd_errors {
+	char  *text; /* NUL-terminated, lines separated by newlines */
+	size_t len;  /* bytes used, without the NUL */
+	int    count;
+} cbd_errors;
+
+/* cbd_errors_add appends one error line. Out of memory drops the text but
+ * still counts the error. */
+void cbd_errors_add(cbd_errors *e, const char *file, int line, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+/* cbd_errors_fini frees the text. NULL-safe. */
+void cbd_errors_fini(cbd_errors *e);
+
+/*
+ * cbd_config_load parses and validates path, applies REDIS_HOST,
+ * REDIS_PORT and REDIS_PASSWORD from the environment, and on success fills
+ * *cfg (caller's storage; free with cbd_config_fini). On failure returns
+ * INVALID_ARGUMENT (or NOT_FOUND when the file cannot be opened), *cfg is
+ * left empty, and every problem is in errs. Thread: any.
+ */
+CB_NODISCARD cb_status cbd_config_load(
+    cbd_config *cfg, const char *path, cbd_errors *errs);
+
+/* cbd_config_load_string is cbd_config_load on text in memory; name is
+ * used in error messages. For tests. */
+CB_NODISCARD cb_status cbd_config_load_string(
+    cbd_config *cfg, const char *name, const char *text, cbd_errors *errs);
+
+/* cbd_config_set_listeners replaces the listener list (the -l option).
+ * Returns INVALID_ARGUMENT if there are too many or a URL is bad. */
+CB_NODISCARD cb_status cbd_config_set_listeners(
+    cbd_config *cfg, char *const *urls, size_t n, cbd_errors *errs);
+
+/* cbd_config_fini frees what the config owns. NULL-safe and idempotent. */
+void cbd_config_fini(cbd_config *cfg);
+
+/* Parsers for the value syntaxes, exported for tests. Each returns 0 on
+ * success and leaves *out untouched on failure. */
+int cbd_parse_duration_ms(const char *s, uint64_t *out);
+int cbd_parse_size(const char *s, size_t *out);
+
+#endif /* CBD_CONFIG_H */

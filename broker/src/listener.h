@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* The nng side: the rep0 socket, its listeners and its contexts. */
+#ifndef CBD_LISTENER_H
+#define CBD_LISTENER_H
+
+#include <cachebroker/cachebroker.h>
+
+typedef struct cbd_server cbd_server;
+
+/*
+ * cbd_listener_open opens the rep0 socket with its size limit, starts one
+ * listener per configured URL (IPC sockets get cfg.ipc_mode) and creates
+ * cfg.contexts requests. Receives are not posted yet: see
+ * cbd_listener_start. nng errors are logged here with their URL.
+ */
+CB_NODISCARD cb_status cbd_listener_open(cbd_server *srv);
+
+/* cbd_listener_start posts every context's first receive. */
+void cbd_listener_start(cbd_server *srv);
+
+/* cbd_listener_close closes the socket and frees the contexts (waiting
+ * for their callbacks). NULL-safe parts; main thread. */
+void cbd_listener_close(cbd_server *srv);
+
+#endif /* CBD_LISTENER_H */

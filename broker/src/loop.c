@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* The backend loop's inbox: mutex queue plus eventfd wake-up. */
+#include "loop.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "request.h"
+
+static void
+loop_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	cbd_loop *l = arg;
+	uint64_t  n;
+	cbd_req  *list;
+
+	(void) what;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN) {
+		cbd_log_error("loop: eventfd read: %s", strerror(errno));
+	}
+	pthread_mutex_lock(&l->mtx);
+	list    = l->head;
+	l->head = l->tail = NULL;
+	pthread_mutex_unlock(&l->mtx);
+
+	while (list != NULL) {
+		cbd_req *req = list;
+		list         = req->next;
+		req->next    = NULL;
+		l->fn(req, l->arg);
+	}
+}
+
+cb_status
+cbd_loop_init(cbd_loop *l, struct event_base *base, cbd_loop_fn *fn, void *arg)
+{
+	memset(l, 0, sizeof(*l));
+	l->efd  = -1;
+	l->base = base;
+	l->fn   = fn;
+	l->arg  = arg;
+	if (pthread_mutex_init(&l->mtx, NULL) != 0) {
+		return CB_INTERNAL;
+	}
+	if ((l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+		goto fail;
+	}
+	l->ev = event_new(base, l->efd, EV_READ | EV_PERSIST, loop_wake_cb, l);
+	if (l->ev == NULL || event_add(l->ev, NULL) != 0) {
+		goto fail;
+	}
+	return CB_OK;
+fail:
+	cbd_log_error("loop: cannot set up the wake-up: %s", strerror(errno));
+	cbd_loop_fini(l);
+	return CB_INTERNAL;
+}
+
+void
+cbd_loop_fini(cbd_loop *l)
+{
+	if (l == NULL || l->base == NULL) {
+		return;
+	}
+	if (l->ev != NULL) {
+		event_free(l->ev);
+	}
+	if (l->efd >= 0) {
+		close(l->efd);
+	}
+	pthread_mutex_destroy(&l->mtx);
+	memset(l, 0, sizeof(*l));
+	l->efd = -1;
+}
+
+void
+cbd_loop_post(cbd_loop *l, cbd_req *req)
+{
+	int      was_empty;
+	uint64_t one = 1;
+
+	req->next = NULL;
+	pthread_mutex_lock(&l->mtx);
+	was_empty = l->head == NULL;
+	if (was_empty) {
+		l->head = req;
+	} else {
+		l->tail->next = req;
+	}
+	l->tail = req;
+	pthread_mutex_unlock(&l->mtx);
+	if (was_empty && write(l->efd, &one, sizeof(one)) < 0 &&
+	    errno != EAGAIN) {
+		cbd_log_error("loop: eventfd write: %s", strerror(errno));
+	}
+}

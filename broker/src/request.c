@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: MIT */
+/* One request's life: receive, decode, check, hand to the loop, answer. */
+#include "request.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "dedupe.h"
+#include "envelope.h"
+#include "log.h"
+#include "loop.h"
+#include "server.h"
+#include "stats.h"
+
+/* Replies up to this size are packed on the stack. */
+#define REQ_STACK_PAYLOAD 2048
+
+static void req_aio_cb(void *arg);
+static void req_deadline_cb(evutil_socket_t fd, short what, void *arg);
+
+cb_status
+cbd_req_alloc(cbd_req **out, cbd_server *srv, nng_socket sock, uint32_t index)
+{
+	cbd_req *req;
+
+	if ((req = calloc(1, sizeof(*req))) == NULL) {
+		return CB_RESOURCE_EXHAUSTED;
+	}
+	req->srv   = srv;
+	req->index = index;
+	if (nng_aio_alloc(&req->aio, req_aio_cb, req) != 0) {
+		goto fail;
+	}
+	if (nng_ctx_open(&req->ctx, sock) != 0) {
+		goto fail;
+	}
+	if ((req->timer = evtimer_new(srv->base, req_deadline_cb, req)) ==
+	    NULL) {
+		goto fail;
+	}
+	*out = req;
+	return CB_OK;
+fail:
+	cbd_req_free(req);
+	return CB_RESOURCE_EXHAUSTED;
+}
+
+/* req_reset frees what the last request owned. */
+static void
+req_reset(cbd_req *req)
+{
+	if (req->in != NULL) {
+		protobuf_c_message_free_unpacked(req->in, NULL);
+		req->in = NULL;
+	}
+	cbd_envelope_free(req->env);
+	req->env = NULL;
+	if (req->op.resp != NULL) {
+		protobuf_c_message_free_unpacked(req->op.resp, NULL);
+	}
+	free(req->op.match);
+	memset(&req->op, 0, sizeof(req->op));
+	req->method  = NULL;
+	req->x_cache = NULL;
+}
+
+void
+cbd_req_free(cbd_req *req)
+{
+	if (req == NULL) {
+		return;
+	}
+	if (req->aio != NULL) {
+		nng_aio_stop(req->aio);
+	}
+	if (req->state == CBD_REQ_SEND && req->aio != NULL) {
+		nng_msg_free(nng_aio_get_msg(req->aio));
+	}
+	if (req->ctx.id != 0) {
+		nng_ctx_close(req->ctx);
+	}
+	nng_aio_free(req->aio);
+	if (req->timer != NULL) {
+		event_free(req->timer);
+	}
+	req_reset(req);
+	free(req);
+}
+
+static void
+req_recv(cbd_req *req)
+{
+	req->state = CBD_REQ_RECV;
+	nng_ctx_recv(req->ctx, req->aio);
+}
+
+void
+cbd_req_start(cbd_req *req)
+{
+	req_recv(req);
+}
+
+/*
+ * req_send packs and sends the reply and records the call. Called by the
+ * current owner: nng's callback for early errors, the loop otherwise.
+ */
+static void
+req_send(cbd_req *req, cb_status code, const char *message,
+    const void *payload, size_t plen)
+{
+	cbd_server *srv = req->srv;
+	nng_msg    *msg;
+	int id = req->method != NULL ? req->method->id : CBD_METHOD_UNKNOWN;
+
+	cbd_stats_record_call(
+	    &srv->stats, id, code, cbd_now_us() - req->t_start_us);
+	if (cbd_envelope_pack(&msg, code, message, payload, plen,
+	        code == CB_OK ? req->x_cache : NULL) != CB_OK &&
+	    cbd_envelope_pack(&msg, CB_RESOURCE_EXHAUSTED,
+	        "broker out of memory", NULL, 0, NULL) != CB_OK) {
+		/* Not even an error fits: drop it; the caller's deadline
+		 * answers for us. */
+		req_reset(req);
+		atomic_fetch_sub(&srv->in_flight, 1);
+		req_recv(req);
+		return;
+	}
+	req_reset(req);
+	req->state = CBD_REQ_SEND;
+	nng_aio_set_msg(req->aio, msg);
+	nng_ctx_send(req->ctx, req->aio);
+}
+
+/* req_reject answers from nng's thread, before the loop saw the request. */
+static void
+req_reject(cbd_req *req, cb_status code, const char *why)
+{
+	req_send(req, code, why, NULL, 0);
+}
+
+static uint64_t
+req_deadline_ms(const cbd_config *cfg, uint32_t asked)
+{
+	if (asked == 0) {
+		return cfg->default_deadline_ms;
+	}
+	return asked < cfg->max_deadline_ms ? asked : cfg->max_deadline_ms;
+}
+
+/* req_received decodes, routes and checks a request on nng's thread, then
+ * hands it to the loop or answers it at once. Takes ownership of msg. */
+static void
+req_received(cbd_req *req, nng_msg *msg)
+{
+	cbd_server       *srv = req->srv;
+	const cbd_config *cfg = &srv->cfg;
+	size_t            len = nng_msg_len(msg);
+	char              why[256];
+	cb_status         rv;
+
+	req->t_start_us = cbd_now_us();
+	atomic_fetch_add(&srv->in_flight, 1);
+	if (atomic_load(&srv->draining)) {
+		nng_msg_free(msg);
+		req_reject(req, CB_UNAVAILABLE, "broker is shutting down");
+		return;
+	}
+	rv = cbd_router_decode(cfg, nng_msg_body(msg), len, &req->env,
+	    &req->method, &req->in, why, sizeof(why));
+	nng_msg_free(msg);
+	if (rv != CB_OK) {
+		req_reject(req, rv, why);
+		return;
+	}
+	req->deadline_us = req->t_start_us +
+	    req_deadline_ms(cfg, req->env->deadline_ms) * 1000u;
+	req->state = CBD_REQ_WORK;
+	cbd_loop_post(&srv->loop, req);
+}
+
+static void
+req_aio_cb(void *arg)
+{
+	cbd_req *req = arg;
+	int      rv  = nng_aio_result(req->aio);
+
+	switch (req->state) {
+	case CBD_REQ_RECV:
+		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+			req->state = CBD_REQ_IDLE;
+			return;
+		}
+		if (rv != 0) {
+			/* A broken pipe or a message nng refused: nothing
+			 * to answer; wait for the next request. */
+			req_recv(req);
+			return;
+		}
+		req_received(req, nng_aio_get_msg(req->aio));
+		return;
+	case CBD_REQ_SEND:
+		if (rv != 0) {
+			/* The caller went away; the message is still ours. */
+			nng_msg_free(nng_aio_get_msg(req->aio));
+			nng_aio_set_msg(req->aio, NULL);
+		}
+		atomic_fetch_sub(&req->srv->in_flight, 1);
+		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+			req->state = CBD_REQ_IDLE;
+			return;
+		}
+		req_recv(req);
+		return;
+	default:
+		return;
+	}
+}
+
+/*
+ * req_complete answers req and every request waiting on its request_id
+ * with the same result. payload stays the caller's.
+ */
+static void
+req_complete(cbd_req *req, cb_status code, const char *message,
+    const void *payload, size_t plen)
+{
+	cbd_server *srv     = req->srv;
+	cbd_req    *waiters = NULL;
+
+	evtimer_del(req->timer);
+	req->gen++;
+	if (req->waiting != NULL) {
+		cbd_dedupe_unwait(req->waiting, req);
+		req->waiting = NULL;
+	}
+	if (req->dedupe != NULL) {
+		waiters = cbd_dedupe_complete(srv->dedupe, req->dedupe, code,
+		    payload, plen, cbd_now_us());
+		req->dedupe = NULL;
+	}
+	req_send(req, code, message, payload, plen);
+	while (waiters != NULL) {
+		cbd_req *w = waiters;
+		waiters    = w->next;
+		w->next    = NULL;
+		w->waiting = NULL;
+		req_complete(w, code, message, payload, plen);
+	}
+}
+
+void
+cbd_req_finish(
+    cbd_req *req, cb_status code, const char *message, ProtobufCMessage *resp)
+{
+	uint8_t  stack[REQ_STACK_PAYLOAD];
+	uint8_t *buf = stack;
+	size_t   len = 0;
+	char     msgcopy[sizeof(req->op.msg)];
+
+	/* message may live in req->op, which the answer resets. */
+	snprintf(msgcopy, sizeof(msgcopy), "%s", message ? message : "");
+	if (code == CB_OK && resp != NULL) {
+		len = protobuf_c_message_get_packed_size(resp);
+		if (len > sizeof(stack) && (buf = malloc(len)) == NULL) {
+			code = CB_RESOURCE_EXHAUSTED;
+			snprintf(
+			    msgcopy, sizeof(msgcopy), "broker out of memory");
+			buf = stack;
+			len = 0;
+		} else {
+			protobuf_c_message_pack(resp, buf);
+		}
+	}
+	if (resp != NULL) {
+		protobuf_c_message_free_unpacked(resp, NULL);
+	}
+	req_complete(req, code, msgcopy, buf, len);
+	if (buf != stack) {
+		free(buf);
+	}
+}
+
+void
+cbd_req_fail(cbd_req *req, cb_status code, const char *fmt, ...)
+{
+	char    msg[sizeof(req->op.msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cbd_req_finish(req, code, msg, NULL);
+}
+
+static void
+req_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	cbd_req *req = arg;
+
+	(void) fd;
+	(void) what;
+	cbd_req_fail(req, CB_DEADLINE_EXCEEDED,
+	    "deadline exceeded after %llu ms",
+	    (unsigned long long) ((cbd_now_us() - req->t_start_us) / 1000));
+}
+
+void
+cbd_req_run(cbd_req *req, void *arg)
+{
+	cbd_server    *srv = arg;
+	uint64_t       now = cbd_now_us();
+	uint64_t       left;
+	struct timeval tv;
+	const uint8_t *stored;
+	size_t         stored_len;
+
+	if (now >= req->deadline_us) {
+		cbd_req_fail(req, CB_DEADLINE_EXCEEDED,
+		    "deadline exceeded before the request was served");
+		return;
+	}
+	left       = req->deadline_us - now;
+	tv.tv_sec  = (time_t) (left / 1000000u);
+	tv.tv_usec = (suseconds_t) (left % 1000000u);
+	evtimer_add(req->timer, &tv);
+
+	if (req->method->mutating && req->env->request_id[0] != '\0') {
+		switch (cbd_dedupe_begin(
+		    srv->dedupe, req, now, &stored, &stored_len)) {
+		case CBD_DEDUPE_REPLAY:
+			req_complete(req, CB_OK, NULL, stored, stored_len);
+			return;
+		case CBD_DEDUPE_WAIT:
+			return; /* answered with the first one's result */
+		default:
+			break;
+		}
+	}
+	req->method->run(req);
+}

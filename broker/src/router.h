@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/* The method table: full names, request types, checks and handlers. */
+#ifndef CBD_ROUTER_H
+#define CBD_ROUTER_H
+
+#include <stddef.h>
+
+#include <cachebroker/cachebroker.h>
+
+#include "config.h"
+
+typedef struct cbd_req cbd_req;
+
+/*
+ * Every method, once: X(ID, service, method, request descriptor, mutating,
+ * check, run). check runs on nng's thread and validates the decoded
+ * request against the config (pure, no I/O); run starts the work on the
+ * backend loop and must end, now or later, in cbd_req_finish.
+ */
+#define CBD_METHODS(X)                                                        \
+	X(CACHE_GET, "CacheService", "Get",                                   \
+	    cachebroker__v1__get_request__descriptor, 0, cbd_cache_get_check, \
+	    cbd_cache_get_run)                                                \
+	X(CACHE_GET_MANY, "CacheService", "GetMany",                          \
+	    cachebroker__v1__get_many_request__descriptor, 0,                 \
+	    cbd_cache_get_many_check, cbd_cache_get_many_run)                 \
+	X(CACHE_SET, "CacheService", "Set",                                   \
+	    cachebroker__v1__set_request__descriptor, 1, cbd_cache_set_check, \
+	    cbd_cache_set_run)                                                \
+	X(CACHE_SET_MANY, "CacheService", "SetMany",                          \
+	    cachebroker__v1__set_many_request__descriptor, 1,                 \
+	    cbd_cache_set_many_check, cbd_cache_set_many_run)                 \
+	X(CACHE_DELETE, "CacheService", "Delete",                             \
+	    cachebroker__v1__delete_request__descriptor, 1,                   \
+	    cbd_cache_delete_check, cbd_cache_delete_run)                     \
+	X(CACHE_INVALIDATE_PATTERN, "CacheService", "InvalidatePattern",      \
+	    cachebroker__v1__invalidate_pattern_request__descriptor, 1,       \
+	    cbd_cache_invalidate_pattern_check,                               \
+	    cbd_cache_invalidate_pattern_run)                                 \
+	X(CACHE_INCREMENT, "CacheService", "Increment",                       \
+	    cachebroker__v1__increment_request__descriptor, 1,                \
+	    cbd_cache_increment_check, cbd_cache_increment_run)               \
+	X(CACHE_EXPIRE, "CacheService", "Expire",                             \
+	    cachebroker__v1__expire_request__descriptor, 1,                   \
+	    cbd_cache_expire_check, cbd_cache_expire_run)                     \
+	X(ADMIN_HEALTH, "AdminService", "Health",                             \
+	    cachebroker__v1__health_request__descriptor, 0, cbd_admin_check,  \
+	    cbd_admin_health_run)                                             \
+	X(ADMIN_METRICS, "AdminService", "Metrics",                           \
+	    cachebroker__v1__metrics_request__descriptor, 0, cbd_admin_check, \
+	    cbd_admin_metrics_run)                                            \
+	X(ADMIN_RESET_STATS, "AdminService", "ResetStats",                    \
+	    cachebroker__v1__reset_stats_request__descriptor, 1,              \
+	    cbd_admin_check, cbd_admin_reset_stats_run)
+
+/* Method ids; CBD_METHOD_UNKNOWN counts calls that named no method. */
+enum cbd_method_id {
+#define CBD_METHOD_ENUM(id, svc, meth, desc, mut, check, run) CBD_M_##id,
+	CBD_METHODS(CBD_METHOD_ENUM)
+#undef CBD_METHOD_ENUM
+	    CBD_METHOD_UNKNOWN,
+	CBD_METHOD_COUNT = CBD_METHOD_UNKNOWN
+};
+
+typedef cb_status cbd_check_fn(const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen);
+typedef void      cbd_run_fn(cbd_req *req);
+
+typedef struct cbd_method {
+	int                               id;       /* enum cbd_method_id */
+	const char                       *name;     /* full wire name */
+	const ProtobufCMessageDescriptor *in;       /* request type */
+	int                               mutating; /* request_id dedupe */
+	cbd_check_fn                     *check;    /* nng thread */
+	cbd_run_fn                       *run;      /* loop thread */
+} cbd_method;
+
+#define CBD_METHOD_DECL(id, svc, meth, desc, mut, check, run) \
+	cbd_check_fn check;                                   \
+	cbd_run_fn   run;
+CBD_METHODS(CBD_METHOD_DECL)
+#undef CBD_METHOD_DECL
+
+/* The table, indexed by id. */
+extern const cbd_method cbd_methods[CBD_METHOD_COUNT];
+
+/* cbd_router_lookup finds a method by its full name; NULL if unknown. */
+const cbd_method *cbd_router_lookup(const char *name);
+
+/*
+ * cbd_router_decode turns the bytes of a request into its envelope, method
+ * and decoded payload, and runs the method's check: everything that is
+ * done to a request before it reaches the loop. On success the caller owns
+ * *env and *in. On failure returns the code to answer with and a reason in
+ * why; *env and *in are untouched, *method is set if the method was known
+ * (for the stats). Pure; any thread. Also the fuzzing entry point.
+ */
+CB_NODISCARD cb_status cbd_router_decode(const cbd_config *cfg,
+    const void *buf, size_t len, Cachebroker__V1__Request **env,
+    const cbd_method **method, ProtobufCMessage **in, char *why,
+    size_t whylen);
+
+/* cbd_router_name gives the name of a method id, "unknown" for
+ * CBD_METHOD_UNKNOWN. */
+const char *cbd_router_name(int id);
+
+#endif /* CBD_ROUTER_H */

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+/* The server: owns everything, starts it, runs the loop, drains, stops. */
+#include "server.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "dedupe.h"
+#include "listener.h"
+#include "log.h"
+#include "redis_pool.h"
+#include "request.h"
+
+/* Housekeeping period: stalled Redis connections are noticed within
+ * command_timeout + this. */
+#define CRON_MS 100
+
+static void
+server_cron_cb(evutil_socket_t fd, short what, void *arg)
+{
+	cbd_server *srv = arg;
+	uint64_t    now = cbd_now_us();
+	unsigned    left;
+
+	(void) fd;
+	(void) what;
+	cbd_redis_cron(srv->redis);
+	cbd_dedupe_expire(srv->dedupe, now);
+	if (!atomic_load(&srv->draining)) {
+		return;
+	}
+	left = atomic_load(&srv->in_flight);
+	if (left == 0) {
+		cbd_log_info("drained, exiting");
+		event_base_loopbreak(srv->base);
+	} else if (now >= srv->drain_until_us) {
+		cbd_log_warning(
+		    "drain timeout: %u requests still in flight", left);
+		event_base_loopbreak(srv->base);
+	}
+}
+
+static void
+server_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	cbd_server *srv = arg;
+
+	(void) what;
+	if (sig == SIGHUP) {
+		cbd_log_warning("SIGHUP: configuration reload is not "
+		                "supported yet; restart to apply changes");
+		return;
+	}
+	if (atomic_load(&srv->draining)) {
+		cbd_log_warning("second %s: exiting without waiting",
+		    sig == SIGINT ? "SIGINT" : "SIGTERM");
+		event_base_loopbreak(srv->base);
+		return;
+	}
+	cbd_log_info("%s: draining %u requests in flight (at most %llu ms)",
+	    sig == SIGINT ? "SIGINT" : "SIGTERM", atomic_load(&srv->in_flight),
+	    (unsigned long long) srv->cfg.drain_timeout_ms);
+	/* Listeners stay open: closing one closes its connections, and the
+	 * replies of the requests in flight would be lost. New requests are
+	 * refused with UNAVAILABLE instead (request.c). */
+	atomic_store(&srv->draining, 1);
+	srv->drain_until_us = cbd_now_us() + srv->cfg.drain_timeout_ms * 1000;
+}
+
+static cb_status
+server_events(cbd_server *srv)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	struct timeval   tv     = { 0, CRON_MS * 1000 };
+
+	srv->cron = event_new(srv->base, -1, EV_PERSIST, server_cron_cb, srv);
+	if (srv->cron == NULL || event_add(srv->cron, &tv) != 0) {
+		return CB_INTERNAL;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		srv->signals[i] =
+		    evsignal_new(srv->base, sigs[i], server_signal_cb, srv);
+		if (srv->signals[i] == NULL ||
+		    event_add(srv->signals[i], NULL) != 0) {
+			return CB_INTERNAL;
+		}
+	}
+	return CB_OK;
+}
+
+cb_status
+cbd_server_open(cbd_server **out, cbd_config *cfg)
+{
+	cbd_server *srv;
+	cb_status   rv;
+
+	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
+		return CB_RESOURCE_EXHAUSTED;
+	}
+	srv->cfg = *cfg;
+	memset(cfg, 0, sizeof(*cfg));
+	srv->start_us = cbd_now_us();
+	cbd_stats_init(&srv->stats);
+	atomic_init(&srv->draining, 0);
+	atomic_init(&srv->in_flight, 0);
+
+	if ((srv->base = event_base_new()) == NULL) {
+		rv = CB_INTERNAL;
+		goto fail;
+	}
+	if ((rv = cbd_loop_init(&srv->loop, srv->base, cbd_req_run, srv)) !=
+	        CB_OK ||
+	    (rv = server_events(srv)) != CB_OK ||
+	    (rv = cbd_dedupe_alloc(&srv->dedupe, srv->cfg.dedupe_entries,
+	         srv->cfg.dedupe_window_ms * 1000)) != CB_OK ||
+	    (rv = cbd_redis_pool_open(
+	         &srv->redis, srv->base, &srv->cfg.redis)) != CB_OK ||
+	    (rv = cbd_listener_open(srv)) != CB_OK) {
+		goto fail;
+	}
+	cbd_listener_start(srv);
+	cbd_log_info("cachebrokerd %s ready: %u contexts, redis %s:%d",
+	    CBD_VERSION, srv->n_reqs, srv->cfg.redis.host,
+	    srv->cfg.redis.port);
+	*out = srv;
+	return CB_OK;
+fail:
+	cbd_log_error("cannot start: %s", cb_status_str(rv));
+	cbd_server_close(srv);
+	return rv;
+}
+
+int
+cbd_server_run(cbd_server *srv)
+{
+	if (event_base_dispatch(srv->base) < 0) {
+		cbd_log_error("event loop failed");
+		return 1;
+	}
+	return 0;
+}
+
+void
+cbd_server_close(cbd_server *srv)
+{
+	if (srv == NULL) {
+		return;
+	}
+	/* Refuse what still arrives, then let the pool complete its pending
+	 * commands (with errors: the replies still go out) before nng goes. */
+	atomic_store(&srv->draining, 1);
+	cbd_redis_pool_close(srv->redis);
+	srv->redis = NULL;
+	cbd_listener_close(srv);
+	cbd_dedupe_free(srv->dedupe);
+	for (size_t i = 0; i < 3; i++) {
+		if (srv->signals[i] != NULL) {
+			event_free(srv->signals[i]);
+		}
+	}
+	if (srv->cron != NULL) {
+		event_free(srv->cron);
+	}
+	cbd_loop_fini(&srv->loop);
+	if (srv->base != NULL) {
+		event_base_free(srv->base);
+	}
+	cbd_config_fini(&srv->cfg);
+	free(srv);
+}

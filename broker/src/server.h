@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/* The server: owns everything, starts it, runs the loop, drains, stops. */
+#ifndef CBD_SERVER_H
+#define CBD_SERVER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+
+#include <cachebroker/cachebroker.h>
+
+#include "config.h"
+#include "loop.h"
+#include "stats.h"
+
+struct event_base;
+struct event;
+typedef struct cbd_redis_pool cbd_redis_pool;
+typedef struct cbd_dedupe     cbd_dedupe;
+typedef struct cbd_req        cbd_req;
+
+#ifndef CBD_VERSION
+#define CBD_VERSION "0.0.0"
+#endif
+
+/*
+ * Threads:
+ *  - the main thread runs the libevent loop: it owns the Redis pool, the
+ *    dedupe table, the namespace counters and every request in WORK, and
+ *    handles signals (libevent turns them into loop events);
+ *  - nng's threads run the context callbacks: receive, decode, check,
+ *    post to the loop, or answer bad input at once; they touch only their
+ *    own request, the (immutable) config and atomic counters.
+ */
+typedef struct cbd_server {
+	cbd_config         cfg;  /* immutable while running */
+	struct event_base *base; /* the backend loop */
+	cbd_loop           loop; /* inbox from nng's threads */
+	nng_socket         sock; /* rep0 */
+	nng_listener       listeners[CBD_MAX_LISTENERS];
+	size_t             n_listeners;
+	cbd_req          **reqs; /* one per context */
+	uint32_t           n_reqs;
+	cbd_redis_pool    *redis;     /* loop thread */
+	cbd_dedupe        *dedupe;    /* loop thread */
+	cbd_stats          stats;     /* see stats.h for threads */
+	uint64_t           start_us;  /* monotonic start time */
+	atomic_int         draining;  /* SIGTERM seen: refuse new work */
+	atomic_uint        in_flight; /* requests received, not yet sent */
+	uint64_t           drain_until_us; /* give up waiting then */
+	struct event      *cron;           /* 100 ms housekeeping */
+	struct event      *signals[3];     /* SIGTERM, SIGINT, SIGHUP */
+} cbd_server;
+
+/*
+ * cbd_server_open takes ownership of cfg (moved: the caller's copy is
+ * emptied), creates the loop, the Redis pool and the listeners, and posts
+ * every context's first receive. On failure everything is undone and the
+ * error is logged. Main thread.
+ */
+CB_NODISCARD cb_status cbd_server_open(cbd_server **out, cbd_config *cfg);
+
+/* cbd_server_run runs the loop until SIGTERM/SIGINT and the drain are
+ * done. Returns the process exit code (0). Main thread. */
+int cbd_server_run(cbd_server *srv);
+
+/* cbd_server_close stops nng, the pool and the loop and frees all.
+ * NULL-safe. Main thread, after cbd_server_run returned (or instead). */
+void cbd_server_close(cbd_server *srv);
+
+#endif /* CBD_SERVER_H */

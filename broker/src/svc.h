@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared machinery of the service handlers: replies, errors, sends. */
+#ifndef CBD_SVC_H
+#define CBD_SVC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cachebroker/cachebroker.h>
+
+#include "cmd.h"
+#include "redis_pool.h"
+
+typedef struct cbd_req cbd_req;
+
+/* CBD_CHECK returns from a check function on the first failure. */
+#define CBD_CHECK(expr)                 \
+	do {                            \
+		cb_status rv_ = (expr); \
+		if (rv_ != CB_OK) {     \
+			return rv_;     \
+		}                       \
+	} while (0)
+
+/*
+ * cbd_svc_reply is the first thing a Redis completion does: it returns
+ * the request the reply belongs to, or NULL when the request was answered
+ * since (the reply is late: drop it). It counts the reply off
+ * req->op.pending and records the first error in req->op; *ok says whether
+ * this reply can be used. Loop thread.
+ */
+cbd_req *cbd_svc_reply(void *arg, uint64_t tag, redisReply *r, int *ok);
+
+/* cbd_svc_done finishes the request once op.pending is 0: with op.code
+ * and op.msg if something failed, else CB_OK and op.resp. */
+void cbd_svc_done(cbd_req *req);
+
+/* cbd_svc_conn picks a ready Redis connection, or answers UNAVAILABLE at
+ * once (with the pool's last error) and returns NULL. */
+cbd_redis_conn *cbd_svc_conn(cbd_req *req);
+
+/* cbd_svc_send sends a built command tagged sub, counting it in
+ * op.pending, and frees cmd. On failure the request is answered (or will
+ * be, by the replies still due) and -1 is returned: stop there. */
+int cbd_svc_send(cbd_req *req, cbd_redis_conn *c, cbd_redis_fn *fn,
+    uint32_t sub, cbd_cmd *cmd);
+
+/* cbd_svc_alloc makes op.resp a fresh message of type desc; NULL after
+ * answering RESOURCE_EXHAUSTED. */
+void *cbd_svc_alloc(cbd_req *req, const ProtobufCMessageDescriptor *desc);
+
+/* cbd_svc_cmd is cbd_cmd_init answering RESOURCE_EXHAUSTED on failure. */
+int cbd_svc_cmd(cbd_req *req, cbd_cmd *cmd, int nargs, size_t arena);
+
+/* cbd_svc_fail_oom records out-of-memory as the op's error. */
+void cbd_svc_fail_oom(cbd_req *req);
+
+#endif /* CBD_SVC_H */

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: MIT */
+/* AdminService: Health, Metrics, ResetStats. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/param.h>
+
+#include "redis_pool.h"
+#include "request.h"
+#include "server.h"
+#include "stats.h"
+#include "svc.h"
+
+cb_status
+cbd_admin_check(const cbd_config *cfg, const ProtobufCMessage *in, char *why,
+    size_t whylen)
+{
+	(void) cfg;
+	(void) in;
+	(void) why;
+	(void) whylen;
+	return CB_OK;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return strdup(s != NULL ? s : "");
+}
+
+/* Health: a PING measures Redis' latency; no ready connection means
+ * DEGRADED (the broker itself still answers). */
+
+static void
+health_fill(cbd_req *req, Cachebroker__V1__HealthResponse *h)
+{
+	cbd_server *srv = req->srv;
+	uint64_t    hits;
+	uint64_t    misses;
+
+	cbd_stats_totals(&srv->stats, &hits, &misses);
+	h->uptime_s = (cbd_now_us() - srv->start_us) / 1000000u;
+	h->hits     = hits;
+	h->misses   = misses;
+	h->hit_rate = cbd_stats_hit_rate(hits, misses);
+}
+
+static void
+health_pong(void *arg, uint64_t tag, redisReply *r)
+{
+	int                              ok;
+	cbd_req                         *req = cbd_svc_reply(arg, tag, r, &ok);
+	Cachebroker__V1__HealthResponse *h;
+
+	if (req == NULL) {
+		return;
+	}
+	h = (void *) req->op.resp;
+	if (ok) {
+		h->redis->connected = 1;
+		h->redis->latency_us =
+		    (int64_t) (cbd_now_us() - req->op.t0_us);
+		h->status =
+		    CACHEBROKER__V1__SERVING_STATUS__SERVING_STATUS_SERVING;
+	} else {
+		free(h->redis->error);
+		h->redis->error = dup_or_null(req->op.msg);
+		/* A failed PING is news about Redis, not a failed Health. */
+		req->op.code = CB_OK;
+	}
+	cbd_svc_done(req);
+}
+
+void
+cbd_admin_health_run(cbd_req *req)
+{
+	Cachebroker__V1__HealthResponse *h;
+	cbd_redis_conn                  *c;
+	cbd_cmd                          cmd;
+	char                             err[160];
+
+	h = cbd_svc_alloc(req, &cachebroker__v1__health_response__descriptor);
+	if (h == NULL) {
+		return;
+	}
+	h->redis    = malloc(sizeof(*h->redis));
+	h->database = malloc(sizeof(*h->database));
+	h->version  = strdup(CBD_VERSION);
+	if (h->redis == NULL || h->database == NULL || h->version == NULL) {
+		free(h->redis);
+		free(h->database);
+		h->redis = h->database = NULL;
+		cbd_req_fail(
+		    req, CB_RESOURCE_EXHAUSTED, "broker out of memory");
+		return;
+	}
+	cachebroker__v1__backend_health__init(h->redis);
+	cachebroker__v1__backend_health__init(h->database);
+	h->database->error = dup_or_null("no database configured");
+	health_fill(req, h);
+	h->status = CACHEBROKER__V1__SERVING_STATUS__SERVING_STATUS_DEGRADED;
+
+	if ((c = cbd_redis_pick(req->srv->redis)) == NULL) {
+		cbd_redis_last_error(req->srv->redis, err, sizeof(err));
+		h->redis->error =
+		    dup_or_null(err[0] != '\0' ? err : "no connection ready");
+		cbd_svc_done(req);
+		return;
+	}
+	if (cbd_svc_cmd(req, &cmd, 1, 0) != 0) {
+		return;
+	}
+	cbd_cmd_str(&cmd, "PING");
+	req->op.t0_us = cbd_now_us();
+	(void) cbd_svc_send(req, c, health_pong, 0, &cmd);
+}
+
+/*
+ * Metrics: INFO memory, INFO stats, INFO keyspace and DBSIZE, pipelined;
+ * the broker's own counters are added when the last reply is in. With
+ * Redis down, Metrics still answers with the broker's counters, empty
+ * Redis sections and key_count -1.
+ */
+
+enum { SUB_MEMORY, SUB_STATS, SUB_KEYSPACE, SUB_DBSIZE };
+
+/* info_parse turns INFO text ("field:value" lines, "#" headers) into map
+ * entries of the given type, appended to *entries. Returns -1 on OOM. */
+static int
+info_parse(const char *text, const ProtobufCMessageDescriptor *desc, size_t *n,
+    void ***entries)
+{
+	const ProtobufCFieldDescriptor *fk   = &desc->fields[0];
+	const ProtobufCFieldDescriptor *fv   = &desc->fields[1];
+	const char                     *line = text;
+
+	while (*line != '\0') {
+		const char *eol = strpbrk(line, "\r\n");
+		const char *colon;
+		size_t      len =
+                    eol != NULL ? (size_t) (eol - line) : strlen(line);
+		void            **grown;
+		ProtobufCMessage *e;
+
+		colon = memchr(line, ':', len);
+		if (line[0] != '#' && colon != NULL) {
+			if ((grown = realloc(*entries,
+			         (*n + 1) * sizeof(void *))) == NULL) {
+				return -1;
+			}
+			*entries = grown;
+			if ((e = malloc(desc->sizeof_message)) == NULL) {
+				return -1;
+			}
+			protobuf_c_message_init(desc, e);
+			(*entries)[(*n)++] = e;
+			*(char **) (void *) ((char *) e + fk->offset) =
+			    strndup(line, (size_t) (colon - line));
+			*(char **) (void *) ((char *) e + fv->offset) =
+			    strndup(
+			        colon + 1, len - (size_t) (colon - line) - 1);
+			if (*(char **) (void *) ((char *) e + fk->offset) ==
+			        NULL ||
+			    *(char **) (void *) ((char *) e + fv->offset) ==
+			        NULL) {
+				return -1;
+			}
+		}
+		line += len;
+		while (*line == '\r' || *line == '\n') {
+			line++;
+		}
+	}
+	return 0;
+}
+
+static int
+metrics_counters(cbd_req *req, Cachebroker__V1__MetricsResponse *m)
+{
+	cbd_server *srv  = req->srv;
+	cbd_stats  *s    = &srv->stats;
+	size_t      n_ns = s->n_ns + (s->ns[CBD_MAX_NS_STATS].name[0] != '\0');
+
+	m->uptime_s  = (cbd_now_us() - srv->start_us) / 1000000u;
+	m->in_flight = atomic_load(&srv->in_flight);
+	if ((m->namespaces = calloc(n_ns + 1, sizeof(void *))) == NULL ||
+	    (m->methods = calloc(CBD_METHOD_COUNT + 1, sizeof(void *))) ==
+	        NULL) {
+		return -1;
+	}
+	for (size_t i = 0; i <= CBD_MAX_NS_STATS; i++) {
+		const cbd_ns_stats                *ns = &s->ns[i];
+		Cachebroker__V1__NamespaceMetrics *nm;
+		if (ns->name[0] == '\0' ||
+		    (i >= s->n_ns && i < CBD_MAX_NS_STATS)) {
+			continue;
+		}
+		if ((nm = malloc(sizeof(*nm))) == NULL) {
+			return -1;
+		}
+		cachebroker__v1__namespace_metrics__init(nm);
+		m->namespaces[m->n_namespaces++] = nm;
+		if ((nm->namespace_ = strdup(ns->name)) == NULL) {
+			return -1;
+		}
+		nm->hits          = ns->hits;
+		nm->misses        = ns->misses;
+		nm->hit_rate      = cbd_stats_hit_rate(ns->hits, ns->misses);
+		nm->loads         = ns->loads;
+		nm->load_errors   = ns->load_errors;
+		nm->coalesced     = ns->coalesced;
+		nm->invalidations = ns->invalidations;
+	}
+	for (int i = 0; i <= CBD_METHOD_COUNT; i++) {
+		const cbd_method_stats         *ms = &s->methods[i];
+		Cachebroker__V1__MethodMetrics *mm;
+		uint64_t count = atomic_load(&ms->count);
+		if (count == 0) {
+			continue;
+		}
+		if ((mm = malloc(sizeof(*mm))) == NULL) {
+			return -1;
+		}
+		cachebroker__v1__method_metrics__init(mm);
+		m->methods[m->n_methods++] = mm;
+		if ((mm->method = strdup(cbd_router_name(i))) == NULL) {
+			return -1;
+		}
+		mm->count          = count;
+		mm->errors         = atomic_load(&ms->errors);
+		mm->latency_avg_us = atomic_load(&ms->lat_sum_us) / count;
+		mm->latency_max_us = atomic_load(&ms->lat_max_us);
+		/* Bucket bounds may overshoot the worst call seen. */
+		mm->latency_p50_us = MIN(
+		    cbd_stats_percentile(ms, 50), mm->latency_max_us);
+		mm->latency_p99_us = MIN(
+		    cbd_stats_percentile(ms, 99), mm->latency_max_us);
+	}
+	return 0;
+}
+
+static void
+metrics_cb(void *arg, uint64_t tag, redisReply *r)
+{
+	int      ok;
+	cbd_req *req = cbd_svc_reply(arg, tag, r, &ok);
+	Cachebroker__V1__MetricsResponse *m;
+	Cachebroker__V1__RedisInfo       *ri;
+	int                               rv = 0;
+
+	if (req == NULL) {
+		return;
+	}
+	m  = (void *) req->op.resp;
+	ri = m->redis;
+	if (ok && r->type == REDIS_REPLY_STRING) {
+		switch ((uint32_t) tag) {
+		case SUB_MEMORY:
+			rv = info_parse(r->str,
+			    &cachebroker__v1__redis_info__memory_entry__descriptor,
+			    &ri->n_memory, (void ***) &ri->memory);
+			break;
+		case SUB_STATS:
+			rv = info_parse(r->str,
+			    &cachebroker__v1__redis_info__stats_entry__descriptor,
+			    &ri->n_stats, (void ***) &ri->stats);
+			break;
+		case SUB_KEYSPACE:
+			rv = info_parse(r->str,
+			    &cachebroker__v1__redis_info__keyspace_entry__descriptor,
+			    &ri->n_keyspace, (void ***) &ri->keyspace);
+			break;
+		default:
+			break;
+		}
+	} else if (ok && r->type == REDIS_REPLY_INTEGER) {
+		m->key_count = r->integer;
+	}
+	if (rv != 0) {
+		cbd_svc_fail_oom(req);
+	}
+	if (req->op.pending == 0 && req->op.code == CB_OK &&
+	    metrics_counters(req, m) != 0) {
+		cbd_svc_fail_oom(req);
+	}
+	cbd_svc_done(req);
+}
+
+void
+cbd_admin_metrics_run(cbd_req *req)
+{
+	static const char *const          sections[] = { "memory", "stats",
+		         "keyspace" };
+	Cachebroker__V1__MetricsResponse *m;
+	cbd_redis_conn                   *c;
+	cbd_cmd                           cmd;
+
+	m = cbd_svc_alloc(req, &cachebroker__v1__metrics_response__descriptor);
+	if (m == NULL) {
+		return;
+	}
+	if ((m->redis = malloc(sizeof(*m->redis))) == NULL) {
+		cbd_req_fail(
+		    req, CB_RESOURCE_EXHAUSTED, "broker out of memory");
+		return;
+	}
+	cachebroker__v1__redis_info__init(m->redis);
+	m->key_count = -1;
+	if ((c = cbd_redis_pick(req->srv->redis)) == NULL) {
+		if (metrics_counters(req, m) != 0) {
+			cbd_svc_fail_oom(req);
+		}
+		cbd_svc_done(req);
+		return;
+	}
+	for (uint32_t i = 0; i < 3; i++) {
+		if (cbd_svc_cmd(req, &cmd, 2, 0) != 0) {
+			return;
+		}
+		cbd_cmd_str(&cmd, "INFO");
+		cbd_cmd_str(&cmd, sections[i]);
+		if (cbd_svc_send(req, c, metrics_cb, SUB_MEMORY + i, &cmd) !=
+		    0) {
+			return;
+		}
+	}
+	if (cbd_svc_cmd(req, &cmd, 1, 0) != 0) {
+		return;
+	}
+	cbd_cmd_str(&cmd, "DBSIZE");
+	(void) cbd_svc_send(req, c, metrics_cb, SUB_DBSIZE, &cmd);
+}
+
+void
+cbd_admin_reset_stats_run(cbd_req *req)
+{
+	Cachebroker__V1__ResetStatsResponse *r;
+
+	r = cbd_svc_alloc(
+	    req, &cachebroker__v1__reset_stats_response__descriptor);
+	if (r == NULL) {
+		return;
+	}
+	cbd_stats_reset(&req->srv->stats);
+	r->ok = 1;
+	cbd_svc_done(req);
+}

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/* libcachebroker: the C client of cachebrokerd (one call per RPC). */
+#ifndef CACHEBROKER_CACHEBROKER_H
+#define CACHEBROKER_CACHEBROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cachebroker/v1/admin.pb-c.h>
+#include <cachebroker/v1/cache.pb-c.h>
+#include <cachebroker/v1/envelope.pb-c.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define CB_NODISCARD __attribute__((warn_unused_result))
+#else
+#define CB_NODISCARD
+#endif
+
+/*
+ * cb_status is a call's outcome, numbered exactly like gRPC's codes, which
+ * are also the codes on the wire (Response.status.code).
+ */
+typedef enum cb_status {
+	CB_OK                  = 0,
+	CB_CANCELLED           = 1,
+	CB_UNKNOWN             = 2,
+	CB_INVALID_ARGUMENT    = 3,
+	CB_DEADLINE_EXCEEDED   = 4,
+	CB_NOT_FOUND           = 5,
+	CB_ALREADY_EXISTS      = 6,
+	CB_PERMISSION_DENIED   = 7,
+	CB_RESOURCE_EXHAUSTED  = 8,
+	CB_FAILED_PRECONDITION = 9,
+	CB_ABORTED             = 10,
+	CB_OUT_OF_RANGE        = 11,
+	CB_UNIMPLEMENTED       = 12,
+	CB_INTERNAL            = 13,
+	CB_UNAVAILABLE         = 14,
+	CB_DATA_LOSS           = 15,
+	CB_UNAUTHENTICATED     = 16,
+} cb_status;
+
+#define CB_STATUS_MAX 16
+
+/*
+ * cb_status_str returns the gRPC name of a code ("INVALID_ARGUMENT"), or
+ * "UNKNOWN" for a number outside 0..16. The string is static.
+ */
+const char *cb_status_str(int code);
+
+/* cb_version returns the library's version, "0.1.0". The string is
+ * static. Thread: any. */
+const char *cb_version(void);
+
+/* The default broker URL, used when neither an argument nor
+ * CACHEBROKER_URL names one. */
+#define CB_DEFAULT_URL "ipc:///run/cachebroker/cachebroker.sock"
+
+/* Full method names, as they travel in Request.method. */
+#define CB_METHOD_PREFIX "/cachebroker.v1."
+
+typedef struct cb_client cb_client;
+
+/* Options for cb_client_open; a NULL pointer or a zero field means the
+ * default. A reply over max_reply_size makes nng drop the connection, so
+ * such a call ends in DEADLINE_EXCEEDED rather than with a partial one. */
+typedef struct cb_client_opts {
+	uint32_t timeout_ms;       /* per-call deadline; default 5000 */
+	size_t   max_message_size; /* largest request sent; default 1 MiB */
+	size_t   max_reply_size;   /* largest reply accepted; default 64 MiB */
+} cb_client_opts;
+
+/* Per-call options; NULL means the client's defaults. */
+typedef struct cb_callopts {
+	uint32_t    timeout_ms; /* 0: the client's timeout */
+	const char *request_id; /* NULL: a fresh random id for every call */
+} cb_callopts;
+
+/* What a call learned besides its response message. */
+typedef struct cb_result {
+	cb_status code;         /* same as the call's return value */
+	char      message[256]; /* the broker's or the client's explanation */
+	char      x_cache[16];  /* metadata "x-cache" if the reply had it */
+} cb_result;
+
+/*
+ * cb_client_open connects to a broker at url (NULL: $CACHEBROKER_URL, else
+ * CB_DEFAULT_URL). Connection is lazy, as with nng: a broker that is not
+ * up yet is not an error here, calls fail with UNAVAILABLE or
+ * DEADLINE_EXCEEDED within their deadline. On success *out owns the
+ * client; free it with cb_client_close. Thread: any.
+ */
+CB_NODISCARD cb_status cb_client_open(
+    cb_client **out, const char *url, const cb_client_opts *opts);
+
+/* cb_client_close closes the socket and frees the client. NULL-safe. Calls
+ * still running on other threads fail with CANCELLED. */
+void cb_client_close(cb_client *c);
+
+/*
+ * cb_client_call performs one RPC: it packs req into a Request envelope for
+ * method (a full name, "/cachebroker.v1.CacheService/Get"), waits at most
+ * the call's deadline, and on OK unpacks the payload as resp_desc into
+ * *resp, which the caller then owns (free with cb_message_free). On
+ * failure *resp is left untouched and res (if not NULL) says why.
+ * Thread-safe: many threads may call at once on one client, each call
+ * uses its own nng context. Blocks the calling thread.
+ */
+CB_NODISCARD cb_status cb_client_call(cb_client *c, const char *method,
+    const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+    ProtobufCMessage **resp, const cb_callopts *opts, cb_result *res);
+
+/* cb_message_free frees a response returned by any call. NULL-safe. */
+void cb_message_free(void *msg);
+
+/*
+ * One typed call per RPC, generated from this table:
+ * X(function suffix, service, method, request type, response type,
+ * response descriptor). Each is
+ *   cb_status cb_<suffix>(cb_client *c, const REQ *req, RESP **resp,
+ *       const cb_callopts *opts, cb_result *res);
+ * with cb_client_call's contract.
+ */
+#define CB_CLIENT_METHODS(X)                                                 \
+	X(cache_get, "CacheService", "Get", Cachebroker__V1__GetRequest,     \
+	    Cachebroker__V1__GetResponse, cachebroker__v1__get_response)     \
+	X(cache_get_many, "CacheService", "GetMany",                         \
+	    Cachebroker__V1__GetManyRequest,                                 \
+	    Cachebroker__V1__GetManyResponse,                                \
+	    cachebroker__v1__get_many_response)                              \
+	X(cache_set, "CacheService", "Set", Cachebroker__V1__SetRequest,     \
+	    Cachebroker__V1__SetResponse, cachebroker__v1__set_response)     \
+	X(cache_set_many, "CacheService", "SetMany",                         \
+	    Cachebroker__V1__SetManyRequest,                                 \
+	    Cachebroker__V1__SetManyResponse,                                \
+	    cachebroker__v1__set_many_response)                              \
+	X(cache_delete, "CacheService", "Delete",                            \
+	    Cachebroker__V1__DeleteRequest, Cachebroker__V1__DeleteResponse, \
+	    cachebroker__v1__delete_response)                                \
+	X(cache_invalidate_pattern, "CacheService", "InvalidatePattern",     \
+	    Cachebroker__V1__InvalidatePatternRequest,                       \
+	    Cachebroker__V1__InvalidatePatternResponse,                      \
+	    cachebroker__v1__invalidate_pattern_response)                    \
+	X(cache_increment, "CacheService", "Increment",                      \
+	    Cachebroker__V1__IncrementRequest,                               \
+	    Cachebroker__V1__IncrementResponse,                              \
+	    cachebroker__v1__increment_response)                             \
+	X(cache_expire, "CacheService", "Expire",                            \
+	    Cachebroker__V1__ExpireRequest, Cachebroker__V1__ExpireResponse, \
+	    cachebroker__v1__expire_response)                                \
+	X(admin_health, "AdminService", "Health",                            \
+	    Cachebroker__V1__HealthRequest, Cachebroker__V1__HealthResponse, \
+	    cachebroker__v1__health_response)                                \
+	X(admin_metrics, "AdminService", "Metrics",                          \
+	    Cachebroker__V1__MetricsRequest,                                 \
+	    Cachebroker__V1__MetricsResponse,                                \
+	    cachebroker__v1__metrics_response)                               \
+	X(admin_reset_stats, "AdminService", "ResetStats",                   \
+	    Cachebroker__V1__ResetStatsRequest,                              \
+	    Cachebroker__V1__ResetStatsResponse,                             \
+	    cachebroker__v1__reset_stats_response)
+
+#define CB_DECLARE_CALL(suffix, svc, meth, REQ, RESP, rdesc)             \
+	CB_NODISCARD cb_status cb_##suffix(cb_client *c, const REQ *req, \
+	    RESP **resp, const cb_callopts *opts, cb_result *res);
+CB_CLIENT_METHODS(CB_DECLARE_CALL)
+#undef CB_DECLARE_CALL
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CACHEBROKER_CACHEBROKER_H */

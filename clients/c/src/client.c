@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/* Client lifecycle: open and dial the req0 socket, close it, free replies. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "client.h"
+
+#ifndef CB_VERSION_STRING
+#define CB_VERSION_STRING "0.0.0"
+#endif
+
+/*
+ * dial_status translates an error of nng_dial. With NNG_FLAG_NONBLOCK the
+ * dial itself never fails for an absent broker, only for a URL nng cannot
+ * use: a bad address, or a transport this build of nng lacks.
+ */
+static cb_status
+dial_status(int rv)
+{
+	switch (rv) {
+	case NNG_EADDRINVAL:
+	case NNG_EINVAL:
+	case NNG_ENOTSUP:
+		return CB_INVALID_ARGUMENT;
+	case NNG_ENOMEM:
+		return CB_RESOURCE_EXHAUSTED;
+	default:
+		return CB_UNAVAILABLE;
+	}
+}
+
+cb_status
+cb_client_open(cb_client **out, const char *url, const cb_client_opts *opts)
+{
+	cb_client *c        = NULL;
+	bool       sync_ok  = false;
+	bool       sock_ok  = false;
+	size_t     maxreply = CB_DEFAULT_MAX_REPLY;
+	cb_status  st;
+	int        rv;
+
+	if (out == NULL) {
+		return CB_INVALID_ARGUMENT;
+	}
+	if (url == NULL) {
+		url = getenv("CACHEBROKER_URL");
+		if (url == NULL || *url == '\0') {
+			url = CB_DEFAULT_URL;
+		}
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		st = CB_RESOURCE_EXHAUSTED;
+		goto fail;
+	}
+	if ((c->url = strdup(url)) == NULL) {
+		st = CB_RESOURCE_EXHAUSTED;
+		goto fail;
+	}
+	c->timeout_ms  = CB_DEFAULT_TIMEOUT_MS;
+	c->max_message = CB_DEFAULT_MAX_MESSAGE;
+	if (opts != NULL && opts->timeout_ms != 0) {
+		c->timeout_ms = opts->timeout_ms;
+	}
+	if (opts != NULL && opts->max_message_size != 0) {
+		c->max_message = opts->max_message_size;
+	}
+	if (opts != NULL && opts->max_reply_size != 0) {
+		maxreply = opts->max_reply_size;
+	}
+	/* nng durations are int32 milliseconds; leave room for the slack. */
+	if (c->timeout_ms > (uint32_t) INT32_MAX - CB_RESEND_SLACK_MS) {
+		c->timeout_ms = (uint32_t) INT32_MAX - CB_RESEND_SLACK_MS;
+	}
+
+	if (pthread_mutex_init(&c->mtx, NULL) != 0) {
+		st = CB_RESOURCE_EXHAUSTED;
+		goto fail;
+	}
+	if (pthread_cond_init(&c->idle, NULL) != 0) {
+		pthread_mutex_destroy(&c->mtx);
+		st = CB_RESOURCE_EXHAUSTED;
+		goto fail;
+	}
+	sync_ok = true;
+
+	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		st = (rv == NNG_ENOMEM) ? CB_RESOURCE_EXHAUSTED : CB_INTERNAL;
+		goto fail;
+	}
+	sock_ok = true;
+	/* A reply larger than this closes the connection (nng's rule). */
+	if (nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, maxreply) != 0) {
+		st = CB_INTERNAL;
+		goto fail;
+	}
+	/* Non-blocking: a broker that is not up yet is dialed again and
+	 * again in the background, and calls wait for it (within their
+	 * deadline) instead of failing here. */
+	if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		st = dial_status(rv);
+		goto fail;
+	}
+	*out = c;
+	return CB_OK;
+
+fail:
+	if (c != NULL) {
+		if (sock_ok) {
+			(void) nng_close(c->sock);
+		}
+		if (sync_ok) {
+			pthread_cond_destroy(&c->idle);
+			pthread_mutex_destroy(&c->mtx);
+		}
+		free(c->url);
+		free(c);
+	}
+	return st;
+}
+
+void
+cb_client_close(cb_client *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&c->mtx);
+	c->closing = true;
+	pthread_mutex_unlock(&c->mtx);
+
+	/* Wakes every call waiting on one of the socket's contexts with
+	 * NNG_ECLOSED; they see closing and report CANCELLED. */
+	(void) nng_close(c->sock);
+
+	pthread_mutex_lock(&c->mtx);
+	while (c->active > 0) {
+		pthread_cond_wait(&c->idle, &c->mtx);
+	}
+	pthread_mutex_unlock(&c->mtx);
+
+	pthread_cond_destroy(&c->idle);
+	pthread_mutex_destroy(&c->mtx);
+	free(c->url);
+	free(c);
+}
+
+bool
+cbc_client_enter(cb_client *c)
+{
+	bool ok;
+
+	pthread_mutex_lock(&c->mtx);
+	ok = !c->closing;
+	if (ok) {
+		c->active++;
+	}
+	pthread_mutex_unlock(&c->mtx);
+	return ok;
+}
+
+void
+cbc_client_leave(cb_client *c)
+{
+	pthread_mutex_lock(&c->mtx);
+	if (--c->active == 0 && c->closing) {
+		pthread_cond_broadcast(&c->idle);
+	}
+	pthread_mutex_unlock(&c->mtx);
+}
+
+bool
+cbc_client_is_closing(cb_client *c)
+{
+	bool closing;
+
+	pthread_mutex_lock(&c->mtx);
+	closing = c->closing;
+	pthread_mutex_unlock(&c->mtx);
+	return closing;
+}
+
+void
+cb_message_free(void *msg)
+{
+	if (msg != NULL) {
+		protobuf_c_message_free_unpacked(msg, NULL);
+	}
+}
+
+const char *
+cb_version(void)
+{
+	return CB_VERSION_STRING;
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* Private state of libcachebroker, shared by its source files. */
+#ifndef CB_CLIENT_PRIVATE_H
+#define CB_CLIENT_PRIVATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+
+#include <cachebroker/cachebroker.h>
+
+/* Private functions stay out of the shared library's dynamic symbols. */
+#if defined(__GNUC__)
+#define CBC_HIDDEN __attribute__((visibility("hidden")))
+#else
+#define CBC_HIDDEN
+#endif
+
+#define CB_DEFAULT_TIMEOUT_MS 5000u
+#define CB_DEFAULT_MAX_MESSAGE ((size_t) 1 << 20) /* 1 MiB */
+#define CB_DEFAULT_MAX_REPLY ((size_t) 64 << 20)  /* 64 MiB */
+#define CB_RESEND_SLACK_MS 1000 /* resend timer past deadline */
+#define CB_REQUEST_ID_LEN 32    /* hex characters */
+
+/*
+ * A client is one req0 socket. Calls run on their own nng contexts, so the
+ * only shared mutable state is the count of calls in flight, which lets
+ * cb_client_close wait for them before it frees the client.
+ */
+struct cb_client {
+	nng_socket      sock;        /* req0, dialed without blocking */
+	char           *url;         /* what it dials, for messages */
+	uint32_t        timeout_ms;  /* default per-call deadline */
+	size_t          max_message; /* largest envelope we send */
+	pthread_mutex_t mtx;         /* protects active and closing */
+	pthread_cond_t  idle;        /* signalled when active drops to 0 */
+	unsigned        active;      /* calls between enter and leave */
+	bool            closing;     /* cb_client_close has begun */
+};
+
+/*
+ * cbc_client_enter registers a call on c. It returns false when the client
+ * is closing (the call must then fail with CANCELLED). Thread: any.
+ */
+CBC_HIDDEN bool cbc_client_enter(cb_client *c);
+
+/* cbc_client_leave ends a call registered by cbc_client_enter. */
+CBC_HIDDEN void cbc_client_leave(cb_client *c);
+
+/* cbc_client_is_closing says whether cb_client_close has begun on c. */
+CBC_HIDDEN bool cbc_client_is_closing(cb_client *c);
+
+/*
+ * cbc_request_id_fill writes a fresh request id, CB_REQUEST_ID_LEN hex
+ * characters and a NUL, into buf. Ids are random (getrandom), so they are
+ * unique across threads, processes and forks. Never blocks after boot.
+ * Thread: any.
+ */
+CBC_HIDDEN void cbc_request_id_fill(char buf[CB_REQUEST_ID_LEN + 1]);
+
+#endif /* CB_CLIENT_PRIVATE_H */

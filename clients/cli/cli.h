@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/* The cachebroker command-line client: shared types and functions. */
+#ifndef CB_CLI_H
+#define CB_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cachebroker/cachebroker.h>
+
+/* Exit codes, as documented in --help. */
+enum {
+	CLI_EXIT_OK        = 0, /* the command did what was asked */
+	CLI_EXIT_NOT_FOUND = 1, /* missing key, or --nx/--xx prevented a set */
+	CLI_EXIT_USAGE     = 2, /* bad command line */
+	CLI_EXIT_FAILURE   = 3, /* any other failure; status on stderr */
+};
+
+/* Command options, as bits: each command says which it accepts. */
+enum {
+	CLI_OPT_TTL = 1u << 0, /* --ttl T */
+	CLI_OPT_NX  = 1u << 1, /* --nx */
+	CLI_OPT_XX  = 1u << 2, /* --xx */
+};
+
+/* What the command line asked for, and the client to do it with. */
+struct cli {
+	cb_client  *client;     /* open while a command runs */
+	const char *url;        /* -u; NULL: $CACHEBROKER_URL or default */
+	bool        json;       /* --json */
+	uint32_t    timeout_ms; /* --timeout; 0: the library's default */
+	int64_t     ttl_ms;     /* --ttl, when CLI_OPT_TTL is in given */
+	unsigned    given;      /* CLI_OPT_* bits seen on the command line */
+	const char *synopsis;   /* the running command's, for usage errors */
+};
+
+/* A command handler gets the arguments after the command's name, their
+ * count already checked against the command table, and returns the exit
+ * code. */
+typedef int (*cli_run_fn)(struct cli *cli, int argc, char **argv);
+
+int cli_cmd_get(struct cli *cli, int argc, char **argv);
+int cli_cmd_set(struct cli *cli, int argc, char **argv);
+int cli_cmd_del(struct cli *cli, int argc, char **argv);
+int cli_cmd_mget(struct cli *cli, int argc, char **argv);
+int cli_cmd_incr(struct cli *cli, int argc, char **argv);
+int cli_cmd_expire(struct cli *cli, int argc, char **argv);
+int cli_cmd_invalidate(struct cli *cli, int argc, char **argv);
+int cli_cmd_health(struct cli *cli, int argc, char **argv);
+int cli_cmd_metrics(struct cli *cli, int argc, char **argv);
+int cli_cmd_reset_stats(struct cli *cli, int argc, char **argv);
+
+/* duration.c */
+
+/*
+ * cli_duration_parse reads "500ms", "10s", "30m", "2h", "1d", a sum of
+ * those ("1h30m"), or a bare integer of milliseconds into *ms. Returns
+ * false, leaving *ms alone, for anything else or past INT64_MAX ms.
+ */
+bool cli_duration_parse(const char *s, int64_t *ms);
+
+/* cli_duration_format writes seconds as "3d 4h 5m 6s" into buf. */
+void cli_duration_format(char *buf, size_t size, uint64_t seconds);
+
+/* output.c */
+
+/* cli_usage_error prints "cachebroker: <message>" and the short usage to
+ * stderr, and returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *synopsis, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * cli_fail reports a failed call on stderr as
+ * "cachebroker: STATUS_NAME: message" and returns its exit code:
+ * CLI_EXIT_NOT_FOUND for NOT_FOUND, CLI_EXIT_FAILURE otherwise.
+ */
+int cli_fail(cb_status st, const char *message);
+
+/* cli_write_value writes a value's bytes to stdout as they are, plus a
+ * newline when stdout is a terminal (so that the prompt is not glued to
+ * it). */
+void cli_write_value(const uint8_t *data, size_t len);
+
+/* cli_finish flushes stdout; a write error turns rc into a failure. */
+int cli_finish(int rc);
+
+/* json.c: a streaming writer of one compact JSON object per line. */
+
+#define CLI_JSON_DEPTH 8
+
+struct cli_json {
+	FILE    *f;                    /* where the text goes */
+	unsigned depth;                /* open objects and arrays */
+	bool     more[CLI_JSON_DEPTH]; /* a member was written at depth */
+	bool     after_key;            /* the next value follows a key */
+};
+
+void cli_json_init(struct cli_json *j, FILE *f);
+void cli_json_begin_object(struct cli_json *j);
+void cli_json_end_object(struct cli_json *j);
+void cli_json_begin_array(struct cli_json *j);
+void cli_json_end_array(struct cli_json *j);
+void cli_json_key(struct cli_json *j, const char *key);
+void cli_json_string(struct cli_json *j, const char *s);
+void cli_json_bool(struct cli_json *j, bool v);
+void cli_json_int(struct cli_json *j, int64_t v);
+void cli_json_uint(struct cli_json *j, uint64_t v);
+void cli_json_double(struct cli_json *j, double v);
+
+/*
+ * cli_json_value writes a value member: "value":"text" when the bytes are
+ * valid UTF-8, else "value_base64":"...". name replaces "value".
+ */
+void cli_json_value(
+    struct cli_json *j, const char *name, const uint8_t *data, size_t len);
+
+/* cli_json_end ends the top-level object with a newline. */
+void cli_json_end(struct cli_json *j);
+
+#endif /* CB_CLI_H */

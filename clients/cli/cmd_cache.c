@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+/* The CacheService commands: get, set, del, mget, incr, expire, invalidate. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static bool
+parse_int64(const char *s, int64_t *out)
+{
+	char     *end;
+	long long v;
+
+	errno = 0;
+	v     = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0') {
+		return false;
+	}
+	*out = (int64_t) v;
+	return true;
+}
+
+static void
+json_x_cache(struct cli_json *j, const cb_result *res)
+{
+	if (res->x_cache[0] != '\0') {
+		cli_json_key(j, "x_cache");
+		cli_json_string(j, res->x_cache);
+	}
+}
+
+/* print_number: "N\n", or {"name":N} with --json. */
+static void
+print_number(const struct cli *cli, const char *name, int64_t n)
+{
+	struct cli_json j;
+
+	if (!cli->json) {
+		printf("%lld\n", (long long) n);
+		return;
+	}
+	cli_json_init(&j, stdout);
+	cli_json_begin_object(&j);
+	cli_json_key(&j, name);
+	cli_json_int(&j, n);
+	cli_json_end(&j);
+}
+
+/* print_flag: nothing (the exit code tells), or {"name":b} with --json. */
+static void
+print_flag(const struct cli *cli, const char *name, bool b)
+{
+	struct cli_json j;
+
+	if (!cli->json) {
+		return;
+	}
+	cli_json_init(&j, stdout);
+	cli_json_begin_object(&j);
+	cli_json_key(&j, name);
+	cli_json_bool(&j, b);
+	cli_json_end(&j);
+}
+
+int
+cli_cmd_get(struct cli *cli, int argc, char **argv)
+{
+	Cachebroker__V1__GetRequest   req = CACHEBROKER__V1__GET_REQUEST__INIT;
+	Cachebroker__V1__GetResponse *resp = NULL;
+	struct cli_json               j;
+	cb_result                     res;
+	cb_status                     st;
+	int                           rc;
+
+	(void) argc;
+	req.namespace_ = argv[0];
+	req.key        = argv[1];
+
+	st = cb_cache_get(cli->client, &req, &resp, NULL, &res);
+	if (st != CB_OK) {
+		rc = cli_fail(st, res.message);
+		goto out;
+	}
+	rc = resp->found ? CLI_EXIT_OK : CLI_EXIT_NOT_FOUND;
+	if (cli->json) {
+		cli_json_init(&j, stdout);
+		cli_json_begin_object(&j);
+		cli_json_key(&j, "found");
+		cli_json_bool(&j, resp->found);
+		if (resp->found) {
+			cli_json_value(
+			    &j, "value", resp->value.data, resp->value.len);
+			cli_json_key(&j, "ttl_ms");
+			cli_json_int(&j, resp->ttl_ms);
+		}
+		json_x_cache(&j, &res);
+		cli_json_end(&j);
+	} else if (resp->found) {
+		cli_write_value(resp->value.data, resp->value.len);
+	}
+
+out:
+	cb_message_free(resp);
+	return rc;
+}
+
+int
+cli_cmd_set(struct cli *cli, int argc, char **argv)
+{
+	Cachebroker__V1__SetRequest   req = CACHEBROKER__V1__SET_REQUEST__INIT;
+	Cachebroker__V1__SetResponse *resp = NULL;
+	cb_result                     res;
+	cb_status                     st;
+	int                           rc;
+
+	(void) argc;
+	req.namespace_ = argv[0];
+	req.key        = argv[1];
+	req.value.data = (uint8_t *) argv[2];
+	req.value.len  = strlen(argv[2]);
+	req.ttl_ms     = (cli->given & CLI_OPT_TTL) ? cli->ttl_ms : 0;
+	req.condition  = CACHEBROKER__V1__SET_CONDITION__SET_CONDITION_ALWAYS;
+	if (cli->given & CLI_OPT_NX) {
+		req.condition =
+		    CACHEBROKER__V1__SET_CONDITION__SET_CONDITION_IF_ABSENT;
+	} else if (cli->given & CLI_OPT_XX) {
+		req.condition =
+		    CACHEBROKER__V1__SET_CONDITION__SET_CONDITION_IF_PRESENT;
+	}
+	st = cb_cache_set(cli->client, &req, &resp, NULL, &res);
+	if (st != CB_OK) {
+		rc = cli_fail(st, res.message);
+		goto out;
+	}
+	print_flag(cli, "stored", resp->stored);
+	rc = resp->stored ? CLI_EXIT_OK : CLI_EXIT_NOT_FOUND;
+
+out:
+	cb_message_free(resp);
+	return rc;
+}
+
+int
+cli_cmd_del(struct cli *cli, int argc, char **argv)
+{
+	Cachebroker__V1__DeleteRequest req =
+	    CACHEBROKER__V1__DELETE_REQUEST__INIT;
+	Cachebroker__V1__DeleteResponse *resp = NULL;
+	cb_result                        res;
+	cb_status                        st;
+	int                              rc;
+
+	req.namespace_ = argv[0];
+	req.keys       = argv + 1;
+	req.n_keys     = (size_t) argc - 1;
+
+	st = cb_cache_delete(cli->client, &req, &resp, NULL, &res);
+	if (st != CB_OK) {
+		rc = cli_fail(st, res.message);
+		goto out;
+	}
+	print_number(cli, "deleted", resp->deleted);
+	rc = CLI_EXIT_OK;
+
+out:
+	cb_message_free(resp);
+	return rc;
+}
+
+int
+cli_cmd_mget(struct cli *cli, int argc, char **argv)
+{
+	Cachebroker__V1__GetManyRequest req =
+	    CACHEBROKER__V1__GET_MANY_REQUEST__INIT;
+	Cachebroker__V1__GetManyResponse *resp = NULL;
+	struct cli_json                   j;
+	cb_result                         res;
+	cb_status                         st;
+	size_t                            i;
+	int                               rc;
+
+	req.namespace_ = argv[0];
+	req.keys       = argv + 1;
+	req.n_keys     = (size_t) argc - 1;
+
+	st = cb_cache_get_many(cli->client, &req, &resp, NULL, &res);
+	if (st != CB_OK) {
+		rc = cli_fail(st, res.message);
+		goto out;
+	}
+	rc = CLI_EXIT_OK;
+	if (!cli->json) {
+		/* One line per key, in request order; a missing key is an
+		 * empty line (--help says so; --json tells them apart). */
+		for (i = 0; i < resp->n_entries; i++) {
+			const Cachebroker__V1__GetManyEntry *e =
+			    resp->entries[i];
+
+			if (e->found && e->value.len > 0) {
+				fwrite(e->value.data, 1, e->value.len, stdout);
+			}
+			putchar('\n');
+		}
+		goto out;
+	}
+	cli_json_init(&j, stdout);
+	cli_json_begin_object(&j);
+	cli_json_key(&j, "entries");
+	cli_json_begin_array(&j);
+	for (i = 0; i < resp->n_entries; i++) {
+		const Cachebroker__V1__GetManyEntry *e = resp->entries[i];
+
+		cli_json_begin_object(&j);
+		cli_json_key(&j, "key");
+		cli_json_string(&j, e->key);
+		cli_json_key(&j, "found");
+		cli_json_bool(&j, e->found);
+		if (e->found) {
+			cli_json_value(
+			    &j, "value", e->value.data, e->value.len);
+		}
+		cli_json_end_object(&j);
+	}
+	cli_json_end_array(&j);
+	json_x_cache(&j, &res);
+	cli_json_end(&j);
+
+out:
+	cb_message_free(resp);
+	return rc;
+}
+
+int
+cli_cmd_incr(struct cli *cli, int argc, char **argv)
+{
+	Cachebroker__V1__IncrementRequest req =
+	    CACHEBROKER__V1__INCREMENT_REQUEST__INIT;
+	Cachebroker__V1__IncrementResponse *resp = NULL;
+	cb_result                           res;
+	cb_status                           st;
+	int                                 rc;
+
+	req.namespace_ = argv[0];
+	req.key        = argv[1];
+	req.delta      = 1;
+	req.ttl_ms     = (cli->given & CLI_OPT_TTL) ? cli->ttl_ms : 0;
+	if (argc > 2 && !parse_int64(argv[2], &req.delta)) {
+		rc = cli_usage_error(cli->synopsis,
+		    "invalid DELTA '%s': expected an integer", argv[2]);
+		goto out;
+	}
+	st = cb_cache_increment(cli->client, &req, &resp, NULL, &res);
+	if (st != CB_OK) {
+		rc = cli_fail(st, res.message);
+		goto out;
+	}
+	print_number(cli, "value", resp->value);
+	rc = CLI_EXIT_OK;
+
+out:
+	cb_message_free(resp);
+	return rc;
+}
+
+int
+cli_cmd_expire(struct cli *cli, int argc, char **argv)
+{
+	Cachebroker__V1__ExpireRequest req =
+	    CACHEBROKER__V1__EXPIRE_REQUEST__INIT;
+	Cachebroker__V1__ExpireResponse *resp = NULL;
+	cb_result                        res;
+	cb_status                        st;
+	int                              rc;
+
+	(void) argc;
+	req.namespace_ = argv[0];
+	req.key        = argv[1];
+	if (strcmp(argv[2], "-1") == 0 || strcmp(argv[2], "persist") == 0) {
+		req.ttl_ms = -1;
+	} else if (!cli_duration_parse(argv[2], &req.ttl_ms) ||
+	    req.ttl_ms == 0) {
+		rc = cli_usage_error(cli->synopsis,
+		    "invalid TTL '%s': expected a positive duration "
+		    "(500ms, 10s, 30m, 2h, 1d), or -1 or persist",
+		    argv[2]);
+		goto out;
+	}
+	st = cb_cache_expire(cli->client, &req, &resp, NULL, &res);
+	if (st != CB_OK) {
+		rc = cli_fail(st, res.message);
+		goto out;
+	}
+	print_flag(cli, "updated", resp->updated);
+	rc = resp->updated ? CLI_EXIT_OK : CLI_EXIT_NOT_FOUND;
+
+out:
+	cb_message_free(resp);
+	return rc;
+}
+
+int
+cli_cmd_invalidate(struct cli *cli, int argc, char **argv)
+{
+	Cachebroker__V1__InvalidatePatternRequest req =
+	    CACHEBROKER__V1__INVALIDATE_PATTERN_REQUEST__INIT;
+	Cachebroker__V1__InvalidatePatternResponse *resp = NULL;
+	cb_result                                   res;
+	cb_status                                   st;
+	int                                         rc;
+
+	(void) argc;
+	req.namespace_ = argv[0];
+	req.pattern    = argv[1];
+	st = cb_cache_invalidate_pattern(cli->client, &req, &resp, NULL, &res);
+	if (st != CB_OK) {
+		rc = cli_fail(st, res.message);
+		goto out;
+	}
+	print_number(cli, "deleted", (int64_t) resp->deleted);
+	rc = CLI_EXIT_OK;
+
+out:
+	cb_message_free(resp);
+	return rc;
+}

@@ -1,0 +1,479 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The benchmark: nng echo ceiling, broker Get hits, Redis and twemproxy GET.
+#
+#   tests/bench/run.sh [BUILD]            BUILD: the build dir (or $BUILD,
+#                                         default "build")
+# Environment (all optional):
+#   DURATION=5              seconds measured per row
+#   WARMUP=1                seconds run before each row, not measured
+#   REPEAT=1                runs per row; the table shows the median by
+#                           req/s (echo and broker runs alternate)
+#   CONCURRENCY="1 16 64"   requests in flight
+#   ENGINES="threads aio"   load-generator engines for the nng rows
+#   TARGETS="echo broker redis twemproxy"
+#   VALUE_SIZE=100 CONTEXTS=128 BENCH_NS=bench BENCH_KEY=hit
+#   KEEP=1                  keep the temp dir (logs, configs, raw results)
+#   MARKDOWN=FILE           also write the table as Markdown to FILE
+#
+# Starts, in a temp dir and on free loopback ports: redis-server,
+# nutcracker in front of it, cb_bench's echo server and cachebrokerd; runs
+# every row; prints one table; stops everything. Exits non-zero when a row
+# could not be measured or had failed requests.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+BUILD=${1:-${BUILD:-build}}
+if [[ ! -d $BUILD && -d $root/$BUILD ]]; then
+	BUILD=$root/$BUILD
+fi
+BUILD=$(cd "$BUILD" && pwd)
+DURATION=${DURATION:-5}
+WARMUP=${WARMUP:-1}
+REPEAT=${REPEAT:-1}
+CONCURRENCY=${CONCURRENCY:-1 16 64}
+ENGINES=${ENGINES:-threads aio}
+TARGETS=${TARGETS:-echo broker redis twemproxy}
+VALUE_SIZE=${VALUE_SIZE:-100}
+CONTEXTS=${CONTEXTS:-128}
+BENCH_NS=${BENCH_NS:-bench}
+BENCH_KEY=${BENCH_KEY:-hit}
+
+CB_BENCH=$BUILD/tests/bench/cb_bench
+BROKERD=$BUILD/broker/cachebrokerd
+TCK=$(getconf CLK_TCK)
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+want() { [[ " $TARGETS " == *" $1 "* ]]; }
+
+[[ -x $CB_BENCH ]] ||
+	die "$CB_BENCH not built (cmake --build $BUILD --target cb_bench)"
+for tool in redis-server redis-cli redis-benchmark; do
+	command -v "$tool" >/dev/null ||
+		die "$tool not found (apt-get install redis-server)"
+done
+if want twemproxy; then
+	command -v nutcracker >/dev/null ||
+		die "nutcracker not found (apt-get install nutcracker)"
+fi
+
+tmp=$(mktemp -d /tmp/cbbench.XXXXXX)
+mkdir "$tmp/res"
+pids=()
+failed=0
+broker_pid=
+
+cleanup() {
+	local rc=$? pid i st
+	# Newest first: the broker before the Redis it talks to.
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		pid=${pids[i]}
+		kill -TERM "$pid" 2>/dev/null || continue
+		for _ in $(seq 150); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+		st=0
+		wait "$pid" 2>/dev/null || st=$?
+		if [[ $pid == "$broker_pid" && $st != 0 ]]; then
+			log "cachebrokerd exited with status $st on SIGTERM"
+		fi
+	done
+	if [[ ${KEEP:-0} == 1 || $rc != 0 ]]; then
+		log "logs, configs and raw results kept in $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# cpu_us PID: CPU time (user + system) PID has used so far, in µs.
+cpu_us() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo -1; return; }
+	s=${s##*) }
+	awk -v t="$TCK" '{ printf "%d\n", ($12 + $13) * 1000000 / t }' <<<"$s"
+}
+
+# csw PID: context switches PID's threads have made so far.
+csw() {
+	cat "/proc/$1/task/"*/status 2>/dev/null |
+		awk '/ctxt_switches:/ { n += $2 } END { print n + 0 }'
+}
+
+# wait_for SECONDS COMMAND...: retry COMMAND every 0.1 s until it succeeds.
+wait_for() {
+	local n=$(($1 * 10))
+	shift
+	while ((n-- > 0)); do
+		if "$@" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+value=$(head -c "$VALUE_SIZE" /dev/zero | tr '\0' v)
+
+# --- servers ---------------------------------------------------------------
+
+redis_port=
+redis_pid=
+start_redis() {
+	local try
+	for try in 1 2 3; do
+		redis_port=$("$CB_BENCH" free-port)
+		cat >"$tmp/redis.conf" <<-EOF
+			bind 127.0.0.1
+			port $redis_port
+			dir $tmp
+			logfile $tmp/redis.log
+			save ""
+			appendonly no
+			daemonize no
+		EOF
+		redis-server "$tmp/redis.conf" &
+		redis_pid=$!
+		pids+=("$redis_pid")
+		if wait_for 5 redis-cli -p "$redis_port" ping; then
+			return 0
+		fi
+		kill "$redis_pid" 2>/dev/null || true
+		log "redis-server on port $redis_port did not start (try $try)"
+	done
+	tail -n 20 "$tmp/redis.log" >&2 || true
+	return 1
+}
+
+twem_port=
+twem_pid=
+start_twemproxy() {
+	local stats_port
+	twem_port=$("$CB_BENCH" free-port)
+	stats_port=$("$CB_BENCH" free-port)
+	cat >"$tmp/nutcracker.yml" <<-EOF
+		bench:
+		  listen: 127.0.0.1:$twem_port
+		  redis: true
+		  hash: fnv1a_64
+		  distribution: ketama
+		  auto_eject_hosts: false
+		  timeout: 5000
+		  servers:
+		   - 127.0.0.1:$redis_port:1
+	EOF
+	nutcracker -c "$tmp/nutcracker.yml" -s "$stats_port" -a 127.0.0.1 \
+		-p "$tmp/nutcracker.pid" -o "$tmp/nutcracker.log" &
+	twem_pid=$!
+	pids+=("$twem_pid")
+	if ! wait_for 5 redis-cli -p "$twem_port" ping; then
+		tail -n 20 "$tmp/nutcracker.log" >&2 || true
+		return 1
+	fi
+}
+
+echo_url="ipc://$tmp/echo.sock"
+echo_pid=
+start_echo() {
+	"$CB_BENCH" echo-server "$echo_url" "$CONTEXTS" >"$tmp/echo.log" 2>&1 &
+	echo_pid=$!
+	pids+=("$echo_pid")
+	wait_for 5 test -S "$tmp/echo.sock"
+}
+
+broker_url="ipc://$tmp/broker.sock"
+start_broker() {
+	cat >"$tmp/broker.conf" <<-EOF
+		[broker]
+		listen = $broker_url
+		contexts = $CONTEXTS
+		[redis]
+		host = 127.0.0.1
+		port = $redis_port
+		connections = 2
+	EOF
+	"$BROKERD" -c "$tmp/broker.conf" >"$tmp/broker.log" 2>&1 &
+	broker_pid=$!
+	pids+=("$broker_pid")
+	if ! "$CB_BENCH" wait-ready --url "$broker_url" --timeout 15000 >&2 ||
+		! "$CB_BENCH" preset --url "$broker_url" \
+			--namespace "$BENCH_NS" --key "$BENCH_KEY" \
+			--value-size "$VALUE_SIZE" >&2; then
+		log "cachebrokerd did not come up; its log:"
+		tail -n 30 "$tmp/broker.log" >&2 || true
+		return 1
+	fi
+}
+
+# --- rows ------------------------------------------------------------------
+#
+# Each run of a row is one file in $tmp/res: a line of name=value pairs
+# (cb_bench's format), plus target=, and note= when something went wrong.
+
+rep=1
+
+# rowfile TARGET C: where the row is kept; the current run's file is
+# "$(rowfile TARGET C).$rep".
+rowfile() { printf '%s/res/%s.%s' "$tmp" "${1//\//-}" "$2"; }
+
+# pick_median TARGET C: the row's run with the median req/s becomes the row.
+pick_median() {
+	local base bad
+	base=$(rowfile "$1" "$2")
+	compgen -G "$base.*" >/dev/null || return 0
+	bad=$(cat "$base".* | grep -c ' note=' || true)
+	cat "$base".* | awk '
+		{
+			r = 0
+			for (i = 1; i <= NF; i++)
+				if ($i ~ /^rps=/)
+					r = substr($i, 5) + 0
+			print r "\t" $0
+		}' | sort -g | awk -F'\t' -v runs="$REPEAT" -v bad="$bad" '
+		{ line[NR] = $2 }
+		END {
+			l = line[int((NR + 1) / 2)]
+			if (bad > 0 && l !~ / note=/)
+				l = l " note=" bad "_of_" runs "_runs_failed"
+			print l
+		}' >"$base"
+}
+
+# row_fail TARGET C WHY: a row that has no figures.
+row_fail() {
+	printf 'target=%s concurrency=%s note=%s\n' "$1" "$2" "${3// /_}" \
+		>"$(rowfile "$1" "$2").$rep"
+	failed=1
+}
+
+# measure_nng TARGET MODE ENGINE C URL PIDSPEC...: one cb_bench load run.
+measure_nng() {
+	local target=$1 mode=$2 engine=$3 c=$4 url=$5 line rc=0
+	shift 5
+	log "$target at $c, run $rep of $REPEAT: ${DURATION}s"
+	line=$("$CB_BENCH" load --url "$url" --mode "$mode" \
+		--engine "$engine" --concurrency "$c" \
+		--duration "$DURATION" --warmup "$WARMUP" \
+		--value-size "$VALUE_SIZE" --namespace "$BENCH_NS" \
+		--key "$BENCH_KEY" "$@") || rc=$?
+	if [[ -z $line ]]; then
+		row_fail "$target" "$c" "no result (cb_bench exit $rc)"
+		return
+	fi
+	if ((rc != 0)); then
+		line+=" note=REQUESTS_FAILED"
+		failed=1
+	fi
+	printf 'target=%s %s\n' "$target" "$line" \
+		>"$(rowfile "$target" "$c").$rep"
+}
+
+# misses PORT: Redis' keyspace_misses so far.
+misses() {
+	redis-cli -p "$redis_port" info stats | tr -d '\r' |
+		awk -F: '$1 == "keyspace_misses" { print $2 }'
+}
+
+# measure_redis TARGET PORT C SERVER_PID...: redis-benchmark GET through
+# PORT. A first, short run estimates the rate and warms up; the second
+# is sized to last about DURATION seconds.
+measure_redis() {
+	local target=$1 port=$2 c=$3 out rps n m0 m1 t err pid
+	local -a c0 c1 s0 s1
+	shift 3
+	log "$target at $c, run $rep of $REPEAT: ${DURATION}s"
+	out=$(redis-benchmark -h 127.0.0.1 -p "$port" -t get -d "$VALUE_SIZE" \
+		-c "$c" -n 5000 --csv 2>"$tmp/$target.$c.err") || true
+	rps=$(awk -F'"' '$2 == "GET" { print $4 }' <<<"$out")
+	if [[ -z $rps ]]; then
+		row_fail "$target" "$c" "redis-benchmark failed"
+		return
+	fi
+	n=$(awk -v r="$rps" -v d="$DURATION" \
+		'BEGIN { n = int(r * d); print (n < 10000 ? 10000 : n) }')
+	m0=$(misses)
+	for pid in "$@"; do
+		c0+=("$(cpu_us "$pid")")
+		s0+=("$(csw "$pid")")
+	done
+	# `times` in the same subshell reports redis-benchmark's CPU.
+	out=$({
+		redis-benchmark -h 127.0.0.1 -p "$port" -t get \
+			-d "$VALUE_SIZE" -c "$c" -n "$n" --csv \
+			2>"$tmp/$target.$c.err"
+		times
+	}) || true
+	for pid in "$@"; do
+		c1+=("$(cpu_us "$pid")")
+		s1+=("$(csw "$pid")")
+	done
+	m1=$(misses)
+	err=
+	if grep -qi 'error' "$tmp/$target.$c.err"; then
+		err="redis-benchmark reported errors"
+	elif [[ $m0 != "$m1" ]]; then
+		err="$((m1 - m0)) GETs missed"
+	fi
+	t=$(tail -n 1 <<<"$out")
+	awk -F'"' -v target="$target" -v c="$c" -v n="$n" -v t="$t" \
+		-v c0="${c0[*]}" -v c1="${c1[*]}" -v s0="${s0[*]}" \
+		-v s1="${s1[*]}" -v err="${err// /_}" '
+		function secs(s,   a) {
+			split(s, a, /[ms]/)
+			return a[1] * 60 + a[2]
+		}
+		$2 == "GET" {
+			split(t, tt, " ")
+			gen = (secs(tt[1]) + secs(tt[2])) * 1e6 / n
+			k = split(c0, a, " "); split(c1, b, " ")
+			split(s0, x, " "); split(s1, y, " ")
+			srv = 0
+			sw = 0
+			for (i = 1; i <= k; i++) {
+				srv += (b[i] - a[i]) / n
+				sw += (y[i] - x[i]) / n
+			}
+			printf "target=%s concurrency=%s count=%d errors=%d " \
+			    "rps=%s p50_us=%.1f p99_us=%.1f mean_us=%.1f " \
+			    "gen_cpu_us=%.2f srv_cpu_us=%.2f srv_csw=%.2f",
+			    target, c, n, err != "", $4, $10 * 1000, $14 * 1000,
+			    $6 * 1000, gen, srv, sw
+			if (err != "") printf " note=%s", err
+			printf "\n"
+		}' <<<"$out" >"$(rowfile "$target" "$c").$rep"
+	if [[ ! -s $(rowfile "$target" "$c").$rep ]]; then
+		row_fail "$target" "$c" "redis-benchmark printed no GET line"
+	elif [[ -n $err ]]; then
+		failed=1
+	fi
+}
+
+# --- the run ---------------------------------------------------------------
+
+log "temp dir $tmp; ${DURATION}s per row after ${WARMUP}s of warm-up"
+start_redis || die "redis-server did not start"
+redis-cli -p "$redis_port" set 'key:__rand_int__' "$value" >/dev/null
+have_twem=0
+if want twemproxy; then
+	if start_twemproxy; then
+		have_twem=1
+	else
+		log "nutcracker did not start"
+	fi
+fi
+have_echo=0
+if want echo; then
+	if start_echo; then
+		have_echo=1
+	else
+		log "echo server did not start"
+		cat "$tmp/echo.log" >&2 || true
+	fi
+fi
+have_broker=0
+broker_why=
+if want broker; then
+	if [[ ! -x $BROKERD ]]; then
+		broker_why="cachebrokerd not built"
+	elif start_broker; then
+		have_broker=1
+	else
+		broker_why="cachebrokerd did not start"
+	fi
+fi
+
+# measure_pair ENGINE C: the echo row, then the broker row, back to back
+# so that both see the same machine.
+measure_pair() {
+	local engine=$1 c=$2
+	if want echo; then
+		if ((have_echo)); then
+			measure_nng "echo/$engine" echo "$engine" "$c" \
+				"$echo_url" --pid "echo=$echo_pid"
+		else
+			row_fail "echo/$engine" "$c" \
+				"echo server did not start"
+		fi
+	fi
+	if want broker; then
+		if ((have_broker)); then
+			measure_nng "broker/$engine" get "$engine" "$c" \
+				"$broker_url" --pid "broker=$broker_pid" \
+				--pid "redis=$redis_pid"
+		else
+			row_fail "broker/$engine" "$c" "$broker_why"
+		fi
+	fi
+}
+
+# measure_redis_pair C: redis-benchmark direct, then through twemproxy.
+measure_redis_pair() {
+	local c=$1
+	if want redis; then
+		measure_redis redis "$redis_port" "$c" "$redis_pid"
+	fi
+	if want twemproxy; then
+		if ((have_twem)); then
+			measure_redis twemproxy "$twem_port" "$c" "$twem_pid" \
+				"$redis_pid"
+		else
+			row_fail twemproxy "$c" "nutcracker did not start"
+		fi
+	fi
+}
+
+for c in $CONCURRENCY; do
+	for rep in $(seq "$REPEAT"); do
+		for engine in $ENGINES; do
+			measure_pair "$engine" "$c"
+		done
+	done
+done
+for c in $CONCURRENCY; do
+	for rep in $(seq "$REPEAT"); do
+		measure_redis_pair "$c"
+	done
+done
+
+# --- the table -------------------------------------------------------------
+
+order=""
+for engine in $ENGINES; do
+	order+=" echo/$engine broker/$engine"
+done
+order+=" redis twemproxy"
+for target in $order; do
+	for c in $CONCURRENCY; do
+		pick_median "$target" "$c"
+		f=$(rowfile "$target" "$c")
+		if [[ -f $f ]]; then
+			cat "$f"
+		fi
+	done
+done >"$tmp/results"
+
+title="cachebroker benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs"
+title+=", ${DURATION}s per row (median of $REPEAT), value $VALUE_SIZE bytes"
+title+=", $CONTEXTS contexts"
+echo
+echo "$title"
+awk -v maxc="${CONCURRENCY##* }" -f "$here/table.awk" "$tmp/results"
+if [[ -n ${MARKDOWN:-} ]]; then
+	{
+		echo "$title"
+		echo
+		awk -v maxc="${CONCURRENCY##* }" -v md=1 -f "$here/table.awk" \
+			"$tmp/results"
+	} >"$MARKDOWN"
+fi
+
+if ((failed)); then
+	log "SOME MEASUREMENTS FAILED: see the notes column"
+	exit 1
+fi

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the integration suites: fixtures, calls, Redis checks. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "it.h"
+
+/* Seconds one test may take (Check, CK_FORK mode). */
+#define IT_TEST_TIMEOUT_S 120
+
+cbh_env *it_env;
+
+void
+it_setup(void)
+{
+	it_setup_config(NULL);
+}
+
+void
+it_setup_config(const char *config)
+{
+	cbh_broker_opts bo = { .config = config };
+	cbh_env_opts    eo = { .broker = &bo };
+
+	it_env = NULL;
+	ck_assert_msg(cbh_env_start(&it_env, &eo) == 0,
+	    "could not start Redis and the broker (see above)");
+}
+
+void
+it_teardown(void)
+{
+	cbh_env *e = it_env;
+
+	it_env = NULL;
+	ck_assert_msg(cbh_env_stop(e) == 0,
+	    "the broker did not exit cleanly on SIGTERM (see above)");
+}
+
+TCase *
+it_tcase(const char *name)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, it_setup, it_teardown);
+	tcase_set_timeout(tc, IT_TEST_TIMEOUT_S);
+	return (tc);
+}
+
+static redisReply *
+it_vredis(const char *fmt, va_list ap)
+{
+	redisReply *r = redisvCommand(it_env->rc, fmt, ap);
+
+	ck_assert_msg(r != NULL, "Redis %s: %s", fmt, it_env->rc->errstr);
+	ck_assert_msg(
+	    r->type != REDIS_REPLY_ERROR, "Redis %s: %s", fmt, r->str);
+	return (r);
+}
+
+redisReply *
+it_redis(const char *fmt, ...)
+{
+	va_list     ap;
+	redisReply *r;
+
+	va_start(ap, fmt);
+	r = it_vredis(fmt, ap);
+	va_end(ap);
+	return (r);
+}
+
+long long
+it_redis_int(const char *fmt, ...)
+{
+	va_list     ap;
+	redisReply *r;
+	long long   v;
+
+	va_start(ap, fmt);
+	r = it_vredis(fmt, ap);
+	va_end(ap);
+	ck_assert_msg(r->type == REDIS_REPLY_INTEGER,
+	    "Redis %s: reply type %d, want an integer", fmt, r->type);
+	v = r->integer;
+	freeReplyObject(r);
+	return (v);
+}
+
+void
+it_redis_ok(const char *fmt, ...)
+{
+	va_list     ap;
+	redisReply *r;
+
+	va_start(ap, fmt);
+	r = it_vredis(fmt, ap);
+	va_end(ap);
+	ck_assert_msg(r->type == REDIS_REPLY_STATUS,
+	    "Redis %s: reply type %d, want a status", fmt, r->type);
+	freeReplyObject(r);
+}
+
+char *
+it_redis_get(const char *key, size_t *len)
+{
+	redisReply *r = it_redis("GET %s", key);
+	char       *out;
+
+	if (r->type == REDIS_REPLY_NIL) {
+		freeReplyObject(r);
+		return (NULL);
+	}
+	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+	out = malloc(r->len + 1);
+	ck_assert_ptr_nonnull(out);
+	memcpy(out, r->str, r->len);
+	out[r->len] = '\0';
+	if (len != NULL) {
+		*len = r->len;
+	}
+	freeReplyObject(r);
+	return (out);
+}
+
+long long
+it_pttl(const char *key)
+{
+	return (it_redis_int("PTTL %s", key));
+}
+
+bool
+it_exists(const char *key)
+{
+	return (it_redis_int("EXISTS %s", key) == 1);
+}
+
+cb_status
+it_set(const char *ns, const char *key, const void *value, size_t len,
+    int64_t ttl_ms, Cachebroker__V1__SetCondition cond, bool *stored)
+{
+	Cachebroker__V1__SetRequest   req = CACHEBROKER__V1__SET_REQUEST__INIT;
+	Cachebroker__V1__SetResponse *resp = NULL;
+	cb_result                     res;
+	cb_status                     st;
+
+	req.namespace_ = (char *) ns;
+	req.key        = (char *) key;
+	req.value.data = (uint8_t *) value;
+	req.value.len  = len;
+	req.ttl_ms     = ttl_ms;
+	req.condition  = cond;
+	st             = cb_cache_set(it_env->client, &req, &resp, NULL, &res);
+	if (st == CB_OK) {
+		if (stored != NULL) {
+			*stored = resp->stored;
+		}
+		cb_message_free(resp);
+	}
+	return (st);
+}
+
+void
+it_set_str(const char *ns, const char *key, const char *value)
+{
+	bool      stored = false;
+	cb_status st;
+
+	st = it_set(ns, key, value, strlen(value), 0,
+	    CACHEBROKER__V1__SET_CONDITION__SET_CONDITION_ALWAYS, &stored);
+	ck_assert_msg(
+	    st == CB_OK, "Set %s/%s: %s", ns, key, cb_status_str(st));
+	ck_assert_msg(stored, "Set %s/%s: not stored", ns, key);
+}
+
+cb_status
+it_get(const char *ns, const char *key, Cachebroker__V1__GetResponse **resp)
+{
+	Cachebroker__V1__GetRequest req = CACHEBROKER__V1__GET_REQUEST__INIT;
+	cb_result                   res;
+
+	req.namespace_ = (char *) ns;
+	req.key        = (char *) key;
+	return (cb_cache_get(it_env->client, &req, resp, NULL, &res));
+}
+
+void
+it_get_str(const char *ns, const char *key, const char *value)
+{
+	Cachebroker__V1__GetResponse *resp = NULL;
+	cb_status                     st   = it_get(ns, key, &resp);
+
+	ck_assert_msg(
+	    st == CB_OK, "Get %s/%s: %s", ns, key, cb_status_str(st));
+	ck_assert_msg(resp->found, "Get %s/%s: not found", ns, key);
+	ck_assert_uint_eq(resp->value.len, strlen(value));
+	ck_assert_mem_eq(resp->value.data, value, strlen(value));
+	cb_message_free(resp);
+}
+
+Cachebroker__V1__HealthResponse *
+it_health(void)
+{
+	Cachebroker__V1__HealthRequest req =
+	    CACHEBROKER__V1__HEALTH_REQUEST__INIT;
+	Cachebroker__V1__HealthResponse *resp = NULL;
+	cb_result                        res;
+	cb_status                        st;
+
+	st = cb_admin_health(it_env->client, &req, &resp, NULL, &res);
+	it_assert_code(st, CB_OK, &res);
+	return (resp);
+}
+
+Cachebroker__V1__MetricsResponse *
+it_metrics(void)
+{
+	Cachebroker__V1__MetricsRequest req =
+	    CACHEBROKER__V1__METRICS_REQUEST__INIT;
+	Cachebroker__V1__MetricsResponse *resp = NULL;
+	cb_result                         res;
+	cb_status                         st;
+
+	st = cb_admin_metrics(it_env->client, &req, &resp, NULL, &res);
+	it_assert_code(st, CB_OK, &res);
+	return (resp);
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the integration suites: fixtures, calls, Redis checks. */
+#ifndef CB_IT_H
+#define CB_IT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <check.h>
+
+#include "harness.h"
+
+/*
+ * The running test's servers. it_setup starts them with the harness's
+ * default config, it_setup_config(text) with text merged into it;
+ * it_teardown stops them and fails the test unless the broker exited 0.
+ */
+extern cbh_env *it_env;
+
+void it_setup(void);
+void it_teardown(void);
+void it_setup_config(const char *config);
+
+/* it_tcase creates a test case with it_setup/it_teardown around each test
+ * and a generous timeout (Check's default of 4 s is too short). */
+TCase *it_tcase(const char *name);
+
+/* ---- Redis, through the test's own hiredis connection ---- */
+
+/* it_redis runs a command and returns its reply, which must not be an
+ * error; the caller frees it (freeReplyObject). */
+redisReply *it_redis(const char *fmt, ...);
+
+/* it_redis_int runs a command whose reply must be an integer. */
+long long it_redis_int(const char *fmt, ...);
+
+/* it_redis_ok runs a command whose reply must be a status (OK). */
+void it_redis_ok(const char *fmt, ...);
+
+/*
+ * it_redis_get returns a heap copy of the string at key (NUL-terminated,
+ * *len without it) or NULL when the key does not exist.
+ */
+char *it_redis_get(const char *key, size_t *len);
+
+/* PTTL of key: -2 missing, -1 no expiry. */
+long long it_pttl(const char *key);
+bool      it_exists(const char *key);
+
+/* ---- The broker, through the client library ---- */
+
+/* The full method name for "CacheService/Get". */
+#define IT_METHOD(svc_meth) CB_METHOD_PREFIX svc_meth
+
+/* it_set stores value with it_env's client; *stored (optional) says
+ * whether it was written. Returns the call's status. */
+cb_status it_set(const char *ns, const char *key, const void *value,
+    size_t len, int64_t ttl_ms, Cachebroker__V1__SetCondition cond,
+    bool *stored);
+
+/* it_set_str stores a string without expiry and asserts it was stored. */
+void it_set_str(const char *ns, const char *key, const char *value);
+
+/* it_get reads a key; on OK *resp is owned by the caller. */
+cb_status it_get(
+    const char *ns, const char *key, Cachebroker__V1__GetResponse **resp);
+
+/* it_get_str asserts the key is found and holds value. */
+void it_get_str(const char *ns, const char *key, const char *value);
+
+/* it_health asserts Health answers OK and returns it (cb_message_free). */
+Cachebroker__V1__HealthResponse *it_health(void);
+
+/* it_metrics asserts Metrics answers OK and returns it. */
+Cachebroker__V1__MetricsResponse *it_metrics(void);
+
+/* it_assert_code fails unless got == want, printing both names and the
+ * call's message. */
+#define it_assert_code(got, want, res)                         \
+	ck_assert_msg((got) == (want), "got %s (%s), want %s", \
+	    cb_status_str(got), (res)->message, cb_status_str(want))
+
+/* it_assert_near fails unless lo <= v <= hi. */
+#define it_assert_between(v, lo, hi)                           \
+	ck_assert_msg((v) >= (lo) && (v) <= (hi),              \
+	    "%s = %lld, want %lld..%lld", #v, (long long) (v), \
+	    (long long) (lo), (long long) (hi))
+
+#endif /* CB_IT_H */

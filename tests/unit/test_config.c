@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of config.c: values, defaults, errors with file:line. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "test_main.h"
+
+static cbd_config cfg;
+static cbd_errors errs;
+
+static void
+setup(void)
+{
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&errs, 0, sizeof(errs));
+	unsetenv("REDIS_HOST");
+	unsetenv("REDIS_PORT");
+	unsetenv("REDIS_PASSWORD");
+}
+
+static void
+teardown(void)
+{
+	cbd_config_fini(&cfg);
+	cbd_errors_fini(&errs);
+}
+
+static cb_status
+load(const char *text)
+{
+	return cbd_config_load_string(&cfg, "t.conf", text, &errs);
+}
+
+START_TEST(test_defaults)
+{
+	ck_assert_int_eq(load(""), CB_OK);
+	ck_assert_uint_eq(cfg.n_listen, 1);
+	ck_assert_str_eq(cfg.listen[0], CB_DEFAULT_URL);
+	ck_assert_str_eq(cfg.redis.host, "127.0.0.1");
+	ck_assert_int_eq(cfg.redis.port, 6379);
+	ck_assert_uint_eq(cfg.default_deadline_ms, 5000);
+	ck_assert_uint_eq(cfg.max_message_size, 1u << 20);
+	ck_assert_int_eq(cfg.ipc_mode, 0660);
+	ck_assert_int_eq(errs.count, 0);
+}
+END_TEST
+
+START_TEST(test_values)
+{
+	ck_assert_int_eq(load("[broker]\n"
+	                      "listen = ipc:///tmp/a.sock\n"
+	                      "listen = tcp://127.0.0.1:7000 ; second\n"
+	                      "ipc_mode = 0600\n"
+	                      "contexts = 32\n"
+	                      "max_message_size = 2m\n"
+	                      "default_deadline = 250ms\n"
+	                      "log_level = debug\n"
+	                      "\n# comment\n"
+	                      "[redis]\n"
+	                      "  host = 10.0.0.1\n"
+	                      "port = 6380\n"
+	                      "password = a b;c\n"
+	                      "command_timeout = 3s\n"
+	                      "key_prefix = app:\n"),
+	    CB_OK);
+	ck_assert_uint_eq(cfg.n_listen, 2);
+	ck_assert_str_eq(cfg.listen[1], "tcp://127.0.0.1:7000");
+	ck_assert_int_eq(cfg.ipc_mode, 0600);
+	ck_assert_uint_eq(cfg.contexts, 32);
+	ck_assert_uint_eq(cfg.max_message_size, 2u << 20);
+	ck_assert_uint_eq(cfg.default_deadline_ms, 250);
+	ck_assert_int_eq(cfg.log_level, CBD_LOG_DEBUG);
+	ck_assert_str_eq(cfg.redis.host, "10.0.0.1");
+	ck_assert_int_eq(cfg.redis.port, 6380);
+	ck_assert_str_eq(cfg.redis.password, "a b;c");
+	ck_assert_uint_eq(cfg.redis.command_timeout_ms, 3000);
+	ck_assert_str_eq(cfg.redis.key_prefix, "app:");
+}
+END_TEST
+
+START_TEST(test_every_error_has_its_line)
+{
+	char long_line[400];
+
+	memset(long_line, 'a', sizeof(long_line));
+	memcpy(long_line, "host = ", 7);
+	long_line[sizeof(long_line) - 2] = '\n';
+	long_line[sizeof(long_line) - 1] = '\0';
+
+	char text[1024];
+	snprintf(text, sizeof(text),
+	    "[broker]\n"             /* 1 */
+	    "contexts = many\n"      /* 2 */
+	    "colour = blue\n"        /* 3 */
+	    "[storage]\n"            /* 4 */
+	    "x = 1\n"                /* 5 */
+	    "[redis]\n"              /* 6 */
+	    "connect_timeout = 10\n" /* 7: no unit */
+	    "%s"                     /* 8: too long */
+	    "just words\n"           /* 9 */
+	    "port = 1\n"             /* 10 */
+	    "port = 2\n",            /* 11: twice */
+	    long_line);
+	ck_assert_int_eq(load(text), CB_INVALID_ARGUMENT);
+	ck_assert_int_eq(errs.count, 7);
+	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:2: contexts"));
+	ck_assert_ptr_nonnull(
+	    strstr(errs.text, "t.conf:3: unknown key 'colour'"));
+	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:4: unknown section"));
+	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:7: connect_timeout"));
+	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:8: line is"));
+	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:9: expected"));
+	ck_assert_ptr_nonnull(
+	    strstr(errs.text, "t.conf:11: 'port' is set twice"));
+	/* Nothing half-loaded is left behind. */
+	ck_assert_ptr_null(cfg.redis.host);
+}
+END_TEST
+
+START_TEST(test_relations)
+{
+	ck_assert_int_eq(load("[broker]\ndefault_deadline = 2m\n"
+	                      "max_deadline = 1m\n"
+	                      "[redis]\nkey_prefix = a*\n"),
+	    CB_INVALID_ARGUMENT);
+	ck_assert_int_eq(errs.count, 2);
+	ck_assert_ptr_nonnull(strstr(errs.text, "max_deadline"));
+	ck_assert_ptr_nonnull(strstr(errs.text, "key_prefix"));
+}
+END_TEST
+
+START_TEST(test_listen_urls)
+{
+	ck_assert_int_eq(load("[broker]\nlisten = http://x\n"
+	                      "listen = tcp://nohost\nlisten = ipc://\n"),
+	    CB_INVALID_ARGUMENT);
+	ck_assert_int_eq(errs.count, 3);
+}
+END_TEST
+
+START_TEST(test_environment)
+{
+	setenv("REDIS_HOST", "redis.example", 1);
+	setenv("REDIS_PORT", "7001", 1);
+	setenv("REDIS_PASSWORD", "s3cret", 1);
+	ck_assert_int_eq(load("[redis]\nhost = a\nport = 1\n"), CB_OK);
+	ck_assert_str_eq(cfg.redis.host, "redis.example");
+	ck_assert_int_eq(cfg.redis.port, 7001);
+	ck_assert_str_eq(cfg.redis.password, "s3cret");
+	cbd_config_fini(&cfg);
+	setenv("REDIS_PORT", "seventy", 1);
+	ck_assert_int_eq(load(""), CB_INVALID_ARGUMENT);
+	ck_assert_ptr_nonnull(strstr(errs.text, "REDIS_PORT"));
+}
+END_TEST
+
+START_TEST(test_secret_not_echoed)
+{
+	/* A bad string value is never repeated in the message. */
+	ck_assert_int_eq(load("[redis]\npassword = hunter2\npassword = x\n"),
+	    CB_INVALID_ARGUMENT);
+	ck_assert_ptr_null(strstr(errs.text, "hunter2"));
+}
+END_TEST
+
+START_TEST(test_set_listeners)
+{
+	char *urls[] = { "ipc:///tmp/x.sock", "tcp://127.0.0.1:1" };
+	char *bad[]  = { "udp://x" };
+
+	ck_assert_int_eq(load("[broker]\nlisten = ipc:///a\n"), CB_OK);
+	ck_assert_int_eq(
+	    cbd_config_set_listeners(&cfg, urls, 2, &errs), CB_OK);
+	ck_assert_uint_eq(cfg.n_listen, 2);
+	ck_assert_str_eq(cfg.listen[0], "ipc:///tmp/x.sock");
+	ck_assert_int_eq(cbd_config_set_listeners(&cfg, bad, 1, &errs),
+	    CB_INVALID_ARGUMENT);
+	ck_assert_uint_eq(cfg.n_listen, 2);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	ck_assert_int_eq(
+	    cbd_config_load(&cfg, "/nonexistent/x.conf", &errs), CB_NOT_FOUND);
+	ck_assert_ptr_nonnull(strstr(errs.text, "/nonexistent/x.conf"));
+}
+END_TEST
+
+START_TEST(test_durations_and_sizes)
+{
+	uint64_t ms = 7;
+	size_t   sz = 7;
+
+	ck_assert_int_eq(cbd_parse_duration_ms("30m", &ms), 0);
+	ck_assert_uint_eq(ms, 1800000);
+	ck_assert_int_eq(cbd_parse_duration_ms("24h", &ms), 0);
+	ck_assert_uint_eq(ms, 86400000);
+	ck_assert_int_eq(cbd_parse_duration_ms("1d", &ms), 0);
+	ck_assert_uint_eq(ms, 86400000);
+	ck_assert_int_eq(cbd_parse_duration_ms("0", &ms), 0);
+	ck_assert_uint_eq(ms, 0);
+	ms = 7;
+	ck_assert_int_eq(cbd_parse_duration_ms("15", &ms), -1);
+	ck_assert_int_eq(cbd_parse_duration_ms("-1s", &ms), -1);
+	ck_assert_int_eq(cbd_parse_duration_ms("1w", &ms), -1);
+	ck_assert_int_eq(cbd_parse_duration_ms("", &ms), -1);
+	ck_assert_int_eq(
+	    cbd_parse_duration_ms("99999999999999999999s", &ms), -1);
+	ck_assert_uint_eq(ms, 7);
+	ck_assert_int_eq(cbd_parse_size("512k", &sz), 0);
+	ck_assert_uint_eq(sz, 524288);
+	ck_assert_int_eq(cbd_parse_size("1MB", &sz), 0);
+	ck_assert_uint_eq(sz, 1048576);
+	ck_assert_int_eq(cbd_parse_size("100", &sz), 0);
+	ck_assert_uint_eq(sz, 100);
+	ck_assert_int_eq(cbd_parse_size("1t", &sz), -1);
+	ck_assert_int_eq(cbd_parse_size("k", &sz), -1);
+}
+END_TEST
+
+START_TEST(test_shipped_config)
+{
+	/* The default config, the operator's manual, must itself load. */
+	ck_assert_int_eq(
+	    cbd_config_load(&cfg, CBT_SHIPPED_CONFIG, &errs), CB_OK);
+	ck_assert_int_eq(errs.count, 0);
+	ck_assert_str_eq(cfg.listen[0], CB_DEFAULT_URL);
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite *s  = suite_create("config");
+	TCase *tc = tcase_create("config");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_values);
+	tcase_add_test(tc, test_every_error_has_its_line);
+	tcase_add_test(tc, test_relations);
+	tcase_add_test(tc, test_listen_urls);
+	tcase_add_test(tc, test_environment);
+	tcase_add_test(tc, test_secret_not_echoed);
+	tcase_add_test(tc, test_set_listeners);
+	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_durations_and_sizes);
+	tcase_add_test(tc, test_shipped_config);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CBT_MAIN(config_suite)
