@@ -38,6 +38,8 @@ ENGINES=${ENGINES:-threads aio}
 TARGETS=${TARGETS:-echo broker redis twemproxy}
 VALUE_SIZE=${VALUE_SIZE:-100}
 CONTEXTS=${CONTEXTS:-128}
+BROKER_REDIS=${BROKER_REDIS:-tcp}
+BROKER_REDIS_CONNECTIONS=${BROKER_REDIS_CONNECTIONS:-2}
 BENCH_NS=${BENCH_NS:-bench}
 BENCH_KEY=${BENCH_KEY:-hit}
 
@@ -137,6 +139,8 @@ start_redis() {
 			save ""
 			appendonly no
 			daemonize no
+			unixsocket $tmp/redis.sock
+			unixsocketperm 700
 		EOF
 		redis-server "$tmp/redis.conf" &
 		redis_pid=$!
@@ -194,9 +198,9 @@ start_broker() {
 		listen = $broker_url
 		contexts = $CONTEXTS
 		[redis]
-		host = 127.0.0.1
+		host = $([ "$BROKER_REDIS" = unix ] && echo "$tmp/redis.sock" || echo 127.0.0.1)
 		port = $redis_port
-		connections = 2
+		connections = $BROKER_REDIS_CONNECTIONS
 	EOF
 	"$BROKERD" -c "$tmp/broker.conf" >"$tmp/broker.log" 2>&1 &
 	broker_pid=$!

@@ -179,7 +179,6 @@ cbh_broker_start(
 	if (cbh_tmpdir_create(&b->dir, "broker") != 0) {
 		goto fail;
 	}
-	cbh_dir_track(b->dir, true);
 	if (asprintf(&b->conf, "%s/broker.conf", b->dir) < 0 ||
 	    asprintf(&b->log, "%s/broker.log", b->dir) < 0 ||
 	    asprintf(&url, "ipc://%s/broker.sock", b->dir) < 0) {
@@ -304,8 +303,8 @@ cbh_broker_free(cbh_broker *b)
 		}
 		broker_reaped(b, status);
 	}
-	if (b->dir != NULL && cbh_tmpdir_remove(b->dir) == 0) {
-		cbh_dir_track(b->dir, false);
+	if (cbh_tmpdir_remove(b->dir) != 0) {
+		/* reported; go on */
 	}
 	free(b->dir);
 	free(b->conf);

@@ -189,7 +189,6 @@ cbh_pg_start(cbh_pg **out)
 	if (cbh_tmpdir_create(&p->dir, "pg") != 0) {
 		goto fail;
 	}
-	cbh_dir_track(p->dir, true);
 	if (asprintf(&p->data, "%s/data", p->dir) < 0 ||
 	    asprintf(&p->log, "%s/tools.log", p->dir) < 0 ||
 	    asprintf(&p->srvlog, "%s/server.log", p->dir) < 0) {
@@ -275,8 +274,8 @@ cbh_pg_free(cbh_pg *p)
 			cbh_log("PostgreSQL in %s may still run", p->data);
 		}
 	}
-	if (p->dir != NULL && cbh_tmpdir_remove(p->dir) == 0) {
-		cbh_dir_track(p->dir, false);
+	if (cbh_tmpdir_remove(p->dir) != 0) {
+		/* reported; go on */
 	}
 	free(p->dir);
 	free(p->data);

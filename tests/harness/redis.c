@@ -239,6 +239,9 @@ cbh_redis_start(cbh_redis **out, const cbh_redis_opts *opts)
 		cbh_log("out of memory");
 		return (-1);
 	}
+	if (ext != NULL && *ext != '\0') {
+		opts = NULL; /* an external server is as it is */
+	}
 	r->password = strdup(
 	    opts != NULL && opts->password != NULL ? opts->password : "");
 	r->extra =
@@ -255,7 +258,6 @@ cbh_redis_start(cbh_redis **out, const cbh_redis_opts *opts)
 	if (cbh_tmpdir_create(&r->dir, "redis") != 0) {
 		goto done;
 	}
-	cbh_dir_track(r->dir, true);
 	if (asprintf(&r->conf, "%s/redis.conf", r->dir) < 0 ||
 	    asprintf(&r->log, "%s/redis.log", r->dir) < 0) {
 		r->conf = r->log = NULL;
@@ -296,8 +298,8 @@ cbh_redis_free(cbh_redis *r)
 		}
 	}
 	if (r->dir != NULL) {
-		if (cbh_tmpdir_remove(r->dir) == 0) {
-			cbh_dir_track(r->dir, false);
+		if (cbh_tmpdir_remove(r->dir) != 0) {
+			/* reported; go on */
 		}
 	}
 	free(r->dir);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "internal.h"
 
 /* Longest base directory we accept: the broker's socket path
  * "<base>/<tag>-XXXXXX/broker.sock" must fit in sun_path (108 bytes). */
@@ -83,6 +84,7 @@ cbh_tmpdir_create(char **path, const char *tag)
 		free(p);
 		return (-1);
 	}
+	cbh_dir_track(p, true);
 	*path = p;
 	return (0);
 }
@@ -106,13 +108,12 @@ cbh_tmpdir_remove(const char *path)
 	if (path == NULL) {
 		return (0);
 	}
-	if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) {
-		if (errno == ENOENT) {
-			return (0);
-		}
+	if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 &&
+	    errno != ENOENT) {
 		cbh_log("cannot remove %s", path);
 		return (-1);
 	}
+	cbh_dir_track(path, false);
 	return (0);
 }
 

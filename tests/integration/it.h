@@ -81,10 +81,4 @@ Cachebroker__V1__MetricsResponse *it_metrics(void);
 	ck_assert_msg((got) == (want), "got %s (%s), want %s", \
 	    cb_status_str(got), (res)->message, cb_status_str(want))
 
-/* it_assert_near fails unless lo <= v <= hi. */
-#define it_assert_between(v, lo, hi)                           \
-	ck_assert_msg((v) >= (lo) && (v) <= (hi),              \
-	    "%s = %lld, want %lld..%lld", #v, (long long) (v), \
-	    (long long) (lo), (long long) (hi))
-
 #endif /* CB_IT_H */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* One RPC: pack the envelope, exchange it on a fresh nng context, unpack. */
+/* One RPC: pack the envelope, exchange it on a pooled nng context, unpack. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,7 @@
  *   cb_client_call
  *     |  envelope_pack     req -> payload -> Request -> nng_msg
  *     |                    (too big: RESOURCE_EXHAUSTED, nothing sent)
- *     |  call_exchange     nng_ctx_open, send, recv on one context
+ *     |  call_exchange     send, recv on a pooled context
  *     |                    (send timeout: UNAVAILABLE, the request never
  *     |                     left; recv timeout: DEADLINE_EXCEEDED)
  *     |  reply_unpack      Response -> status; payload -> *resp
@@ -177,24 +177,27 @@ static cb_status
 call_exchange(
     cb_client *c, uint32_t timeout_ms, nng_msg **msgp, cb_result *res)
 {
+	cbc_slot *slot = NULL;
 	nng_ctx   ctx;
-	nng_aio  *aio    = NULL;
-	bool      ctx_ok = false;
+	nng_aio  *aio;
 	nng_time  deadline;
 	nng_time  now;
 	cb_status st;
 	int       rv;
 
 	deadline = nng_clock() + timeout_ms;
-	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
+	if ((rv = cbc_slot_get(c, &slot)) != 0) {
 		st = nng_status(c, rv, "open", timeout_ms, res);
 		goto out;
 	}
-	ctx_ok = true;
+	ctx = slot->ctx;
+	aio = slot->aio;
 	/* The resend timer must not fire within the call: nng would send
 	 * the request again behind the caller's back, and the broker would
 	 * have to discard the copy. A lost connection still makes nng
-	 * resend on the next one; the request id makes that safe. */
+	 * resend on the next one; the request id makes that safe. A reused
+	 * context drops whatever its last call left unanswered when it
+	 * sends. */
 	if ((rv = nng_ctx_set_ms(
 	         ctx, NNG_OPT_SENDTIMEO, (nng_duration) timeout_ms)) != 0 ||
 	    (rv = nng_ctx_set_ms(
@@ -202,10 +205,6 @@ call_exchange(
 	    (rv = nng_ctx_set_ms(ctx, NNG_OPT_REQ_RESENDTIME,
 	         (nng_duration) timeout_ms + CB_RESEND_SLACK_MS)) != 0) {
 		st = nng_status(c, rv, "setopt", timeout_ms, res);
-		goto out;
-	}
-	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
-		st = nng_status(c, rv, "aio", timeout_ms, res);
 		goto out;
 	}
 
@@ -245,11 +244,8 @@ call_exchange(
 	st = CB_OK;
 
 out:
-	if (aio != NULL) {
-		nng_aio_free(aio);
-	}
-	if (ctx_ok) {
-		(void) nng_ctx_close(ctx);
+	if (slot != NULL) {
+		cbc_slot_put(c, slot);
 	}
 	return st;
 }

@@ -141,10 +141,71 @@ cb_client_close(cb_client *c)
 	}
 	pthread_mutex_unlock(&c->mtx);
 
+	while (c->idle_slots != NULL) {
+		cbc_slot *slot = c->idle_slots;
+		c->idle_slots = slot->next;
+		cbc_slot_free(slot);
+	}
 	pthread_cond_destroy(&c->idle);
 	pthread_mutex_destroy(&c->mtx);
 	free(c->url);
 	free(c);
+}
+
+void
+cbc_slot_free(cbc_slot *slot)
+{
+	if (slot == NULL) {
+		return;
+	}
+	if (slot->aio != NULL) {
+		nng_aio_free(slot->aio);
+	}
+	(void) nng_ctx_close(slot->ctx);
+	free(slot);
+}
+
+int
+cbc_slot_get(cb_client *c, cbc_slot **out)
+{
+	cbc_slot *slot;
+	int       rv;
+
+	pthread_mutex_lock(&c->mtx);
+	if ((slot = c->idle_slots) != NULL) {
+		c->idle_slots = slot->next;
+		c->n_idle--;
+	}
+	pthread_mutex_unlock(&c->mtx);
+	if (slot == NULL) {
+		if ((slot = calloc(1, sizeof(*slot))) == NULL) {
+			return NNG_ENOMEM;
+		}
+		if ((rv = nng_ctx_open(&slot->ctx, c->sock)) != 0) {
+			free(slot);
+			return rv;
+		}
+		if ((rv = nng_aio_alloc(&slot->aio, NULL, NULL)) != 0) {
+			cbc_slot_free(slot);
+			return rv;
+		}
+	}
+	*out = slot;
+	return 0;
+}
+
+void
+cbc_slot_put(cb_client *c, cbc_slot *slot)
+{
+	pthread_mutex_lock(&c->mtx);
+	if (!c->closing && c->n_idle < CB_MAX_IDLE_SLOTS) {
+		slot->next = c->idle_slots;
+		c->idle_slots = slot;
+		c->n_idle++;
+		slot = NULL;
+	}
+	pthread_mutex_unlock(&c->mtx);
+	cbc_slot_free(slot);
 }
 
 bool

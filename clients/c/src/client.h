@@ -25,6 +25,16 @@
 #define CB_RESEND_SLACK_MS 1000 /* resend timer past deadline */
 #define CB_REQUEST_ID_LEN 32    /* hex characters */
 
+/* A context and its aio, kept between calls: opening and closing them
+ * costs more than a cached round trip's worth of CPU. */
+typedef struct cbc_slot {
+	nng_ctx          ctx;
+	nng_aio         *aio;
+	struct cbc_slot *next; /* free list */
+} cbc_slot;
+
+#define CB_MAX_IDLE_SLOTS 64 /* more idle contexts than this are closed */
+
 /*
  * A client is one req0 socket. Calls run on their own nng contexts, so the
  * only shared mutable state is the count of calls in flight, which lets
@@ -39,6 +49,8 @@ struct cb_client {
 	pthread_cond_t  idle;        /* signalled when active drops to 0 */
 	unsigned        active;      /* calls between enter and leave */
 	bool            closing;     /* cb_client_close has begun */
+	cbc_slot       *idle_slots;  /* reusable contexts, under mtx */
+	unsigned        n_idle;      /* how many */
 };
 
 /*
@@ -49,6 +61,14 @@ CBC_HIDDEN bool cbc_client_enter(cb_client *c);
 
 /* cbc_client_leave ends a call registered by cbc_client_enter. */
 CBC_HIDDEN void cbc_client_leave(cb_client *c);
+
+/* cbc_slot_get takes an idle context or opens one; NNG error on failure.
+ * cbc_slot_put returns it (or closes it when enough are idle). */
+CBC_HIDDEN int  cbc_slot_get(cb_client *c, cbc_slot **out);
+CBC_HIDDEN void cbc_slot_put(cb_client *c, cbc_slot *slot);
+
+/* cbc_slot_free closes a slot's context and frees it. */
+CBC_HIDDEN void cbc_slot_free(cbc_slot *slot);
 
 /* cbc_client_is_closing says whether cb_client_close has begun on c. */
 CBC_HIDDEN bool cbc_client_is_closing(cb_client *c);
