@@ -12,11 +12,68 @@
 #include "request.h"
 #include "server.h"
 
+/* outbox_cb sends every queued reply; runs on one of nng's threads. */
+static void
+outbox_cb(void *arg)
+{
+	cbd_server *srv = arg;
+	cbd_req    *list;
+
+	for (;;) {
+		pthread_mutex_lock(&srv->out_mtx);
+		list          = srv->out_head;
+		srv->out_head = srv->out_tail = NULL;
+		if (list == NULL) {
+			srv->out_busy = 0;
+		}
+		pthread_mutex_unlock(&srv->out_mtx);
+		if (list == NULL) {
+			return;
+		}
+		while (list != NULL) {
+			cbd_req *req = list;
+			list         = req->next;
+			req->next    = NULL;
+			nng_ctx_send(req->ctx, req->aio);
+		}
+	}
+}
+
+void
+cbd_listener_send(cbd_server *srv, cbd_req *req)
+{
+	int start;
+
+	req->next = NULL;
+	pthread_mutex_lock(&srv->out_mtx);
+	if (srv->out_head == NULL) {
+		srv->out_head = req;
+	} else {
+		srv->out_tail->next = req;
+	}
+	srv->out_tail = req;
+	start         = !srv->out_busy;
+	srv->out_busy = 1;
+	pthread_mutex_unlock(&srv->out_mtx);
+	if (start) {
+		/* A stopped aio (closing) runs nothing: cbd_listener_close
+		 * sends what is left. */
+		if (nng_aio_begin(srv->out_aio)) {
+			nng_aio_finish(srv->out_aio, 0);
+		}
+	}
+}
+
 cb_status
 cbd_listener_open(cbd_server *srv)
 {
 	const cbd_config *cfg = &srv->cfg;
 	int               rv;
+
+	if (pthread_mutex_init(&srv->out_mtx, NULL) != 0 ||
+	    nng_aio_alloc(&srv->out_aio, outbox_cb, srv) != 0) {
+		return CB_RESOURCE_EXHAUSTED;
+	}
 
 	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
 		cbd_log_error(
@@ -83,6 +140,13 @@ cbd_listener_start(cbd_server *srv)
 void
 cbd_listener_close(cbd_server *srv)
 {
+	if (srv->out_aio != NULL) {
+		nng_aio_stop(srv->out_aio);
+		outbox_cb(srv); /* replies queued too late fail on send */
+		nng_aio_free(srv->out_aio);
+		srv->out_aio = NULL;
+		pthread_mutex_destroy(&srv->out_mtx);
+	}
 	/* Closing the socket closes its listeners and connections. */
 	if (srv->sock.id != 0) {
 		nng_close(srv->sock);

@@ -6,6 +6,7 @@
 #include <cachebroker/cachebroker.h>
 
 typedef struct cbd_server cbd_server;
+typedef struct cbd_req    cbd_req;
 
 /*
  * cbd_listener_open opens the rep0 socket with its size limit, starts one
@@ -17,6 +18,15 @@ CB_NODISCARD cb_status cbd_listener_open(cbd_server *srv);
 
 /* cbd_listener_start posts every context's first receive. */
 void cbd_listener_start(cbd_server *srv);
+
+/*
+ * cbd_listener_send queues req, whose reply message is on its aio, for
+ * nng_ctx_send on one of nng's threads. Replies finished together leave
+ * together: one hand-off to nng for the whole batch, rather than one
+ * nng_ctx_send per reply from the loop, each of which would wake one of
+ * nng's sleeping threads to complete it. Loop thread.
+ */
+void cbd_listener_send(cbd_server *srv, cbd_req *req);
 
 /* cbd_listener_close closes the socket and frees the contexts (waiting
  * for their callbacks). NULL-safe parts; main thread. */

@@ -11,6 +11,7 @@
 
 #include "dedupe.h"
 #include "envelope.h"
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "server.h"
@@ -130,8 +131,13 @@ req_send(cbd_req *req, cb_status code, const char *message,
 		return;
 	}
 	req_reset(req);
-	req->state = CBD_REQ_SEND;
 	nng_aio_set_msg(req->aio, msg);
+	if (req->state == CBD_REQ_WORK) {
+		req->state = CBD_REQ_SEND;
+		cbd_listener_send(srv, req);
+		return;
+	}
+	req->state = CBD_REQ_SEND;
 	nng_ctx_send(req->ctx, req->aio);
 }
 

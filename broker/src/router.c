@@ -62,10 +62,11 @@ cbd_router_decode(const cbd_config *cfg, const void *buf, size_t len,
 		goto fail;
 	}
 	*method = m;
-	in = protobuf_c_message_unpack(
-	    m->in, NULL, env->payload.len, env->payload.data);
+	in      = protobuf_c_message_unpack(
+	         m->in, NULL, env->payload.len, env->payload.data);
 	if (in == NULL) {
-		snprintf(why, whylen, "payload is not a %s message", m->in->name);
+		snprintf(
+		    why, whylen, "payload is not a %s message", m->in->name);
 		rv = CB_INVALID_ARGUMENT;
 		goto fail;
 	}
@@ -73,7 +74,7 @@ cbd_router_decode(const cbd_config *cfg, const void *buf, size_t len,
 		goto fail;
 	}
 	*envp = env;
-	*inp = in;
+	*inp  = in;
 	return CB_OK;
 fail:
 	if (in != NULL) {

@@ -3,6 +3,7 @@
 #ifndef CBD_SERVER_H
 #define CBD_SERVER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -40,7 +41,12 @@ typedef struct cbd_server {
 	nng_socket         sock; /* rep0 */
 	nng_listener       listeners[CBD_MAX_LISTENERS];
 	size_t             n_listeners;
-	cbd_req          **reqs; /* one per context */
+	pthread_mutex_t    out_mtx;  /* protects the outbox */
+	cbd_req           *out_head; /* replies for nng to send */
+	cbd_req           *out_tail;
+	int                out_busy; /* out_aio scheduled or running */
+	nng_aio           *out_aio;  /* runs the outbox on nng's thread */
+	cbd_req          **reqs;     /* one per context */
 	uint32_t           n_reqs;
 	cbd_redis_pool    *redis;     /* loop thread */
 	cbd_dedupe        *dedupe;    /* loop thread */

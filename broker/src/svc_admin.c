@@ -231,10 +231,10 @@ metrics_counters(cbd_req *req, Cachebroker__V1__MetricsResponse *m)
 		mm->latency_avg_us = atomic_load(&ms->lat_sum_us) / count;
 		mm->latency_max_us = atomic_load(&ms->lat_max_us);
 		/* Bucket bounds may overshoot the worst call seen. */
-		mm->latency_p50_us = MIN(
-		    cbd_stats_percentile(ms, 50), mm->latency_max_us);
-		mm->latency_p99_us = MIN(
-		    cbd_stats_percentile(ms, 99), mm->latency_max_us);
+		mm->latency_p50_us =
+		    MIN(cbd_stats_percentile(ms, 50), mm->latency_max_us);
+		mm->latency_p99_us =
+		    MIN(cbd_stats_percentile(ms, 99), mm->latency_max_us);
 	}
 	return 0;
 }

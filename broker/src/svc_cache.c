@@ -75,6 +75,31 @@ check_value(const cbd_config *cfg, size_t len, int64_t ttl_ms, char *why,
 	return CB_OK;
 }
 
+/* keys_send sends "VERB key..." for the keys of one namespace (MGET,
+ * UNLINK) after making op.resp a resp_desc; -1 once answered. */
+static int
+keys_send(cbd_req *req, const char *verb, const char *ns, size_t n,
+    char **keys, const ProtobufCMessageDescriptor *resp_desc, cbd_redis_fn *fn)
+{
+	cbd_redis_conn *c;
+	cbd_cmd         cmd;
+	size_t          arena = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		arena += cbd_cmd_key_size(prefix(req), ns, keys[i]);
+	}
+	if ((c = cbd_svc_conn(req)) == NULL ||
+	    cbd_svc_alloc(req, resp_desc) == NULL ||
+	    cbd_svc_cmd(req, &cmd, (int) n + 1, arena) != 0) {
+		return -1;
+	}
+	cbd_cmd_str(&cmd, verb);
+	for (size_t i = 0; i < n; i++) {
+		cbd_cmd_key(&cmd, prefix(req), ns, keys[i]);
+	}
+	return cbd_svc_send(req, c, fn, 0, &cmd);
+}
+
 /* Get: GET and PTTL, pipelined on one connection. */
 
 cb_status
@@ -226,25 +251,9 @@ void
 cbd_cache_get_many_run(cbd_req *req)
 {
 	const Cachebroker__V1__GetManyRequest *in = (const void *) req->in;
-	cbd_redis_conn                        *c;
-	cbd_cmd                                cmd;
-	size_t                                 arena = 0;
 
-	for (size_t i = 0; i < in->n_keys; i++) {
-		arena +=
-		    cbd_cmd_key_size(prefix(req), in->namespace_, in->keys[i]);
-	}
-	if ((c = cbd_svc_conn(req)) == NULL ||
-	    cbd_svc_alloc(req,
-	        &cachebroker__v1__get_many_response__descriptor) == NULL ||
-	    cbd_svc_cmd(req, &cmd, (int) in->n_keys + 1, arena) != 0) {
-		return;
-	}
-	cbd_cmd_str(&cmd, "MGET");
-	for (size_t i = 0; i < in->n_keys; i++) {
-		cbd_cmd_key(&cmd, prefix(req), in->namespace_, in->keys[i]);
-	}
-	(void) cbd_svc_send(req, c, get_many_cb, 0, &cmd);
+	(void) keys_send(req, "MGET", in->namespace_, in->n_keys, in->keys,
+	    &cachebroker__v1__get_many_response__descriptor, get_many_cb);
 }
 
 /* Set and SetMany: SET key value [PX ttl] [NX|XX]. */
@@ -433,25 +442,9 @@ void
 cbd_cache_delete_run(cbd_req *req)
 {
 	const Cachebroker__V1__DeleteRequest *in = (const void *) req->in;
-	cbd_redis_conn                       *c;
-	cbd_cmd                               cmd;
-	size_t                                arena = 0;
 
-	for (size_t i = 0; i < in->n_keys; i++) {
-		arena +=
-		    cbd_cmd_key_size(prefix(req), in->namespace_, in->keys[i]);
-	}
-	if ((c = cbd_svc_conn(req)) == NULL ||
-	    cbd_svc_alloc(
-	        req, &cachebroker__v1__delete_response__descriptor) == NULL ||
-	    cbd_svc_cmd(req, &cmd, (int) in->n_keys + 1, arena) != 0) {
-		return;
-	}
-	cbd_cmd_str(&cmd, "UNLINK");
-	for (size_t i = 0; i < in->n_keys; i++) {
-		cbd_cmd_key(&cmd, prefix(req), in->namespace_, in->keys[i]);
-	}
-	(void) cbd_svc_send(req, c, delete_cb, 0, &cmd);
+	(void) keys_send(req, "UNLINK", in->namespace_, in->n_keys, in->keys,
+	    &cachebroker__v1__delete_response__descriptor, delete_cb);
 }
 
 /*

@@ -14,9 +14,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static cbd_config         cfg;
 	static int                loaded;
-	Cachebroker__V1__Request *env = NULL;
-	const cbd_method         *m = NULL;
-	ProtobufCMessage         *in = NULL;
+	Cachebroker__V1__Request *env  = NULL;
+	const cbd_method         *m    = NULL;
+	ProtobufCMessage         *in   = NULL;
 	cbd_errors                errs = { 0 };
 	char                      why[256];
 
@@ -30,8 +30,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		loaded = 1;
 	}
-	if (cbd_router_decode(&cfg, data, size, &env, &m, &in, why,
-	        sizeof(why)) == CB_OK) {
+	if (cbd_router_decode(
+	        &cfg, data, size, &env, &m, &in, why, sizeof(why)) == CB_OK) {
 		protobuf_c_message_free_unpacked(in, NULL);
 		cachebroker__v1__request__free_unpacked(env, NULL);
 	}

@@ -11,24 +11,24 @@ static int
 write_env(const char *dir, const char *name, const char *method,
     const ProtobufCMessage *payload)
 {
-	Cachebroker__V1__Request env = CACHEBROKER__V1__REQUEST__INIT;
+	Cachebroker__V1__Request env  = CACHEBROKER__V1__REQUEST__INIT;
 	uint8_t                 *pbuf = NULL;
 	uint8_t                 *ebuf;
 	size_t                   n;
 	char                     path[4096];
 	FILE                    *f;
 
-	env.method = (char *) method;
-	env.request_id = "0123456789abcdef0123456789abcdef";
+	env.method      = (char *) method;
+	env.request_id  = "0123456789abcdef0123456789abcdef";
 	env.deadline_ms = 500;
 	if (payload != NULL) {
-		n = protobuf_c_message_get_packed_size(payload);
+		n    = protobuf_c_message_get_packed_size(payload);
 		pbuf = malloc(n + 1);
 		protobuf_c_message_pack(payload, pbuf);
 		env.payload.data = pbuf;
-		env.payload.len = n;
+		env.payload.len  = n;
 	}
-	n = cachebroker__v1__request__get_packed_size(&env);
+	n    = cachebroker__v1__request__get_packed_size(&env);
 	ebuf = malloc(n + 1);
 	cachebroker__v1__request__pack(&env, ebuf);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -54,61 +54,68 @@ main(int argc, char **argv)
 	    CACHEBROKER__V1__GET_MANY_REQUEST__INIT;
 	Cachebroker__V1__SetManyRequest mset =
 	    CACHEBROKER__V1__SET_MANY_REQUEST__INIT;
-	Cachebroker__V1__SetManyEntry e1 = CACHEBROKER__V1__SET_MANY_ENTRY__INIT;
-	Cachebroker__V1__SetManyEntry *ents[] = { &e1 };
+	Cachebroker__V1__SetManyEntry e1 =
+	    CACHEBROKER__V1__SET_MANY_ENTRY__INIT;
+	Cachebroker__V1__SetManyEntry            *ents[] = { &e1 };
 	Cachebroker__V1__InvalidatePatternRequest inv =
 	    CACHEBROKER__V1__INVALIDATE_PATTERN_REQUEST__INIT;
 	Cachebroker__V1__IncrementRequest incr =
 	    CACHEBROKER__V1__INCREMENT_REQUEST__INIT;
-	Cachebroker__V1__ExpireRequest exp = CACHEBROKER__V1__EXPIRE_REQUEST__INIT;
+	Cachebroker__V1__ExpireRequest exp =
+	    CACHEBROKER__V1__EXPIRE_REQUEST__INIT;
 	Cachebroker__V1__HealthRequest health =
 	    CACHEBROKER__V1__HEALTH_REQUEST__INIT;
-	char *keys[] = { "profile:1", "profile:2" };
-	const char *dir = argc > 1 ? argv[1] : ".";
-	int         rv = 0;
+	char       *keys[] = { "profile:1", "profile:2" };
+	const char *dir    = argc > 1 ? argv[1] : ".";
+	int         rv     = 0;
 
 	get.namespace_ = "users";
-	get.key = "profile:42";
+	get.key        = "profile:42";
 	set.namespace_ = "users";
-	set.key = "profile:42";
+	set.key        = "profile:42";
 	set.value.data = (uint8_t *) "{\"id\":42}";
-	set.value.len = 9;
-	set.ttl_ms = 60000;
-	set.condition = CACHEBROKER__V1__SET_CONDITION__SET_CONDITION_IF_ABSENT;
+	set.value.len  = 9;
+	set.ttl_ms     = 60000;
+	set.condition =
+	    CACHEBROKER__V1__SET_CONDITION__SET_CONDITION_IF_ABSENT;
 	mget.namespace_ = "users";
-	mget.n_keys = 2;
-	mget.keys = keys;
-	e1.key = "profile:1";
-	e1.value.data = (uint8_t *) "v";
-	e1.value.len = 1;
+	mget.n_keys     = 2;
+	mget.keys       = keys;
+	e1.key          = "profile:1";
+	e1.value.data   = (uint8_t *) "v";
+	e1.value.len    = 1;
 	mset.namespace_ = "users";
-	mset.n_entries = 1;
-	mset.entries = ents;
-	inv.namespace_ = "users";
-	inv.pattern = "profile:[0-9]*";
+	mset.n_entries  = 1;
+	mset.entries    = ents;
+	inv.namespace_  = "users";
+	inv.pattern     = "profile:[0-9]*";
 	incr.namespace_ = "auth";
-	incr.key = "rate-limit:10.0.0.1";
-	incr.delta = -3;
-	incr.ttl_ms = 900000;
-	exp.namespace_ = "users";
-	exp.key = "profile:42";
-	exp.ttl_ms = -1;
+	incr.key        = "rate-limit:10.0.0.1";
+	incr.delta      = -3;
+	incr.ttl_ms     = 900000;
+	exp.namespace_  = "users";
+	exp.key         = "profile:42";
+	exp.ttl_ms      = -1;
 
 	rv |= write_env(dir, "get", M("CacheService/Get"), &get.base);
 	rv |= write_env(dir, "set", M("CacheService/Set"), &set.base);
-	rv |= write_env(dir, "get_many", M("CacheService/GetMany"), &mget.base);
-	rv |= write_env(dir, "set_many", M("CacheService/SetMany"), &mset.base);
-	rv |= write_env(dir, "invalidate", M("CacheService/InvalidatePattern"),
-	    &inv.base);
-	rv |= write_env(dir, "increment", M("CacheService/Increment"),
-	    &incr.base);
+	rv |=
+	    write_env(dir, "get_many", M("CacheService/GetMany"), &mget.base);
+	rv |=
+	    write_env(dir, "set_many", M("CacheService/SetMany"), &mset.base);
+	rv |= write_env(
+	    dir, "invalidate", M("CacheService/InvalidatePattern"), &inv.base);
+	rv |= write_env(
+	    dir, "increment", M("CacheService/Increment"), &incr.base);
 	rv |= write_env(dir, "expire", M("CacheService/Expire"), &exp.base);
 	rv |= write_env(dir, "health", M("AdminService/Health"), &health.base);
-	rv |= write_env(dir, "unknown_method", M("CacheService/Nope"), &get.base);
+	rv |= write_env(
+	    dir, "unknown_method", M("CacheService/Nope"), &get.base);
 	/* A Set payload under Get's name. */
-	rv |= write_env(dir, "wrong_payload", M("CacheService/Get"), &set.base);
+	rv |=
+	    write_env(dir, "wrong_payload", M("CacheService/Get"), &set.base);
 	get.namespace_ = "Users";
-	get.key = "a*b";
+	get.key        = "a*b";
 	rv |= write_env(dir, "bad_key", M("CacheService/Get"), &get.base);
 	return rv == 0 ? 0 : 1;
 }

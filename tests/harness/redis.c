@@ -143,12 +143,17 @@ static int
 redis_launch(cbh_redis *r)
 {
 	const char *argv[] = { redis_server_path(), r->conf, NULL };
-	cbh_spawn   sp     = { .argv = argv, .err = r->log, .out = r->log };
+	cbh_spawn   sp;
 	int64_t     end;
 	int         status;
 	char        why[256] = "not tried";
 	char       *log;
 
+	memset(&sp, 0, sizeof(sp));
+	sp.argv = argv;
+	sp.out  = r->log;
+	sp.err  = r->log;
+	sp.cwd  = r->dir;
 	if (redis_write_conf(r) != 0 || cbh_proc_spawn(&r->pid, &sp) != 0) {
 		return (-1);
 	}

@@ -143,7 +143,7 @@ cb_client_close(cb_client *c)
 
 	while (c->idle_slots != NULL) {
 		cbc_slot *slot = c->idle_slots;
-		c->idle_slots = slot->next;
+		c->idle_slots  = slot->next;
 		cbc_slot_free(slot);
 	}
 	pthread_cond_destroy(&c->idle);
@@ -199,7 +199,7 @@ cbc_slot_put(cb_client *c, cbc_slot *slot)
 {
 	pthread_mutex_lock(&c->mtx);
 	if (!c->closing && c->n_idle < CB_MAX_IDLE_SLOTS) {
-		slot->next = c->idle_slots;
+		slot->next    = c->idle_slots;
 		c->idle_slots = slot;
 		c->n_idle++;
 		slot = NULL;
