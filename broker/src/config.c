@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -82,7 +83,17 @@ static const config_key config_keys[] = {
 	    3600000 },
 	{ "redis", "key_prefix", K_STR, OFF(redis.key_prefix), 0, 0 },
 	{ "redis", "scan_count", K_UINT32, OFF(redis.scan_count), 1, 100000 },
+	{ "database", "conninfo", K_STR, OFF(db.conninfo), 0, 0 },
+	{ "database", "connections", K_UINT32, OFF(db.connections), 1, 64 },
+	{ "database", "connect_timeout", K_DURATION,
+	    OFF(db.connect_timeout_ms), 1, 600000 },
+	{ "database", "statement_timeout", K_DURATION,
+	    OFF(db.statement_timeout_ms), 1, 3600000 },
+	{ "policy", "time_zone", K_STR, OFF(time_zone), 0, 0 },
 };
+
+/* Sections named "resource NAME" are handled by policy.c. */
+#define RESOURCE_SECTION "resource "
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -95,6 +106,8 @@ typedef struct config_parse {
 	const char *text;         /* source when fp is NULL */
 	int         line;         /* line being parsed, 1-based */
 	char        bad_section;  /* current section is unknown */
+	char        sql_open;     /* the last key line was a resource's sql */
+	char        continued;    /* this line continues the last value */
 	uint8_t     seen[N_KEYS]; /* scalar keys already set */
 } config_parse;
 
@@ -357,6 +370,16 @@ config_handler(
 	if (p->bad_section) {
 		return 1; /* reported once, at the section header */
 	}
+	if (strncmp(section, RESOURCE_SECTION, strlen(RESOURCE_SECTION)) ==
+	    0) {
+		cbd_resource *r = &p->cfg->resources[p->cfg->n_resources - 1];
+		cbd_policy_set(
+		    r, name, value, p->continued, p->file, p->line, p->errs);
+		return 1;
+	}
+	if (strcmp(section, "database") == 0) {
+		p->cfg->db.enabled = 1;
+	}
 	for (size_t i = 0; i < N_KEYS; i++) {
 		const config_key *k = &config_keys[i];
 		if (strcmp(k->section, section) != 0) {
@@ -426,6 +449,48 @@ read_line(config_parse *p, char *buf, size_t cap)
 	return (long) len;
 }
 
+/* resource_open starts a [resource NAME] section. */
+static int
+resource_open(config_parse *p, const char *name)
+{
+	cbd_config   *cfg = p->cfg;
+	cbd_resource *grown;
+	cbd_resource *r;
+	const char   *dot;
+
+	for (size_t i = 0; i < cfg->n_resources; i++) {
+		if (strcmp(cfg->resources[i].name, name) == 0) {
+			cbd_errors_add(p->errs, p->file, p->line,
+			    "resource '%s' is declared twice (first at line "
+			    "%d)",
+			    name, cfg->resources[i].line);
+			return -1;
+		}
+	}
+	grown =
+	    realloc(cfg->resources, (cfg->n_resources + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		cbd_errors_add(p->errs, p->file, p->line, "out of memory");
+		return -1;
+	}
+	cfg->resources = grown;
+	r              = &cfg->resources[cfg->n_resources];
+	memset(r, 0, sizeof(*r));
+	dot     = strchr(name, '.');
+	r->line = p->line;
+	r->name = strdup(name);
+	r->ns   = strndup(name, dot != NULL ? (size_t) (dot - name) : 0);
+	r->negative_ttl_ms = 0;
+	r->max_value_size  = cfg->max_value_size;
+	if (r->name == NULL || r->ns == NULL) {
+		cbd_policy_fini(r);
+		cbd_errors_add(p->errs, p->file, p->line, "out of memory");
+		return -1;
+	}
+	cfg->n_resources++;
+	return 0;
+}
+
 static int
 known_section(const char *name)
 {
@@ -455,7 +520,8 @@ config_reader(char *str, int num, void *stream)
 		return NULL;
 	}
 	p->line++;
-	str[0] = '\0';
+	str[0]       = '\0';
+	p->continued = 0;
 	if (len >= num - 1) {
 		cbd_errors_add(p->errs, p->file, p->line,
 		    "line is %ld characters long, the limit is %d", len,
@@ -473,6 +539,14 @@ config_reader(char *str, int num, void *stream)
 	if (*s == '\0' || *s == ';' || *s == '#') {
 		return str;
 	}
+	if (s > line && p->sql_open && !p->bad_section) {
+		/* An indented line continues a resource's sql: inih passes it
+		 * to the handler under the previous key. */
+		p->continued = 1;
+		snprintf(str, (size_t) num, " %s\n", s);
+		return str;
+	}
+	p->sql_open = 0;
 	if (*s == '[') {
 		char *close = strchr(s, ']');
 		if (close == NULL || close[1] != '\0') {
@@ -481,17 +555,27 @@ config_reader(char *str, int num, void *stream)
 			p->bad_section = 1;
 			return str;
 		}
-		*close         = '\0';
-		p->bad_section = !known_section(s + 1);
-		if (p->bad_section) {
-			cbd_errors_add(p->errs, p->file, p->line,
-			    "unknown section [%s]", s + 1);
+		*close = '\0';
+		if (strncmp(s + 1, RESOURCE_SECTION,
+		        strlen(RESOURCE_SECTION)) == 0) {
+			p->bad_section =
+			    resource_open(
+			        p, s + 1 + strlen(RESOURCE_SECTION)) != 0;
+		} else {
+			p->bad_section = !known_section(s + 1);
+			if (p->bad_section) {
+				cbd_errors_add(p->errs, p->file, p->line,
+				    "unknown section [%s]", s + 1);
+			}
 		}
 		*close = ']';
 	} else if (strchr(s, '=') == NULL) {
 		cbd_errors_add(p->errs, p->file, p->line,
 		    "expected 'name = value', got '%.40s'", s);
 		return str;
+	} else {
+		size_t n    = strcspn(s, " \t=");
+		p->sql_open = n == 3 && strncmp(s, "sql", 3) == 0;
 	}
 	/* Leading white space would make inih continue the previous value. */
 	snprintf(str, (size_t) num, "%s\n", s);
@@ -522,7 +606,12 @@ config_defaults(cbd_config *cfg)
 	cfg->redis.reconnect_min_ms   = 100;
 	cfg->redis.reconnect_max_ms   = 5000;
 	cfg->redis.scan_count         = 1000;
+	cfg->db.connections           = 4;
+	cfg->db.connect_timeout_ms    = 2000;
+	cfg->db.statement_timeout_ms  = 2000;
 	if (set_string(&cfg->redis.host, "127.0.0.1") != 0 ||
+	    set_string(&cfg->db.conninfo, "") != 0 ||
+	    set_string(&cfg->time_zone, "UTC") != 0 ||
 	    set_string(&cfg->redis.password, "") != 0 ||
 	    set_string(&cfg->redis.key_prefix, "") != 0) {
 		return -1;
@@ -564,6 +653,23 @@ static void
 config_check(cbd_config *cfg, cbd_errors *errs)
 {
 	const char *f = cfg->path;
+	char        zone[4096];
+
+	for (size_t i = 0; i < cfg->n_resources; i++) {
+		cbd_policy_check(&cfg->resources[i], f, errs);
+	}
+	if (cfg->n_resources > 0 && !cfg->db.enabled) {
+		cbd_errors_add(errs, f, cfg->resources[0].line,
+		    "resources need a [database] section");
+	}
+	/* The zone must exist: a typo would silently mean UTC. */
+	snprintf(zone, sizeof(zone), "/usr/share/zoneinfo/%s", cfg->time_zone);
+	if (strcmp(cfg->time_zone, "UTC") != 0 &&
+	    (strstr(cfg->time_zone, "..") != NULL ||
+	        access(zone, R_OK) != 0)) {
+		cbd_errors_add(errs, f, 0,
+		    "time_zone '%s' is not a known zone", cfg->time_zone);
+	}
 
 	if (cfg->n_listen == 0) {
 		const char *why;
@@ -689,5 +795,22 @@ cbd_config_fini(cbd_config *cfg)
 	free(cfg->redis.host);
 	free(cfg->redis.password);
 	free(cfg->redis.key_prefix);
+	free(cfg->db.conninfo);
+	free(cfg->time_zone);
+	for (size_t i = 0; i < cfg->n_resources; i++) {
+		cbd_policy_fini(&cfg->resources[i]);
+	}
+	free(cfg->resources);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+const cbd_resource *
+cbd_config_resource(const cbd_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_resources; i++) {
+		if (strcmp(cfg->resources[i].name, name) == 0) {
+			return &cfg->resources[i];
+		}
+	}
+	return NULL;
 }

@@ -8,6 +8,8 @@
 
 #include <cachebroker/cachebroker.h>
 
+#include "policy.h"
+
 #define CBD_DEFAULT_CONFIG "/etc/cachebroker/cachebroker.conf"
 #define CBD_MAX_LISTENERS 16
 
@@ -25,6 +27,15 @@ typedef struct cbd_redis_config {
 	char    *key_prefix;         /* prepended to every key */
 	uint32_t scan_count;         /* SCAN COUNT and UNLINK batch size */
 } cbd_redis_config;
+
+/* The [database] section. */
+typedef struct cbd_db_config {
+	int      enabled;              /* the section is present */
+	char    *conninfo;             /* libpq; PG* variables fill gaps */
+	uint32_t connections;          /* loader connections */
+	uint64_t connect_timeout_ms;   /* connect + prepare budget */
+	uint64_t statement_timeout_ms; /* per loader query */
+} cbd_db_config;
 
 /* A whole configuration: immutable once loaded. */
 typedef struct cbd_config {
@@ -44,7 +55,15 @@ typedef struct cbd_config {
 	uint64_t         drain_timeout_ms;    /* SIGTERM: wait for in-flight */
 	int              log_level;           /* CBD_LOG_* */
 	cbd_redis_config redis;               /* [redis] */
+	cbd_db_config    db;                  /* [database] */
+	char            *time_zone;           /* [policy]: for by-date TTLs */
+	cbd_resource    *resources;           /* [resource NAME] sections */
+	size_t           n_resources;
 } cbd_config;
+
+/* cbd_config_resource finds a resource by name; NULL if none. */
+const cbd_resource *cbd_config_resource(
+    const cbd_config *cfg, const char *name);
 
 /* cbd_errors collects "file:line: message" lines so that every error of a
  * configuration is reported, not only the first. */

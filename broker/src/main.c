@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "config.h"
 #include "log.h"
@@ -99,6 +100,13 @@ main(int argc, char **argv)
 		return 0;
 	}
 	cbd_log_set_level(cfg.log_level);
+	/* by-date TTLs compute "today" with localtime_r: the zone is set
+	 * once, before any thread starts. */
+	if (setenv("TZ", cfg.time_zone, 1) != 0) {
+		cbd_config_fini(&cfg);
+		return 1;
+	}
+	tzset();
 	signal(SIGPIPE, SIG_IGN);
 	if (cbd_server_open(&srv, &cfg) != CB_OK) {
 		cbd_config_fini(&cfg);

@@ -12,6 +12,7 @@
 #include "dedupe.h"
 #include "envelope.h"
 #include "listener.h"
+#include "loader.h"
 #include "log.h"
 #include "loop.h"
 #include "server.h"
@@ -239,6 +240,9 @@ req_complete(cbd_req *req, cb_status code, const char *message,
 
 	evtimer_del(req->timer);
 	req->gen++;
+	if (req->flight != NULL) {
+		cbd_loader_unwait(req);
+	}
 	if (req->waiting != NULL) {
 		cbd_dedupe_unwait(req->waiting, req);
 		req->waiting = NULL;

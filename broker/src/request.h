@@ -71,6 +71,7 @@ struct cbd_req {
 	cbd_req                  *next;    /* inbox or waiter list link */
 	cbd_dedupe_entry         *dedupe;  /* request_id entry it completes */
 	cbd_dedupe_entry         *waiting; /* entry whose result it awaits */
+	struct cbd_flight        *flight;  /* load whose result it awaits */
 	const char               *x_cache; /* reply metadata, static */
 	cbd_op                    op;      /* method scratch */
 };

@@ -8,8 +8,10 @@
 
 #include <event2/event.h>
 
+#include "db_pool.h"
 #include "dedupe.h"
 #include "listener.h"
+#include "loader.h"
 #include "log.h"
 #include "redis_pool.h"
 #include "request.h"
@@ -28,6 +30,9 @@ server_cron_cb(evutil_socket_t fd, short what, void *arg)
 	(void) fd;
 	(void) what;
 	cbd_redis_cron(srv->redis);
+	if (srv->db != NULL) {
+		cbd_db_cron(srv->db);
+	}
 	cbd_dedupe_expire(srv->dedupe, now);
 	if (!atomic_load(&srv->draining)) {
 		return;
@@ -118,6 +123,10 @@ cbd_server_open(cbd_server **out, cbd_config *cfg)
 	         srv->cfg.dedupe_window_ms * 1000)) != CB_OK ||
 	    (rv = cbd_redis_pool_open(
 	         &srv->redis, srv->base, &srv->cfg.redis)) != CB_OK ||
+	    (rv = cbd_loader_alloc(&srv->loader, srv)) != CB_OK ||
+	    (srv->cfg.db.enabled &&
+	        (rv = cbd_db_pool_open(&srv->db, srv->base, &srv->cfg)) !=
+	            CB_OK) ||
 	    (rv = cbd_listener_open(srv)) != CB_OK) {
 		goto fail;
 	}
@@ -152,9 +161,12 @@ cbd_server_close(cbd_server *srv)
 	/* Refuse what still arrives, then let the pool complete its pending
 	 * commands (with errors: the replies still go out) before nng goes. */
 	atomic_store(&srv->draining, 1);
+	cbd_db_pool_close(srv->db);
+	srv->db = NULL;
 	cbd_redis_pool_close(srv->redis);
 	srv->redis = NULL;
 	cbd_listener_close(srv);
+	cbd_loader_free(srv->loader);
 	cbd_dedupe_free(srv->dedupe);
 	for (size_t i = 0; i < 3; i++) {
 		if (srv->signals[i] != NULL) {

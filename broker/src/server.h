@@ -18,6 +18,8 @@
 struct event_base;
 struct event;
 typedef struct cbd_redis_pool cbd_redis_pool;
+typedef struct cbd_db_pool    cbd_db_pool;
+typedef struct cbd_loader     cbd_loader;
 typedef struct cbd_dedupe     cbd_dedupe;
 typedef struct cbd_req        cbd_req;
 
@@ -48,6 +50,8 @@ typedef struct cbd_server {
 	nng_aio           *out_aio;  /* runs the outbox on nng's thread */
 	cbd_req          **reqs;     /* one per context */
 	uint32_t           n_reqs;
+	cbd_db_pool       *db;        /* loop thread; NULL: no database */
+	cbd_loader        *loader;    /* loop thread: loads in flight */
 	cbd_redis_pool    *redis;     /* loop thread */
 	cbd_dedupe        *dedupe;    /* loop thread */
 	cbd_stats          stats;     /* see stats.h for threads */

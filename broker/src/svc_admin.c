@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/param.h>
 
+#include "db_pool.h"
 #include "redis_pool.h"
 #include "request.h"
 #include "server.h"
@@ -60,8 +61,11 @@ health_pong(void *arg, uint64_t tag, redisReply *r)
 		h->redis->connected = 1;
 		h->redis->latency_us =
 		    (int64_t) (cbd_now_us() - req->op.t0_us);
-		h->status =
-		    CACHEBROKER__V1__SERVING_STATUS__SERVING_STATUS_SERVING;
+		/* Serving needs every configured backend. */
+		if (req->srv->db == NULL || h->database->connected) {
+			h->status =
+			    CACHEBROKER__V1__SERVING_STATUS__SERVING_STATUS_SERVING;
+		}
 	} else {
 		free(h->redis->error);
 		h->redis->error = dup_or_null(req->op.msg);
@@ -96,7 +100,17 @@ cbd_admin_health_run(cbd_req *req)
 	}
 	cachebroker__v1__backend_health__init(h->redis);
 	cachebroker__v1__backend_health__init(h->database);
-	h->database->error = dup_or_null("no database configured");
+	if (req->srv->db == NULL) {
+		h->database->error = dup_or_null("no database configured");
+	} else if (cbd_db_ready_count(req->srv->db) > 0) {
+		h->database->connected = 1;
+		h->database->latency_us =
+		    (int64_t) cbd_db_latency_us(req->srv->db);
+	} else {
+		cbd_db_last_error(req->srv->db, err, sizeof(err));
+		h->database->error =
+		    dup_or_null(err[0] != '\0' ? err : "no connection ready");
+	}
 	health_fill(req, h);
 	h->status = CACHEBROKER__V1__SERVING_STATUS__SERVING_STATUS_DEGRADED;
 

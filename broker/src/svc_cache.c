@@ -8,6 +8,7 @@
 
 #include "cmd.h"
 #include "keys.h"
+#include "loader.h"
 #include "redis_pool.h"
 #include "request.h"
 #include "server.h"
@@ -21,6 +22,14 @@
  * through cbd_svc_reply, which drops late ones and records the first error;
  * the last reply finishes the request through cbd_svc_done.
  */
+
+/* is_negative: the loader's "not found" marker reads as a missing key. */
+static int
+is_negative(const redisReply *r)
+{
+	return r->len == CBD_NEGATIVE_LEN &&
+	    memcmp(r->str, CBD_NEGATIVE_VALUE, CBD_NEGATIVE_LEN) == 0;
+}
 
 static const char *
 prefix(const cbd_req *req)
@@ -121,7 +130,8 @@ get_cb(void *arg, uint64_t tag, redisReply *r)
 		return;
 	}
 	resp = (void *) req->op.resp;
-	if (ok && (uint32_t) tag == 0 && r->type == REDIS_REPLY_STRING) {
+	if (ok && (uint32_t) tag == 0 && r->type == REDIS_REPLY_STRING &&
+	    !is_negative(r)) {
 		if ((resp->value.data = malloc(r->len + 1)) == NULL) {
 			cbd_svc_fail_oom(req);
 		} else {
@@ -215,7 +225,7 @@ get_many_fill(cbd_req *req, redisReply *r)
 		if ((e->key = strdup(in->keys[i])) == NULL) {
 			return -1;
 		}
-		if (v->type == REDIS_REPLY_STRING) {
+		if (v->type == REDIS_REPLY_STRING && !is_negative(v)) {
 			if ((e->value.data = malloc(v->len + 1)) == NULL) {
 				return -1;
 			}
@@ -443,6 +453,7 @@ cbd_cache_delete_run(cbd_req *req)
 {
 	const Cachebroker__V1__DeleteRequest *in = (const void *) req->in;
 
+	cbd_loader_invalidated(req->srv->loader, in->namespace_);
 	(void) keys_send(req, "UNLINK", in->namespace_, in->n_keys, in->keys,
 	    &cachebroker__v1__delete_response__descriptor, delete_cb);
 }
@@ -597,6 +608,7 @@ cbd_cache_invalidate_pattern_run(cbd_req *req)
 	size_t size =
 	    cbd_cmd_key_size(prefix(req), in->namespace_, in->pattern);
 
+	cbd_loader_invalidated(req->srv->loader, in->namespace_);
 	if (cbd_svc_alloc(req,
 	        &cachebroker__v1__invalidate_pattern_response__descriptor) ==
 	    NULL) {

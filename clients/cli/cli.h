@@ -20,9 +20,10 @@ enum {
 
 /* Command options, as bits: each command says which it accepts. */
 enum {
-	CLI_OPT_TTL = 1u << 0, /* --ttl T */
-	CLI_OPT_NX  = 1u << 1, /* --nx */
-	CLI_OPT_XX  = 1u << 2, /* --xx */
+	CLI_OPT_TTL     = 1u << 0, /* --ttl T */
+	CLI_OPT_NX      = 1u << 1, /* --nx */
+	CLI_OPT_XX      = 1u << 2, /* --xx */
+	CLI_OPT_REFRESH = 1u << 3, /* --refresh */
 };
 
 /* What the command line asked for, and the client to do it with. */
@@ -46,6 +47,7 @@ int cli_cmd_set(struct cli *cli, int argc, char **argv);
 int cli_cmd_del(struct cli *cli, int argc, char **argv);
 int cli_cmd_mget(struct cli *cli, int argc, char **argv);
 int cli_cmd_incr(struct cli *cli, int argc, char **argv);
+int cli_cmd_fetch(struct cli *cli, int argc, char **argv);
 int cli_cmd_expire(struct cli *cli, int argc, char **argv);
 int cli_cmd_invalidate(struct cli *cli, int argc, char **argv);
 int cli_cmd_health(struct cli *cli, int argc, char **argv);

@@ -324,3 +324,83 @@ out:
 	cb_message_free(resp);
 	return rc;
 }
+
+int
+cli_cmd_fetch(struct cli *cli, int argc, char **argv)
+{
+	Cachebroker__V1__FetchRequest req =
+	    CACHEBROKER__V1__FETCH_REQUEST__INIT;
+	Cachebroker__V1__FetchRequest__ParamsEntry  entries[16];
+	Cachebroker__V1__FetchRequest__ParamsEntry *params[16];
+	Cachebroker__V1__FetchResponse             *resp = NULL;
+	static const char *const sources[] = { "unspecified", "cache",
+		"loader", "stale" };
+	struct cli_json          j;
+	cb_result                res;
+	cb_status                st;
+	int                      rc;
+
+	if (argc - 1 > 16) {
+		return cli_usage_error(NULL, "at most 16 parameters");
+	}
+	req.resource = argv[0];
+	for (int i = 1; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+		if (eq == NULL || eq == argv[i]) {
+			return cli_usage_error(
+			    NULL, "parameter '%s' is not NAME=VALUE", argv[i]);
+		}
+		cachebroker__v1__fetch_request__params_entry__init(
+		    &entries[i - 1]);
+		*eq                  = '\0';
+		entries[i - 1].key   = argv[i];
+		entries[i - 1].value = eq + 1;
+		params[i - 1]        = &entries[i - 1];
+	}
+	req.n_params = (size_t) argc - 1;
+	req.params   = params;
+	req.refresh  = (cli->given & CLI_OPT_REFRESH) != 0;
+
+	st = cb_cache_fetch(cli->client, &req, &resp, NULL, &res);
+	if (st == CB_NOT_FOUND) {
+		rc = CLI_EXIT_NOT_FOUND;
+		if (cli->json) {
+			cli_json_init(&j, stdout);
+			cli_json_begin_object(&j);
+			cli_json_key(&j, "found");
+			cli_json_bool(&j, false);
+			json_x_cache(&j, &res);
+			cli_json_end(&j);
+		}
+		goto out;
+	}
+	if (st != CB_OK) {
+		rc = cli_fail(st, res.message);
+		goto out;
+	}
+	rc = CLI_EXIT_OK;
+	if (cli->json) {
+		cli_json_init(&j, stdout);
+		cli_json_begin_object(&j);
+		cli_json_key(&j, "found");
+		cli_json_bool(&j, true);
+		cli_json_key(&j, "key");
+		cli_json_string(&j, resp->key);
+		cli_json_key(&j, "source");
+		cli_json_string(&j,
+		    resp->source >= 0 && resp->source <= 3
+		        ? sources[resp->source]
+		        : "unknown");
+		cli_json_value(&j, "value", resp->value.data, resp->value.len);
+		cli_json_key(&j, "ttl_ms");
+		cli_json_int(&j, resp->ttl_ms);
+		json_x_cache(&j, &res);
+		cli_json_end(&j);
+	} else {
+		cli_write_value(resp->value.data, resp->value.len);
+	}
+
+out:
+	cb_message_free(resp);
+	return rc;
+}

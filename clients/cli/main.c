@@ -36,6 +36,9 @@ static const struct command commands[] = {
 	    "set a TTL (-1 or persist: none)" },
 	{ "invalidate", "invalidate NS PATTERN", 2, 2, 0, cli_cmd_invalidate,
 	    "delete matching keys; print how many" },
+	{ "fetch", "fetch RESOURCE NAME=VALUE... [--refresh]", 1, ARGS_MANY,
+	    CLI_OPT_REFRESH, cli_cmd_fetch,
+	    "read a resource through the cache (loads it on a miss)" },
 	{ "health", "health", 0, 0, 0, cli_cmd_health,
 	    "print the broker's health" },
 	{ "metrics", "metrics", 0, 0, 0, cli_cmd_metrics,
@@ -46,7 +49,17 @@ static const struct command commands[] = {
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-enum opt_id { O_URL, O_JSON, O_TIMEOUT, O_TTL, O_NX, O_XX, O_HELP, O_VERSION };
+enum opt_id {
+	O_URL,
+	O_JSON,
+	O_TIMEOUT,
+	O_TTL,
+	O_NX,
+	O_XX,
+	O_REFRESH,
+	O_HELP,
+	O_VERSION
+};
 
 struct option {
 	const char *name;   /* long name, after "--" */
@@ -62,6 +75,7 @@ static const struct option options[] = {
 	{ "ttl", 0, true, O_TTL },
 	{ "nx", 0, false, O_NX },
 	{ "xx", 0, false, O_XX },
+	{ "refresh", 0, false, O_REFRESH },
 	{ "help", 'h', false, O_HELP },
 	{ "version", 0, false, O_VERSION },
 };
@@ -215,6 +229,9 @@ option_apply(struct cli *cli, const struct option *o, const char *val,
 	case O_XX:
 		cli->given |= CLI_OPT_XX;
 		break;
+	case O_REFRESH:
+		cli->given |= CLI_OPT_REFRESH;
+		break;
 	case O_HELP:
 		*help = true;
 		break;
@@ -282,6 +299,7 @@ check_command(const struct cli *cli, const struct command *cmd, int nargs)
 		{ CLI_OPT_TTL, "--ttl" },
 		{ CLI_OPT_NX, "--nx" },
 		{ CLI_OPT_XX, "--xx" },
+		{ CLI_OPT_REFRESH, "--refresh" },
 	};
 	size_t i;
 

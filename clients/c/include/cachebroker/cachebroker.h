@@ -152,6 +152,9 @@ void cb_message_free(void *msg);
 	X(cache_expire, "CacheService", "Expire",                            \
 	    Cachebroker__V1__ExpireRequest, Cachebroker__V1__ExpireResponse, \
 	    cachebroker__v1__expire_response)                                \
+	X(cache_fetch, "CacheService", "Fetch",                               \
+	    Cachebroker__V1__FetchRequest, Cachebroker__V1__FetchResponse,    \
+	    cachebroker__v1__fetch_response)                                  \
 	X(admin_health, "AdminService", "Health",                            \
 	    Cachebroker__V1__HealthRequest, Cachebroker__V1__HealthResponse, \
 	    cachebroker__v1__health_response)                                \

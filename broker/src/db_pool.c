@@ -1,0 +1,610 @@
+/* SPDX-License-Identifier: MIT */
+/* The database pool: non-blocking libpq connections on the backend loop. */
+#include "db_pool.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "loop.h"
+
+/*
+ * A connection slot lives as long as the pool; its PGconn comes and goes:
+ *
+ *   DEAD ─timer─► CONNECTING ─PQconnectPoll OK─► SETUP ─last PREPARE─►
+ *    ▲               │                             │
+ *    │               └────── failure, timeout ─────┤
+ *    └──────────── failure, stuck query ◄── IDLE ⇄ BUSY
+ *
+ * SETUP sends "SET statement_timeout" and then one PREPARE per resource,
+ * one at a time (libpq runs one command per connection). A connection
+ * runs one query at a time; queries wait in a bounded FIFO for an idle
+ * one. Failures are translated here, once: the client hears a code and a
+ * short message, the log gets libpq's words.
+ */
+enum conn_state { DB_DEAD, DB_CONNECTING, DB_SETUP, DB_IDLE, DB_BUSY };
+
+/* Queries waiting for a connection: at most this many. */
+#define DB_QUEUE_MAX 4096
+
+typedef struct db_query {
+	struct db_query *next;
+	size_t           res;
+	size_t           n;
+	char            *values[CBD_MAX_PARAMS];
+	cbd_db_fn       *fn;
+	void            *arg;
+} db_query;
+
+typedef struct db_conn {
+	cbd_db_pool    *pool;
+	PGconn         *pg; /* NULL when DEAD */
+	enum conn_state state;
+	unsigned        index;    /* for logs */
+	unsigned        attempts; /* failures since last ready */
+	size_t          step;     /* SETUP: statements sent so far */
+	uint64_t        since_us; /* state entered */
+	struct event   *ev;       /* socket readiness */
+	struct event   *retry;    /* reconnect timer */
+	db_query       *query;    /* running (BUSY) */
+} db_conn;
+
+struct cbd_db_pool {
+	const cbd_config  *cfg;
+	struct event_base *base;
+	db_conn           *conns;
+	size_t             n;
+	db_query          *head; /* waiting queries */
+	db_query          *tail;
+	size_t             queued;
+	int                closing;
+	uint64_t           latency_us;
+	char               error[160];
+};
+
+static void conn_io_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_connect(db_conn *c);
+
+static void pool_error(cbd_db_pool *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+pool_error(cbd_db_pool *p, const char *fmt, ...)
+{
+	va_list ap;
+	size_t  n;
+
+	va_start(ap, fmt);
+	vsnprintf(p->error, sizeof(p->error), fmt, ap);
+	va_end(ap);
+	/* libpq's messages span lines and end with one: make them one
+	 * log line. */
+	n = strlen(p->error);
+	while (n > 0 && (p->error[n - 1] == '\n' || p->error[n - 1] == ' ')) {
+		p->error[--n] = '\0';
+	}
+	for (char *c = p->error; *c != '\0'; c++) {
+		if (*c == '\n' || *c == '\t') {
+			*c = ' ';
+		}
+	}
+}
+
+static void
+query_free(db_query *q)
+{
+	for (size_t i = 0; i < q->n; i++) {
+		free(q->values[i]);
+	}
+	free(q);
+}
+
+static void
+query_done(db_query *q, cb_status code, const char *msg, const char *value,
+    size_t len)
+{
+	q->fn(q->arg, code, msg, value, len);
+	query_free(q);
+}
+
+/* conn_watch (re)arms the socket event for what libpq waits for. */
+static void
+conn_watch(db_conn *c, short what)
+{
+	if (c->ev != NULL) {
+		event_free(c->ev);
+	}
+	c->ev = event_new(c->pool->base, PQsocket(c->pg), what, conn_io_cb, c);
+	if (c->ev != NULL) {
+		event_add(c->ev, NULL);
+	}
+}
+
+static void
+conn_schedule(db_conn *c)
+{
+	const cbd_config *cfg = c->pool->cfg;
+	uint64_t          ms  = cfg->redis.reconnect_min_ms;
+	uint32_t          r   = 0;
+	struct timeval    tv;
+
+	if (c->pool->closing) {
+		return;
+	}
+	for (unsigned i = 0;
+	     i < c->attempts && ms < cfg->redis.reconnect_max_ms; i++) {
+		ms *= 2;
+	}
+	if (ms > cfg->redis.reconnect_max_ms) {
+		ms = cfg->redis.reconnect_max_ms;
+	}
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) {
+		r = (uint32_t) cbd_now_us();
+	}
+	ms = ms / 2 + (ms / 2 > 0 ? r % (ms / 2 + 1) : 0);
+	c->attempts++;
+	tv.tv_sec  = (time_t) (ms / 1000);
+	tv.tv_usec = (suseconds_t) ((ms % 1000) * 1000);
+	evtimer_add(c->retry, &tv);
+}
+
+/* conn_drop discards the connection; its running query fails. */
+static void
+conn_drop(db_conn *c, const char *why)
+{
+	db_query *q         = c->query;
+	int       was_ready = c->state == DB_IDLE || c->state == DB_BUSY;
+
+	if (c->ev != NULL) {
+		event_free(c->ev);
+		c->ev = NULL;
+	}
+	if (c->pg != NULL) {
+		PQfinish(c->pg);
+		c->pg = NULL;
+	}
+	c->state = DB_DEAD;
+	c->query = NULL;
+	if (was_ready && !c->pool->closing) {
+		cbd_log_warning(
+		    "database: connection %u lost: %s", c->index, why);
+	}
+	if (q != NULL) {
+		query_done(
+		    q, CB_UNAVAILABLE, "database connection lost", NULL, 0);
+	}
+	conn_schedule(c);
+}
+
+static void pool_dispatch(cbd_db_pool *p);
+
+/* conn_send runs the connection's query; failures drop it. */
+static void
+conn_send(db_conn *c, db_query *q)
+{
+	char name[24];
+
+	snprintf(name, sizeof(name), "r%zu", q->res);
+	c->query    = q;
+	c->state    = DB_BUSY;
+	c->since_us = cbd_now_us();
+	if (!PQsendQueryPrepared(c->pg, name, (int) q->n,
+	        (const char *const *) q->values, NULL, NULL, 0)) {
+		pool_error(c->pool, "send: %s", PQerrorMessage(c->pg));
+		conn_drop(c, c->pool->error);
+		return;
+	}
+	conn_watch(c, PQflush(c->pg) == 1 ? EV_WRITE : EV_READ);
+}
+
+static void
+conn_ready(db_conn *c)
+{
+	c->state          = DB_IDLE;
+	c->attempts       = 0;
+	c->pool->error[0] = '\0';
+	conn_watch(c, EV_READ); /* to notice a server that goes away */
+	pool_dispatch(c->pool);
+}
+
+/* setup_next sends the next SETUP statement, or makes c ready. */
+static void
+setup_next(db_conn *c)
+{
+	const cbd_config *cfg = c->pool->cfg;
+	char              buf[64];
+	int               ok;
+
+	if (c->step == 0) {
+		snprintf(buf, sizeof(buf), "SET statement_timeout = %llu",
+		    (unsigned long long) cfg->db.statement_timeout_ms);
+		ok = PQsendQuery(c->pg, buf);
+	} else if (c->step <= cfg->n_resources) {
+		const cbd_resource *r = &cfg->resources[c->step - 1];
+		snprintf(buf, sizeof(buf), "r%zu", c->step - 1);
+		ok =
+		    PQsendPrepare(c->pg, buf, r->sql, (int) r->n_params, NULL);
+	} else {
+		cbd_log_info("database: connection %u ready (%zu statements "
+		             "prepared)",
+		    c->index, cfg->n_resources);
+		conn_ready(c);
+		return;
+	}
+	c->step++;
+	if (!ok) {
+		pool_error(c->pool, "setup: %s", PQerrorMessage(c->pg));
+		conn_drop(c, c->pool->error);
+		return;
+	}
+	conn_watch(c, PQflush(c->pg) == 1 ? EV_WRITE : EV_READ);
+}
+
+/* result_status maps a failed result to a client status and message. */
+static cb_status
+result_status(const PGresult *res, const char **msg)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (state != NULL && strcmp(state, "57014") == 0) {
+		*msg = "database statement timeout";
+		return CB_DEADLINE_EXCEEDED;
+	}
+	if (state != NULL &&
+	    (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
+	        strncmp(state, "53", 2) == 0)) {
+		*msg = "database unavailable";
+		return CB_UNAVAILABLE;
+	}
+	if (state != NULL && strncmp(state, "22", 2) == 0) {
+		*msg = "parameter rejected by the database";
+		return CB_INVALID_ARGUMENT;
+	}
+	*msg = "loader failed";
+	return CB_INTERNAL;
+}
+
+/* conn_results reads every result of the command that just finished. */
+static void
+conn_results(db_conn *c)
+{
+	PGresult *res;
+	PGresult *first = NULL;
+
+	while ((res = PQgetResult(c->pg)) != NULL) {
+		if (first == NULL) {
+			first = res;
+		} else {
+			PQclear(res);
+		}
+	}
+	if (c->state == DB_SETUP) {
+		if (first == NULL ||
+		    PQresultStatus(first) != PGRES_COMMAND_OK) {
+			pool_error(c->pool, "setup: %s",
+			    first != NULL ? PQresultErrorMessage(first)
+			                  : "no result");
+			cbd_log_error("database: connection %u: %s", c->index,
+			    c->pool->error);
+			PQclear(first);
+			conn_drop(c, c->pool->error);
+			return;
+		}
+		PQclear(first);
+		setup_next(c);
+		return;
+	}
+	if (c->state == DB_BUSY) {
+		db_query   *q   = c->query;
+		const char *msg = NULL;
+
+		c->query            = NULL;
+		c->state            = DB_IDLE;
+		c->pool->latency_us = cbd_now_us() - c->since_us;
+		if (first != NULL &&
+		    PQresultStatus(first) == PGRES_TUPLES_OK) {
+			int has = PQntuples(first) > 0 &&
+			    PQnfields(first) > 0 && !PQgetisnull(first, 0, 0);
+			query_done(q, CB_OK, NULL,
+			    has ? PQgetvalue(first, 0, 0) : NULL,
+			    has ? (size_t) PQgetlength(first, 0, 0) : 0);
+		} else {
+			cb_status code = first != NULL
+			    ? result_status(first, &msg)
+			    : CB_UNAVAILABLE;
+			cbd_log_warning(
+			    "database: resource query r%zu failed: %s", q->res,
+			    first != NULL ? PQresultErrorMessage(first)
+			                  : PQerrorMessage(c->pg));
+			query_done(q, code,
+			    msg != NULL ? msg : "database error", NULL, 0);
+		}
+		PQclear(first);
+		conn_watch(c, EV_READ);
+		pool_dispatch(c->pool);
+		return;
+	}
+	PQclear(first);
+}
+
+static void
+conn_poll_connect(db_conn *c)
+{
+	switch (PQconnectPoll(c->pg)) {
+	case PGRES_POLLING_READING:
+		conn_watch(c, EV_READ);
+		return;
+	case PGRES_POLLING_WRITING:
+		conn_watch(c, EV_WRITE);
+		return;
+	case PGRES_POLLING_OK:
+		PQsetnonblocking(c->pg, 1);
+		c->state    = DB_SETUP;
+		c->step     = 0;
+		c->since_us = cbd_now_us();
+		setup_next(c);
+		return;
+	default:
+		pool_error(c->pool, "connect: %s", PQerrorMessage(c->pg));
+		cbd_log_debug(
+		    "database: connection %u: %s", c->index, c->pool->error);
+		conn_drop(c, c->pool->error);
+		return;
+	}
+}
+
+static void
+conn_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	db_conn *c = arg;
+
+	(void) fd;
+	if (c->state == DB_CONNECTING) {
+		conn_poll_connect(c);
+		return;
+	}
+	if (what & EV_WRITE) {
+		int rv = PQflush(c->pg);
+		if (rv < 0) {
+			pool_error(
+			    c->pool, "write: %s", PQerrorMessage(c->pg));
+			conn_drop(c, c->pool->error);
+			return;
+		}
+		conn_watch(c, rv == 1 ? EV_WRITE : EV_READ);
+		return;
+	}
+	if (!PQconsumeInput(c->pg)) {
+		pool_error(c->pool, "read: %s", PQerrorMessage(c->pg));
+		conn_drop(c, c->pool->error);
+		return;
+	}
+	if (c->state == DB_IDLE) {
+		/* Nothing was asked: the server closed or sent a notice. */
+		if (PQstatus(c->pg) != CONNECTION_OK) {
+			pool_error(
+			    c->pool, "%s", "server closed the connection");
+			conn_drop(c, c->pool->error);
+			return;
+		}
+		conn_watch(c, EV_READ); /* the event fires once */
+		return;
+	}
+	if (!PQisBusy(c->pg)) {
+		conn_results(c);
+		return;
+	}
+	conn_watch(c, EV_READ);
+}
+
+static void
+conn_connect(db_conn *c)
+{
+	const cbd_config *cfg = c->pool->cfg;
+	char              timeout[32];
+	const char *keys[] = { "dbname", "connect_timeout", "application_name",
+		NULL };
+	const char *vals[] = { cfg->db.conninfo, timeout, "cachebrokerd",
+		NULL };
+
+	snprintf(timeout, sizeof(timeout), "%llu",
+	    (unsigned long long) (cfg->db.connect_timeout_ms + 999) / 1000);
+	/* expand_dbname: the first value is a whole conninfo; PG*
+	 * variables fill what it leaves out. */
+	c->pg = PQconnectStartParams(keys, vals, 1);
+	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
+		pool_error(c->pool, "connect: %s",
+		    c->pg != NULL ? PQerrorMessage(c->pg) : "out of memory");
+		if (c->pg != NULL) {
+			PQfinish(c->pg);
+			c->pg = NULL;
+		}
+		conn_schedule(c);
+		return;
+	}
+	c->state    = DB_CONNECTING;
+	c->since_us = cbd_now_us();
+	conn_watch(c, EV_WRITE);
+}
+
+static void
+conn_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void) fd;
+	(void) what;
+	conn_connect(arg);
+}
+
+static void
+pool_dispatch(cbd_db_pool *p)
+{
+	for (size_t i = 0; i < p->n && p->head != NULL; i++) {
+		db_conn *c = &p->conns[i];
+		if (c->state == DB_IDLE) {
+			db_query *q = p->head;
+			p->head     = q->next;
+			if (p->head == NULL) {
+				p->tail = NULL;
+			}
+			p->queued--;
+			q->next = NULL;
+			conn_send(c, q);
+		}
+	}
+}
+
+cb_status
+cbd_db_pool_open(
+    cbd_db_pool **out, struct event_base *base, const cbd_config *cfg)
+{
+	cbd_db_pool *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->conns = calloc(cfg->db.connections, sizeof(*p->conns))) ==
+	        NULL) {
+		free(p);
+		return CB_RESOURCE_EXHAUSTED;
+	}
+	p->cfg  = cfg;
+	p->base = base;
+	p->n    = cfg->db.connections;
+	for (size_t i = 0; i < p->n; i++) {
+		db_conn *c = &p->conns[i];
+		c->pool    = p;
+		c->index   = (unsigned) i;
+		if ((c->retry = evtimer_new(base, conn_retry_cb, c)) == NULL) {
+			cbd_db_pool_close(p);
+			return CB_RESOURCE_EXHAUSTED;
+		}
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		conn_connect(&p->conns[i]);
+	}
+	*out = p;
+	return CB_OK;
+}
+
+void
+cbd_db_pool_close(cbd_db_pool *p)
+{
+	db_query *q;
+
+	if (p == NULL) {
+		return;
+	}
+	p->closing = 1;
+	for (size_t i = 0; i < p->n; i++) {
+		conn_drop(&p->conns[i], "broker shutting down");
+		if (p->conns[i].retry != NULL) {
+			event_free(p->conns[i].retry);
+		}
+	}
+	while ((q = p->head) != NULL) {
+		p->head = q->next;
+		query_done(q, CB_UNAVAILABLE, "broker shutting down", NULL, 0);
+	}
+	free(p->conns);
+	free(p);
+}
+
+cb_status
+cbd_db_query(cbd_db_pool *p, size_t res, const char *const *values, size_t n,
+    cbd_db_fn *fn, void *arg)
+{
+	db_query *q;
+
+	if (cbd_db_ready_count(p) == 0) {
+		return CB_UNAVAILABLE;
+	}
+	if (p->queued >= DB_QUEUE_MAX) {
+		return CB_RESOURCE_EXHAUSTED;
+	}
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		return CB_RESOURCE_EXHAUSTED;
+	}
+	q->res = res;
+	q->fn  = fn;
+	q->arg = arg;
+	for (size_t i = 0; i < n; i++) {
+		if ((q->values[i] = strdup(values[i])) == NULL) {
+			query_free(q);
+			return CB_RESOURCE_EXHAUSTED;
+		}
+		q->n++;
+	}
+	if (p->tail == NULL) {
+		p->head = q;
+	} else {
+		p->tail->next = q;
+	}
+	p->tail = q;
+	p->queued++;
+	pool_dispatch(p);
+	return CB_OK;
+}
+
+void
+cbd_db_cron(cbd_db_pool *p)
+{
+	const cbd_config *cfg = p->cfg;
+	uint64_t          now = cbd_now_us();
+
+	for (size_t i = 0; i < p->n; i++) {
+		db_conn *c  = &p->conns[i];
+		uint64_t ms = (now - c->since_us) / 1000;
+
+		if ((c->state == DB_CONNECTING || c->state == DB_SETUP) &&
+		    ms > cfg->db.connect_timeout_ms) {
+			pool_error(p, "connect timed out after %llu ms",
+			    (unsigned long long) ms);
+			conn_drop(c, p->error);
+		} else if (c->state == DB_BUSY &&
+		    ms > cfg->db.statement_timeout_ms + 1000) {
+			/* statement_timeout did not answer: the server or
+			 * the network is gone. */
+			pool_error(p, "no answer for %llu ms",
+			    (unsigned long long) ms);
+			conn_drop(c, p->error);
+		}
+	}
+	/* Queries cannot wait for a database that has no connection. */
+	if (cbd_db_ready_count(p) == 0) {
+		db_query *q;
+		while ((q = p->head) != NULL) {
+			p->head = q->next;
+			p->queued--;
+			query_done(q, CB_UNAVAILABLE, "database unavailable",
+			    NULL, 0);
+		}
+		p->tail = NULL;
+	}
+}
+
+size_t
+cbd_db_ready_count(const cbd_db_pool *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n; i++) {
+		n += p->conns[i].state == DB_IDLE ||
+		    p->conns[i].state == DB_BUSY;
+	}
+	return n;
+}
+
+uint64_t
+cbd_db_latency_us(const cbd_db_pool *p)
+{
+	return p->latency_us;
+}
+
+void
+cbd_db_last_error(const cbd_db_pool *p, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s", p->error);
+}

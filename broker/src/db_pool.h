@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/* The database pool: non-blocking libpq connections on the backend loop,
+ * each resource's SQL prepared on each connection. */
+#ifndef CBD_DB_POOL_H
+#define CBD_DB_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include <cachebroker/cachebroker.h>
+
+#include "config.h"
+
+struct event_base;
+typedef struct cbd_db_pool cbd_db_pool;
+
+/*
+ * A query's completion, exactly once: code OK with the first result row's
+ * first column in value (NULL with len 0 when there was no row or it was
+ * NULL), or a failure code with a short message for clients (details are
+ * logged here, never sent: they may contain SQL). value is valid only
+ * during the call. Loop thread.
+ */
+typedef void cbd_db_fn(
+    void *arg, cb_status code, const char *msg, const char *value, size_t len);
+
+/*
+ * cbd_db_pool_open starts cfg->db.connections connections (never blocks
+ * on the network: a database that is down only means no connection is
+ * ready yet). Each connection sets statement_timeout and prepares the
+ * SQL of every resource before it takes queries. cfg must outlive the
+ * pool. Loop thread.
+ */
+CB_NODISCARD cb_status cbd_db_pool_open(
+    cbd_db_pool **out, struct event_base *base, const cbd_config *cfg);
+
+/* cbd_db_pool_close drops every connection; queued and running queries
+ * complete with UNAVAILABLE, now. NULL-safe. Loop thread. */
+void cbd_db_pool_close(cbd_db_pool *p);
+
+/*
+ * cbd_db_query runs resource number res with values ($1.. as text; they
+ * are copied) on an idle connection, or queues it (bounded). Returns OK
+ * when fn will be called later; UNAVAILABLE when no connection is ready,
+ * RESOURCE_EXHAUSTED when the queue is full (fn is then not called).
+ * Values are sent as parameters of a prepared statement, never spliced
+ * into SQL. Loop thread.
+ */
+CB_NODISCARD cb_status cbd_db_query(cbd_db_pool *p, size_t res,
+    const char *const *values, size_t n, cbd_db_fn *fn, void *arg);
+
+/* cbd_db_cron discards connections stuck past their timeouts. */
+void cbd_db_cron(cbd_db_pool *p);
+
+/* cbd_db_ready_count is how many connections can take queries. */
+size_t cbd_db_ready_count(const cbd_db_pool *p);
+
+/* cbd_db_latency_us is the round trip of the latest query, 0 if none. */
+uint64_t cbd_db_latency_us(const cbd_db_pool *p);
+
+/* cbd_db_last_error copies the latest connection error ("" if none). */
+void cbd_db_last_error(const cbd_db_pool *p, char *buf, size_t cap);
+
+#endif /* CBD_DB_POOL_H */

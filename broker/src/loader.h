@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* Read-through loads with single-flight: however many Fetches miss one
+ * key at once, one database query runs and all of them get its result. */
+#ifndef CBD_LOADER_H
+#define CBD_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cachebroker/cachebroker.h>
+
+#include "policy.h"
+
+typedef struct cbd_server cbd_server;
+typedef struct cbd_req    cbd_req;
+typedef struct cbd_loader cbd_loader;
+typedef struct cbd_flight cbd_flight;
+
+/* What a loader stores for "no row", for negative_ttl: a value no loader
+ * returns (loaders return JSON text, which has no NUL). Get and Fetch
+ * report it as not found. */
+#define CBD_NEGATIVE_VALUE "\0cachebroker:not-found"
+#define CBD_NEGATIVE_LEN (sizeof(CBD_NEGATIVE_VALUE) - 1)
+
+/* cbd_loader_alloc makes the flight table of srv. Loop thread. */
+CB_NODISCARD cb_status cbd_loader_alloc(cbd_loader **out, cbd_server *srv);
+
+/* cbd_loader_free frees it. NULL-safe; no flight may be running (close
+ * the database pool first: it completes them). */
+void cbd_loader_free(cbd_loader *l);
+
+/*
+ * cbd_loader_fetch makes req wait for the loaded value of key (resource
+ * r bound to values, TTL ttl_ms before jitter): it joins the load of key
+ * in flight or starts one. degraded: Redis is unreachable, so the value
+ * is not stored and the reply says "x-cache: degraded". The loader
+ * finishes req. Loop thread.
+ */
+void cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_resource *r,
+    const char *const values[CBD_MAX_PARAMS], const char *key, uint64_t ttl_ms,
+    int degraded);
+
+/* cbd_loader_unwait removes a waiting request (it was answered by its
+ * deadline). Loop thread. */
+void cbd_loader_unwait(cbd_req *req);
+
+/*
+ * cbd_loader_invalidated records that keys of namespace ns are being
+ * invalidated: loads that started before will not store what they load
+ * (the stale-set guard), so the cache never holds a value older than an
+ * invalidation that was answered OK. Loop thread.
+ */
+void cbd_loader_invalidated(cbd_loader *l, const char *ns);
+
+/* cbd_loader_in_flight counts loads running. */
+size_t cbd_loader_in_flight(const cbd_loader *l);
+
+#endif /* CBD_LOADER_H */

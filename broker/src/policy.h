@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/* The read-through policy: resources (key template, parameters, loader
+ * SQL, TTL rule), parsed from [resource NAME] sections. */
+#ifndef CBD_POLICY_H
+#define CBD_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <cachebroker/cachebroker.h>
+
+#define CBD_MAX_PARAMS 8
+#define CBD_MAX_PERIODS 8
+
+typedef enum cbd_param_type {
+	CBD_PARAM_INT,  /* optional '-' and digits, fits int64 */
+	CBD_PARAM_TEXT, /* key-safe text: no spaces, controls or globs */
+	CBD_PARAM_DATE, /* YYYY-MM-DD */
+} cbd_param_type;
+
+typedef struct cbd_param {
+	char          *name; /* as in {name} and FetchRequest.params */
+	cbd_param_type type;
+} cbd_param;
+
+typedef enum cbd_ttl_kind {
+	CBD_TTL_CONST,     /* ms */
+	CBD_TTL_BY_DATE,   /* past_ms / today_ms / future_ms by a date */
+	CBD_TTL_BY_PERIOD, /* period_ms[i] for the value period_names[i] */
+} cbd_ttl_kind;
+
+typedef struct cbd_ttl_rule {
+	cbd_ttl_kind kind;
+	uint64_t     ms;        /* CONST */
+	int          param;     /* parameter the rule reads */
+	uint64_t     past_ms;   /* BY_DATE: date before today */
+	uint64_t     today_ms;  /* BY_DATE: today */
+	uint64_t     future_ms; /* BY_DATE: after today */
+	size_t       n_periods; /* BY_PERIOD */
+	char        *period_names[CBD_MAX_PERIODS];
+	uint64_t     period_ms[CBD_MAX_PERIODS];
+} cbd_ttl_rule;
+
+/* One read-through family. Strings are owned. */
+typedef struct cbd_resource {
+	char        *name;     /* "users.profile" */
+	char        *ns;       /* "users" */
+	int          line;     /* its section header, for messages */
+	int          key_line; /* where each key was set (0: not set) */
+	int          sql_line;
+	int          ttl_line;
+	char        *key;                    /* "users:profile:{user_id}" */
+	cbd_param    params[CBD_MAX_PARAMS]; /* $1.. in order */
+	size_t       n_params;
+	char        *sql; /* one row, one column: the JSON text */
+	cbd_ttl_rule ttl;
+	uint64_t     negative_ttl_ms; /* 0: not-found is not cached */
+	size_t       max_value_size;  /* larger values are refused */
+} cbd_resource;
+
+typedef struct cbd_errors cbd_errors;
+
+/*
+ * cbd_policy_set applies "name = value" of the section [resource NAME] to
+ * r (continued: an indented continuation line of the previous key).
+ * Errors go to errs as file:line. Thread: any (config loading).
+ */
+void cbd_policy_set(cbd_resource *r, const char *name, const char *value,
+    int continued, const char *file, int line, cbd_errors *errs);
+
+/* cbd_policy_check validates a parsed resource as a whole: name, key
+ * template against parameters, SQL placeholders, required keys. */
+void cbd_policy_check(
+    const cbd_resource *r, const char *file, cbd_errors *errs);
+
+/* cbd_policy_fini frees a resource's strings. NULL-safe. */
+void cbd_policy_fini(cbd_resource *r);
+
+/*
+ * cbd_policy_bind checks the caller's parameters (names and values
+ * given as n pairs) against the resource, and fills values[] in $n order
+ * and the Redis key (without the broker's prefix) into key (cap bytes).
+ * Unknown, missing or malformed parameters give INVALID_ARGUMENT with a
+ * reason. Pure; any thread.
+ */
+CB_NODISCARD cb_status cbd_policy_bind(const cbd_resource *r, size_t n,
+    const char *const *names, const char *const *vals,
+    const char *values[CBD_MAX_PARAMS], char *key, size_t cap, char *why,
+    size_t whylen);
+
+/*
+ * cbd_policy_ttl_ms computes the TTL of a value of r loaded with values
+ * (as bound), "today" being today_ymd (YYYYMMDD in the configured zone),
+ * before jitter. 0 means: do not store (a by-period value that names no
+ * known period gives INVALID_ARGUMENT instead).
+ */
+CB_NODISCARD cb_status cbd_policy_ttl_ms(const cbd_resource *r,
+    const char *const values[CBD_MAX_PARAMS], int today_ymd, uint64_t *ttl_ms,
+    char *why, size_t whylen);
+
+/* cbd_policy_jitter spreads ttl_ms by up to ±10% using r (any 32 random
+ * bits), so that keys written together do not expire together. */
+uint64_t cbd_policy_jitter(uint64_t ttl_ms, uint32_t r);
+
+#endif /* CBD_POLICY_H */

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/* CacheService/Fetch: read-through of a policy resource. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "loader.h"
+#include "policy.h"
+#include "redis_pool.h"
+#include "request.h"
+#include "server.h"
+#include "stats.h"
+#include "svc.h"
+
+/* Keys of resources are at most this long (template plus values). */
+#define FETCH_MAX_KEY 1024
+
+/* fetch_bind resolves the resource and its parameters. */
+static cb_status
+fetch_bind(const cbd_config *cfg, const Cachebroker__V1__FetchRequest *in,
+    const cbd_resource **rp, const char *values[CBD_MAX_PARAMS], char *key,
+    uint64_t *ttl_ms, char *why, size_t whylen)
+{
+	const cbd_resource *r = cbd_config_resource(cfg, in->resource);
+	const char         *names[CBD_MAX_PARAMS];
+	const char         *vals[CBD_MAX_PARAMS];
+	char                name[72];
+
+	if (r == NULL) {
+		snprintf(name, sizeof(name), "%.64s", in->resource);
+		for (char *c = name; *c != '\0'; c++) {
+			*c = (*c < 0x20 || *c == 0x7f) ? '?' : *c;
+		}
+		snprintf(why, whylen, "unknown resource '%s'", name);
+		return CB_INVALID_ARGUMENT;
+	}
+	if (in->n_params > CBD_MAX_PARAMS) {
+		snprintf(why, whylen, "too many parameters");
+		return CB_INVALID_ARGUMENT;
+	}
+	for (size_t i = 0; i < in->n_params; i++) {
+		names[i] = in->params[i]->key;
+		vals[i]  = in->params[i]->value;
+	}
+	CBD_CHECK(cbd_policy_bind(r, in->n_params, names, vals, values, key,
+	    FETCH_MAX_KEY, why, whylen));
+	CBD_CHECK(cbd_policy_ttl_ms(r, values, 0, ttl_ms, why, whylen));
+	*rp = r;
+	return CB_OK;
+}
+
+cb_status
+cbd_cache_fetch_check(const cbd_config *cfg, const ProtobufCMessage *in,
+    char *why, size_t whylen)
+{
+	const cbd_resource *r;
+	const char         *values[CBD_MAX_PARAMS];
+	char                key[FETCH_MAX_KEY];
+	uint64_t            ttl;
+
+	return fetch_bind(
+	    cfg, (const void *) in, &r, values, key, &ttl, why, whylen);
+}
+
+/* today_ymd is today's date as YYYYMMDD in the configured time zone
+ * (the process' TZ, set from [policy] time_zone at start). */
+static int
+today_ymd(void)
+{
+	time_t    now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 +
+	    tm.tm_mday;
+}
+
+/* fetch_load hands the request to the loader. */
+static void
+fetch_load(cbd_req *req, int degraded)
+{
+	const Cachebroker__V1__FetchRequest *in = (const void *) req->in;
+	const cbd_resource                  *r;
+	const char                          *values[CBD_MAX_PARAMS];
+	char                                 key[FETCH_MAX_KEY];
+	char                                 why[160];
+	uint64_t                             ttl;
+	cb_status                            rv;
+
+	rv = fetch_bind(
+	    &req->srv->cfg, in, &r, values, key, &ttl, why, sizeof(why));
+	if (rv == CB_OK) {
+		rv = cbd_policy_ttl_ms(
+		    r, values, today_ymd(), &ttl, why, sizeof(why));
+	}
+	if (rv != CB_OK) {
+		cbd_req_finish(req, rv, why, NULL);
+		return;
+	}
+	cbd_loader_fetch(req->srv->loader, req, r, values, key, ttl, degraded);
+}
+
+static void
+fetch_cached_cb(void *arg, uint64_t tag, redisReply *r)
+{
+	cbd_req                             *req = cbd_req_current(arg, tag);
+	const Cachebroker__V1__FetchRequest *in;
+	Cachebroker__V1__FetchResponse      *resp;
+	cbd_ns_stats                        *ns;
+
+	if (req == NULL) {
+		return;
+	}
+	req->op.pending--;
+	resp = (void *) req->op.resp;
+	if ((uint32_t) tag == 1) {
+		if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
+			resp->ttl_ms = r->integer > 0 ? r->integer : 0;
+		}
+		if (req->op.pending > 0) {
+			return;
+		}
+	}
+	if ((uint32_t) tag == 0 && r != NULL &&
+	    r->type == REDIS_REPLY_STRING) {
+		if ((resp->value.data = malloc(r->len + 1)) == NULL) {
+			cbd_svc_fail_oom(req);
+		} else {
+			memcpy(resp->value.data, r->str, r->len);
+			resp->value.len = r->len;
+			req->op.count   = 1; /* found */
+		}
+	} else if ((uint32_t) tag == 0 &&
+	    (r == NULL || r->type == REDIS_REPLY_ERROR)) {
+		req->op.count = 2; /* Redis failed: load, do not store */
+	}
+	if (req->op.pending > 0) {
+		return;
+	}
+	in = (const void *) req->in;
+	/* The check on nng's thread found the resource; the config does not
+	 * change while the broker runs. */
+	ns = cbd_stats_ns(&req->srv->stats,
+	    cbd_config_resource(&req->srv->cfg, in->resource)->ns);
+	if (req->op.code != CB_OK) {
+		cbd_svc_done(req);
+		return;
+	}
+	if (req->op.count != 1) {
+		ns->misses++;
+		fetch_load(req, req->op.count == 2);
+		return;
+	}
+	ns->hits++;
+	req->x_cache = "hit";
+	if (resp->value.len == CBD_NEGATIVE_LEN &&
+	    memcmp(resp->value.data, CBD_NEGATIVE_VALUE, CBD_NEGATIVE_LEN) ==
+	        0) {
+		cbd_req_fail(req, CB_NOT_FOUND, "%s: not found", resp->key);
+		return;
+	}
+	resp->source = CACHEBROKER__V1__FETCH_SOURCE__FETCH_SOURCE_CACHE;
+	cbd_svc_done(req);
+}
+
+void
+cbd_cache_fetch_run(cbd_req *req)
+{
+	const Cachebroker__V1__FetchRequest *in  = (const void *) req->in;
+	const cbd_config                    *cfg = &req->srv->cfg;
+	const cbd_resource                  *r;
+	const char                          *values[CBD_MAX_PARAMS];
+	char                                 key[FETCH_MAX_KEY];
+	char                                 why[160];
+	uint64_t                             ttl;
+	cbd_redis_conn                      *c;
+	Cachebroker__V1__FetchResponse      *resp;
+	cbd_cmd                              cmd;
+	size_t                               nslen;
+
+	if (fetch_bind(cfg, in, &r, values, key, &ttl, why, sizeof(why)) !=
+	    CB_OK) {
+		cbd_req_finish(req, CB_INVALID_ARGUMENT, why, NULL);
+		return;
+	}
+	if (in->refresh) {
+		fetch_load(req, cbd_redis_pick(req->srv->redis) == NULL);
+		return;
+	}
+	if ((c = cbd_redis_pick(req->srv->redis)) == NULL) {
+		/* Redis is down: answer from the database. */
+		fetch_load(req, 1);
+		return;
+	}
+	resp =
+	    cbd_svc_alloc(req, &cachebroker__v1__fetch_response__descriptor);
+	if (resp == NULL) {
+		return;
+	}
+	if ((resp->key = strdup(key)) == NULL) {
+		cbd_req_fail(
+		    req, CB_RESOURCE_EXHAUSTED, "broker out of memory");
+		return;
+	}
+	nslen = strlen(r->ns);
+	for (uint32_t sub = 0; sub < 2; sub++) {
+		if (cbd_svc_cmd(req, &cmd, 2,
+		        cbd_cmd_key_size(cfg->redis.key_prefix, r->ns,
+		            key + nslen + 1)) != 0) {
+			return;
+		}
+		cbd_cmd_str(&cmd, sub == 0 ? "GET" : "PTTL");
+		cbd_cmd_key(
+		    &cmd, cfg->redis.key_prefix, r->ns, key + nslen + 1);
+		if (cbd_svc_send(req, c, fetch_cached_cb, sub, &cmd) != 0) {
+			return;
+		}
+	}
+}
