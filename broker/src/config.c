@@ -377,9 +377,6 @@ config_handler(
 		    r, name, value, p->continued, p->file, p->line, p->errs);
 		return 1;
 	}
-	if (strcmp(section, "database") == 0) {
-		p->cfg->db.enabled = 1;
-	}
 	for (size_t i = 0; i < N_KEYS; i++) {
 		const config_key *k = &config_keys[i];
 		if (strcmp(k->section, section) != 0) {
@@ -563,6 +560,11 @@ config_reader(char *str, int num, void *stream)
 			        p, s + 1 + strlen(RESOURCE_SECTION)) != 0;
 		} else {
 			p->bad_section = !known_section(s + 1);
+			/* An empty [database] means: libpq's defaults and
+			 * PG* variables. */
+			if (strcmp(s + 1, "database") == 0) {
+				p->cfg->db.enabled = 1;
+			}
 			if (p->bad_section) {
 				cbd_errors_add(p->errs, p->file, p->line,
 				    "unknown section [%s]", s + 1);

@@ -43,6 +43,14 @@ struct cbd_flight {
 	int                 degraded; /* Redis was down: do not store */
 	cbd_req            *waiters;  /* linked by next */
 	cbd_loader         *loader;
+	uint64_t            t0_us;     /* when the query left */
+	void               *stale;     /* expired value, served if the */
+	size_t              stale_len; /* database fails (heap copy) */
+	cb_status           code;      /* the load's outcome, once done */
+	const char         *msg;       /* its message (static) */
+	char               *value; /* what it loaded (heap; NULL: no row) */
+	size_t              len;
+	uint64_t            ttl; /* what the store gave, 0: not stored */
 };
 
 typedef struct epoch_slot {
@@ -57,6 +65,7 @@ struct cbd_loader {
 	epoch_slot  epochs[EPOCH_SLOTS];
 	size_t      n_epochs;
 	uint64_t    other_epoch; /* namespaces beyond the table share it */
+	uint64_t   *load_us;     /* per resource: recent load time */
 };
 
 static uint64_t
@@ -92,7 +101,10 @@ cbd_loader_alloc(cbd_loader **out, cbd_server *srv)
 {
 	cbd_loader *l = calloc(1, sizeof(*l));
 
-	if (l == NULL) {
+	if (l == NULL ||
+	    (l->load_us = calloc(
+	         srv->cfg.n_resources + 1, sizeof(*l->load_us))) == NULL) {
+		free(l);
 		return CB_RESOURCE_EXHAUSTED;
 	}
 	l->srv = srv;
@@ -103,7 +115,16 @@ cbd_loader_alloc(cbd_loader **out, cbd_server *srv)
 void
 cbd_loader_free(cbd_loader *l)
 {
+	if (l != NULL) {
+		free(l->load_us);
+	}
 	free(l);
+}
+
+uint64_t
+cbd_loader_load_us(const cbd_loader *l, const cbd_resource *r)
+{
+	return l->load_us[r - l->srv->cfg.resources];
 }
 
 void
@@ -156,59 +177,100 @@ cbd_loader_unwait(cbd_req *req)
 	req->flight = NULL;
 }
 
+static void answer(cbd_req *req, cbd_flight *f, cb_status code,
+    const char *msg, const char *value, size_t len, uint64_t ttl);
+
+/* flight_finish answers every waiter (those that joined while the value
+ * was being stored too) and frees the flight. */
+static void
+flight_finish(cbd_flight *f)
+{
+	cbd_req *w;
+
+	flight_unlink(f->loader, f);
+	while ((w = f->waiters) != NULL) {
+		f->waiters = w->next;
+		w->next    = NULL;
+		w->flight  = NULL;
+		answer(w, f, f->code, f->msg, f->value, f->len,
+		    f->value != NULL ? f->ttl : 0);
+	}
+	free(f->value);
+	free(f->stale);
+	free(f->key);
+	free(f);
+}
+
 static void
 store_cb(void *arg, uint64_t tag, redisReply *r)
 {
-	(void) arg;
+	cbd_flight *f = arg;
+
 	(void) tag;
-	(void) r; /* best effort: a failed store is a later miss */
+	/* A failed store is a later miss; the answer is the same. */
+	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		f->ttl = 0;
+	}
+	flight_finish(f);
 }
 
-/* flight_store writes what was loaded; returns the TTL given, 0 if not
- * stored. */
-static uint64_t
-flight_store(cbd_flight *f, const char *value, size_t len)
+/*
+ * flight_store writes what was loaded, and the waiters are answered when
+ * Redis has it: a caller that fetched and then reads the key finds it.
+ * Returns -1 when nothing is stored (answer now).
+ */
+static int
+flight_store(cbd_flight *f)
 {
 	cbd_server     *srv    = f->loader->srv;
 	const char     *prefix = srv->cfg.redis.key_prefix;
 	size_t          nslen  = strlen(f->r->ns);
+	const char     *value  = f->value;
+	size_t          len    = f->len;
 	cbd_redis_conn *c;
 	cbd_cmd         cmd;
-	uint64_t        ttl;
+	uint64_t        pttl;
 	uint32_t        rnd = 0;
+	int             rv;
 
 	if (f->degraded || *epoch_of(f->loader, f->r->ns, 0) != f->epoch ||
 	    (c = cbd_redis_pick(srv->redis)) == NULL) {
-		return 0;
+		return -1;
 	}
 	if (value == NULL) {
-		ttl   = f->r->negative_ttl_ms;
-		value = CBD_NEGATIVE_VALUE;
-		len   = CBD_NEGATIVE_LEN;
+		f->ttl = f->r->negative_ttl_ms;
+		pttl   = f->ttl;
+		value  = CBD_NEGATIVE_VALUE;
+		len    = CBD_NEGATIVE_LEN;
 	} else {
 		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) !=
 		    sizeof(rnd)) {
 			rnd = (uint32_t) cbd_now_us();
 		}
-		ttl = cbd_policy_jitter(f->ttl_ms, rnd);
+		f->ttl = cbd_policy_jitter(f->ttl_ms, rnd);
+		/* The stale window rides on the Redis TTL: Fetch reads the
+		 * PTTL and counts its last stale_ms as expired-but-kept. */
+		pttl = f->ttl + f->r->stale_ms;
 	}
-	if (ttl == 0 ||
+	if (f->ttl == 0 ||
 	    cbd_cmd_init(&cmd, 5,
 	        cbd_cmd_key_size(prefix, f->r->ns, f->key + nslen + 1) +
 	            CBD_CMD_INT_SIZE) != 0) {
-		return 0;
+		f->ttl = 0;
+		return -1;
 	}
 	cbd_cmd_str(&cmd, "SET");
 	cbd_cmd_key(&cmd, prefix, f->r->ns, f->key + nslen + 1);
 	cbd_cmd_arg(&cmd, value, len);
 	cbd_cmd_str(&cmd, "PX");
-	cbd_cmd_int(&cmd, (long long) ttl);
-	if (cbd_redis_send(
-	        c, store_cb, NULL, 0, cmd.argc, cmd.argv, cmd.lens) != 0) {
-		ttl = 0;
-	}
+	cbd_cmd_int(&cmd, (long long) pttl);
+	rv = cbd_redis_send(c, store_cb, f, 0, cmd.argc, cmd.argv, cmd.lens);
 	cbd_cmd_fini(&cmd);
-	return ttl;
+	if (rv != 0) {
+		f->ttl = 0;
+		return -1;
+	}
+	return 0;
 }
 
 /* answer builds one waiter's FetchResponse. */
@@ -218,7 +280,20 @@ answer(cbd_req *req, cbd_flight *f, cb_status code, const char *msg,
 {
 	Cachebroker__V1__FetchResponse *resp;
 
+	int stale = 0;
+
 	req->x_cache = f->degraded ? "degraded" : "miss";
+	if ((code == CB_UNAVAILABLE || code == CB_DEADLINE_EXCEEDED) &&
+	    f->stale != NULL) {
+		/* stale-if-error: an old answer beats none. */
+		cbd_stats_ns(&f->loader->srv->stats, f->r->ns)->stale_serves++;
+		req->x_cache = "stale";
+		code         = CB_OK;
+		value        = f->stale;
+		len          = f->stale_len;
+		ttl          = 0;
+		stale        = 1;
+	}
 	if (code != CB_OK) {
 		cbd_req_finish(req, code, msg, NULL);
 		return;
@@ -243,7 +318,9 @@ answer(cbd_req *req, cbd_flight *f, cb_status code, const char *msg,
 	}
 	memcpy(resp->value.data, value, len);
 	resp->value.len = len;
-	resp->source    = CACHEBROKER__V1__FETCH_SOURCE__FETCH_SOURCE_LOADER;
+	resp->source    = stale
+	       ? CACHEBROKER__V1__FETCH_SOURCE__FETCH_SOURCE_STALE
+	       : CACHEBROKER__V1__FETCH_SOURCE__FETCH_SOURCE_LOADER;
 	resp->ttl_ms    = (int64_t) ttl;
 	cbd_req_finish(req, CB_OK, NULL, &resp->base);
 }
@@ -252,92 +329,128 @@ static void
 flight_done(
     void *arg, cb_status code, const char *msg, const char *value, size_t len)
 {
-	cbd_flight   *f   = arg;
-	cbd_loader   *l   = f->loader;
-	cbd_ns_stats *ns  = cbd_stats_ns(&l->srv->stats, f->r->ns);
-	uint64_t      ttl = 0;
-	cbd_req      *w;
+	cbd_flight   *f  = arg;
+	cbd_loader   *l  = f->loader;
+	cbd_ns_stats *ns = cbd_stats_ns(&l->srv->stats, f->r->ns);
 
-	flight_unlink(l, f);
+	if (code == CB_OK) {
+		/* A moving average (1/8 weight), for early refresh. */
+		uint64_t *avg  = &l->load_us[f->r - l->srv->cfg.resources];
+		uint64_t  took = cbd_now_us() - f->t0_us;
+		*avg           = *avg == 0 ? took : *avg - *avg / 8 + took / 8;
+	}
 	if (code == CB_OK && value != NULL && len > f->r->max_value_size) {
 		code = CB_RESOURCE_EXHAUSTED;
 		msg  = "loaded value is larger than the resource's "
 		       "max_value_size";
 	}
-	if (code != CB_OK) {
+	f->code = code;
+	f->msg  = msg;
+	if (code == CB_OK && value != NULL) {
+		if ((f->value = malloc(len + 1)) == NULL) {
+			f->code = CB_RESOURCE_EXHAUSTED;
+			f->msg  = "broker out of memory";
+		} else {
+			memcpy(f->value, value, len);
+			f->len = len;
+		}
+	}
+	if (f->code != CB_OK) {
 		ns->load_errors++;
-	} else {
-		ttl = flight_store(f, value, len);
+	} else if (flight_store(f) == 0) {
+		return; /* store_cb answers */
 	}
-	while ((w = f->waiters) != NULL) {
-		f->waiters = w->next;
-		w->next    = NULL;
-		w->flight  = NULL;
-		answer(w, f, code, msg, value, len, value != NULL ? ttl : 0);
-	}
-	free(f->key);
-	free(f);
+	flight_finish(f);
 }
 
 void
-cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_resource *r,
-    const char *const values[CBD_MAX_PARAMS], const char *key, uint64_t ttl_ms,
-    int degraded)
+cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld)
 {
-	cbd_server   *srv = l->srv;
-	uint64_t      h   = key_hash(key);
-	cbd_ns_stats *ns  = cbd_stats_ns(&srv->stats, r->ns);
-	cbd_flight   *f;
-	cb_status     rv;
+	cbd_server         *srv = l->srv;
+	const cbd_resource *r   = ld->r;
+	uint64_t            h   = key_hash(ld->key);
+	cbd_ns_stats       *ns  = cbd_stats_ns(&srv->stats, r->ns);
+	cbd_flight         *f;
+	cb_status           rv;
 
 	for (f = l->buckets[h % FLIGHT_BUCKETS]; f != NULL; f = f->chain) {
-		if (f->hash == h && strcmp(f->key, key) == 0) {
+		if (f->hash == h && strcmp(f->key, ld->key) == 0) {
 			break;
 		}
 	}
 	if (f != NULL) {
+		if (req == NULL) {
+			return; /* a refresh is already running */
+		}
 		ns->coalesced++;
+		if (f->stale == NULL && ld->stale != NULL &&
+		    (f->stale = malloc(ld->stale_len + 1)) != NULL) {
+			memcpy(f->stale, ld->stale, ld->stale_len);
+			f->stale_len = ld->stale_len;
+		}
 		req->next   = f->waiters;
 		f->waiters  = req;
 		req->flight = f;
 		return;
 	}
 	if (srv->db == NULL) {
-		cbd_req_fail(req, CB_UNAVAILABLE, "no database configured");
+		if (req != NULL) {
+			cbd_req_fail(
+			    req, CB_UNAVAILABLE, "no database configured");
+		}
 		return;
 	}
 	if ((f = calloc(1, sizeof(*f))) == NULL ||
-	    (f->key = strdup(key)) == NULL) {
+	    (f->key = strdup(ld->key)) == NULL ||
+	    (ld->stale != NULL &&
+	        (f->stale = malloc(ld->stale_len + 1)) == NULL)) {
+		if (f != NULL) {
+			free(f->key);
+		}
 		free(f);
-		cbd_req_fail(
-		    req, CB_RESOURCE_EXHAUSTED, "broker out of memory");
+		if (req != NULL) {
+			cbd_req_fail(req, CB_RESOURCE_EXHAUSTED,
+			    "broker out of memory");
+		}
 		return;
+	}
+	if (ld->stale != NULL) {
+		memcpy(f->stale, ld->stale, ld->stale_len);
+		f->stale_len = ld->stale_len;
 	}
 	f->hash     = h;
 	f->r        = r;
-	f->ttl_ms   = ttl_ms;
+	f->ttl_ms   = ld->ttl_ms;
 	f->epoch    = *epoch_of(l, r->ns, 0);
-	f->degraded = degraded;
+	f->degraded = ld->degraded;
 	f->loader   = l;
-	rv = cbd_db_query(srv->db, (size_t) (r - srv->cfg.resources), values,
-	    r->n_params, flight_done, f);
+	f->t0_us    = cbd_now_us();
+	rv          = cbd_db_query(srv->db, (size_t) (r - srv->cfg.resources),
+	             ld->values, r->n_params, flight_done, f);
 	if (rv != CB_OK) {
-		char err[160];
-		cbd_db_last_error(srv->db, err, sizeof(err));
-		free(f->key);
-		free(f);
-		ns->load_errors++;
-		req->x_cache = degraded ? "degraded" : "miss";
-		cbd_req_fail(req, rv, "database unavailable%s",
-		    rv == CB_UNAVAILABLE ? "" : " (queue full)");
-		(void) err;
+		/* No connection at all: same as a failed load, stale included.
+		 */
+		f->waiters = req;
+		if (req != NULL) {
+			req->next   = NULL;
+			req->flight = f;
+		}
+		f->chain = l->buckets[h % FLIGHT_BUCKETS];
+		l->buckets[h % FLIGHT_BUCKETS] = f;
+		l->n_flights++;
+		flight_done(f, rv,
+		    rv == CB_UNAVAILABLE ? "database unavailable"
+		                         : "database queue full",
+		    NULL, 0);
 		return;
 	}
 	ns->loads++;
 	f->chain                       = l->buckets[h % FLIGHT_BUCKETS];
 	l->buckets[h % FLIGHT_BUCKETS] = f;
 	l->n_flights++;
-	req->next   = NULL;
-	f->waiters  = req;
-	req->flight = f;
+	f->waiters = req;
+	if (req != NULL) {
+		req->next   = NULL;
+		req->flight = f;
+	}
 }

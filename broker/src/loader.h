@@ -29,16 +29,31 @@ CB_NODISCARD cb_status cbd_loader_alloc(cbd_loader **out, cbd_server *srv);
  * the database pool first: it completes them). */
 void cbd_loader_free(cbd_loader *l);
 
+/* What to load: a resource bound to its parameters. */
+typedef struct cbd_load {
+	const cbd_resource *r;
+	const char         *values[CBD_MAX_PARAMS]; /* $1.. */
+	const char         *key;       /* without key_prefix */
+	uint64_t            ttl_ms;    /* before jitter */
+	int                 degraded;  /* Redis is down: do not store */
+	const void         *stale;     /* expired value to serve if the */
+	size_t              stale_len; /* database fails (NULL: none) */
+} cbd_load;
+
 /*
- * cbd_loader_fetch makes req wait for the loaded value of key (resource
- * r bound to values, TTL ttl_ms before jitter): it joins the load of key
- * in flight or starts one. degraded: Redis is unreachable, so the value
- * is not stored and the reply says "x-cache: degraded". The loader
- * finishes req. Loop thread.
+ * cbd_loader_fetch makes req wait for the loaded value of ld->key: it
+ * joins the load of that key in flight or starts one (ld is copied). A
+ * degraded load is not stored and its reply says "x-cache: degraded".
+ * When the database fails and a stale value is known, the waiters get it
+ * (source STALE, "x-cache: stale"). The loader finishes req. With req
+ * NULL it starts a load nobody waits for (early refresh), unless one is
+ * in flight. Loop thread.
  */
-void cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_resource *r,
-    const char *const values[CBD_MAX_PARAMS], const char *key, uint64_t ttl_ms,
-    int degraded);
+void cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld);
+
+/* cbd_loader_load_us is the recent time a load of resource r took (an
+ * average), 0 before the first. For early refresh. */
+uint64_t cbd_loader_load_us(const cbd_loader *l, const cbd_resource *r);
 
 /* cbd_loader_unwait removes a waiting request (it was answered by its
  * deadline). Loop thread. */

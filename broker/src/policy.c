@@ -225,6 +225,18 @@ cbd_policy_set(cbd_resource *r, const char *name, const char *value,
 		if (cbd_parse_duration_ms(value, &r->negative_ttl_ms) != 0) {
 			why = "not a duration (like 30s; 0 for none)";
 		}
+	} else if (strcmp(name, "stale_if_error") == 0) {
+		if (cbd_parse_duration_ms(value, &r->stale_ms) != 0) {
+			why = "not a duration (like 10m; 0 for off)";
+		}
+	} else if (strcmp(name, "early_refresh") == 0) {
+		char *end;
+		r->early_beta = strtod(value, &end);
+		if (*end != '\0' || end == value || r->early_beta < 0 ||
+		    r->early_beta > 10) {
+			why = "not a number from 0 (off) to 10 (XFetch beta, "
+			      "1 is usual)";
+		}
 	} else if (strcmp(name, "max_value_size") == 0) {
 		if (cbd_parse_size(value, &sz) != 0 || sz == 0) {
 			why = "not a size (like 256k)";

@@ -56,6 +56,8 @@ typedef struct cbd_resource {
 	char        *sql; /* one row, one column: the JSON text */
 	cbd_ttl_rule ttl;
 	uint64_t     negative_ttl_ms; /* 0: not-found is not cached */
+	uint64_t     stale_ms;        /* stale_if_error window, 0: off */
+	double       early_beta;      /* XFetch beta, 0: no early refresh */
 	size_t       max_value_size;  /* larger values are refused */
 } cbd_resource;
 

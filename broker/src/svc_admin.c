@@ -224,6 +224,7 @@ metrics_counters(cbd_req *req, Cachebroker__V1__MetricsResponse *m)
 		nm->load_errors   = ns->load_errors;
 		nm->coalesced     = ns->coalesced;
 		nm->invalidations = ns->invalidations;
+		nm->stale_serves  = ns->stale_serves;
 	}
 	for (int i = 0; i <= CBD_METHOD_COUNT; i++) {
 		const cbd_method_stats         *ms = &s->methods[i];

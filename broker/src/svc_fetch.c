@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* CacheService/Fetch: read-through of a policy resource. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "cmd.h"
 #include "loader.h"
@@ -76,29 +79,74 @@ today_ymd(void)
 	    tm.tm_mday;
 }
 
-/* fetch_load hands the request to the loader. */
-static void
-fetch_load(cbd_req *req, int degraded)
+/* fetch_prepare binds the request for the loader, with today's TTL. */
+static cb_status
+fetch_prepare(cbd_req *req, cbd_load *ld, char *key, char *why, size_t whylen)
 {
 	const Cachebroker__V1__FetchRequest *in = (const void *) req->in;
-	const cbd_resource                  *r;
-	const char                          *values[CBD_MAX_PARAMS];
-	char                                 key[FETCH_MAX_KEY];
-	char                                 why[160];
-	uint64_t                             ttl;
-	cb_status                            rv;
 
-	rv = fetch_bind(
-	    &req->srv->cfg, in, &r, values, key, &ttl, why, sizeof(why));
-	if (rv == CB_OK) {
-		rv = cbd_policy_ttl_ms(
-		    r, values, today_ymd(), &ttl, why, sizeof(why));
-	}
-	if (rv != CB_OK) {
+	memset(ld, 0, sizeof(*ld));
+	ld->key = key;
+	CBD_CHECK(fetch_bind(&req->srv->cfg, in, &ld->r, ld->values, key,
+	    &ld->ttl_ms, why, whylen));
+	return cbd_policy_ttl_ms(
+	    ld->r, ld->values, today_ymd(), &ld->ttl_ms, why, whylen);
+}
+
+/* fetch_load hands the request to the loader; stale (may be NULL) is
+ * served if the database fails. */
+static void
+fetch_load(cbd_req *req, int degraded, const void *stale, size_t stale_len)
+{
+	cbd_load  ld;
+	char      key[FETCH_MAX_KEY];
+	char      why[160];
+	cb_status rv;
+
+	if ((rv = fetch_prepare(req, &ld, key, why, sizeof(why))) != CB_OK) {
 		cbd_req_finish(req, rv, why, NULL);
 		return;
 	}
-	cbd_loader_fetch(req->srv->loader, req, r, values, key, ttl, degraded);
+	ld.degraded  = degraded;
+	ld.stale     = stale;
+	ld.stale_len = stale_len;
+	cbd_loader_fetch(req->srv->loader, req, &ld);
+}
+
+/*
+ * early_refresh decides, for a hit with ttl_left_ms to go, whether to
+ * reload it now in the background (XFetch, Vattani et al., VLDB 2015):
+ * with delta the time a load takes, reload when
+ * -delta * beta * ln(U) >= time left, U uniform in (0, 1]: rarely while
+ * the value is young, almost surely in its last few load-times, so that
+ * hot keys are refreshed before they expire instead of all missing at
+ * once.
+ */
+static void
+early_refresh(cbd_req *req, const cbd_resource *r, int64_t ttl_left_ms)
+{
+	cbd_loader *l        = req->srv->loader;
+	uint64_t    delta_us = cbd_loader_load_us(l, r);
+	uint32_t    rnd;
+	double      u;
+	cbd_load    ld;
+	char        key[FETCH_MAX_KEY];
+	char        why[160];
+
+	if (r->early_beta <= 0 || delta_us == 0) {
+		return;
+	}
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd)) {
+		rnd = (uint32_t) cbd_now_us();
+	}
+	u = ((double) rnd + 1.0) / 4294967296.0;
+	if (-(double) delta_us / 1000.0 * r->early_beta * log(u) <
+	    (double) ttl_left_ms) {
+		return;
+	}
+	if (fetch_prepare(req, &ld, key, why, sizeof(why)) == CB_OK) {
+		cbd_loader_fetch(l, NULL, &ld);
+	}
 }
 
 static void
@@ -108,6 +156,7 @@ fetch_cached_cb(void *arg, uint64_t tag, redisReply *r)
 	const Cachebroker__V1__FetchRequest *in;
 	Cachebroker__V1__FetchResponse      *resp;
 	cbd_ns_stats                        *ns;
+	const cbd_resource                  *res;
 
 	if (req == NULL) {
 		return;
@@ -149,8 +198,18 @@ fetch_cached_cb(void *arg, uint64_t tag, redisReply *r)
 	}
 	if (req->op.count != 1) {
 		ns->misses++;
-		fetch_load(req, req->op.count == 2);
+		fetch_load(req, req->op.count == 2, NULL, 0);
 		return;
+	}
+	res = cbd_config_resource(&req->srv->cfg, in->resource);
+	if (res->stale_ms > 0) {
+		/* The last stale_ms of the Redis TTL are the stale window. */
+		if (resp->ttl_ms <= (int64_t) res->stale_ms) {
+			ns->misses++;
+			fetch_load(req, 0, resp->value.data, resp->value.len);
+			return;
+		}
+		resp->ttl_ms -= (int64_t) res->stale_ms;
 	}
 	ns->hits++;
 	req->x_cache = "hit";
@@ -161,6 +220,7 @@ fetch_cached_cb(void *arg, uint64_t tag, redisReply *r)
 		return;
 	}
 	resp->source = CACHEBROKER__V1__FETCH_SOURCE__FETCH_SOURCE_CACHE;
+	early_refresh(req, res, resp->ttl_ms);
 	cbd_svc_done(req);
 }
 
@@ -185,12 +245,13 @@ cbd_cache_fetch_run(cbd_req *req)
 		return;
 	}
 	if (in->refresh) {
-		fetch_load(req, cbd_redis_pick(req->srv->redis) == NULL);
+		fetch_load(
+		    req, cbd_redis_pick(req->srv->redis) == NULL, NULL, 0);
 		return;
 	}
 	if ((c = cbd_redis_pick(req->srv->redis)) == NULL) {
 		/* Redis is down: answer from the database. */
-		fetch_load(req, 1);
+		fetch_load(req, 1, NULL, 0);
 		return;
 	}
 	resp =

@@ -73,7 +73,9 @@ FROM (
 	             WHEN g <= 600 THEN 'technician'
 	             ELSE 'customer' END)::workflow.user_role AS role,
 	       random() < CASE WHEN g <= 600 THEN 0.95 ELSE 0.92 END AS active,
-	       now() - random() * interval '3 years' AS created_at,
+	       -- (before any of the demo's orders: 120 days ago at least)
+	       now() - interval '120 days' - random() * interval '3 years'
+	           AS created_at,
 	       regions
 	FROM generate_series(1, 10000) g, w_words
 ) u;
@@ -139,14 +141,25 @@ WHERE random() < CASE WHEN day <= current_date THEN 0.55
 ORDER BY technician_id, day, slot;
 
 -- History before the window (schedules are kept for 30 days only): 10,000
--- tasks on the 60 days before it, in the technicians' morning hours.
+-- tasks on the 60 days before it, on the technicians' working days and
+-- hours, one per slot: drawn from 16,000 candidates, in the order drawn.
 INSERT INTO w_plan (technician_id, day, start_at)
-SELECT tech, day, day + time '08:00' + floor(random() * 4) * interval '2 hours'
+SELECT tech, day,
+       day + CASE WHEN tech % 3 = 0 THEN time '10:00' ELSE time '08:00' END
+           + slot * interval '2 hours'
 FROM (
-	SELECT 101 + floor(random() * 500)::int AS tech,
-	       current_date - 31 - floor(random() * 60)::int AS day
-	FROM generate_series(1, 10000)
-) h;
+	SELECT DISTINCT ON (tech, day, slot) tech, day, slot, n
+	FROM (
+		SELECT n, 101 + floor(random() * 500)::int AS tech,
+		       current_date - 31 - floor(random() * 60)::int AS day,
+		       floor(random() * 4)::int AS slot
+		FROM generate_series(1, 16000) n
+	) c
+	WHERE extract(dow FROM day)::int NOT IN (tech % 7, (tech + 1) % 7)
+	ORDER BY tech, day, slot, n
+) h
+ORDER BY n
+LIMIT 10000;
 
 -- What the tasks are, how long they take, and their fate so far.
 UPDATE w_plan SET
@@ -174,7 +187,8 @@ UPDATE w_plan SET status = (CASE
 	ELSE 'assigned' END)::workflow.work_status
 WHERE day = current_date AND status = 'assigned';
 
--- Orders not yet planned: 3,000 pending tasks, created over the last week.
+-- Every task, numbered in time order: the plan, and 3,000 pending tasks
+-- (not planned yet) created over the last week.
 CREATE TEMP TABLE w_tasks AS
 SELECT row_number() OVER (ORDER BY sort_at, technician_id, slot) AS id, *
 FROM (

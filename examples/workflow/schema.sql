@@ -118,8 +118,9 @@ CREATE INDEX tasks_technician_start
 CREATE INDEX tasks_technician_active ON workflow.tasks
     (technician_id, scheduled_start) WHERE status IN ('assigned', 'in_progress');
 -- tasks.status, tasks.recent: newest changes first
-CREATE INDEX tasks_status_updated ON workflow.tasks (status, updated_at DESC);
-CREATE INDEX tasks_updated ON workflow.tasks (updated_at DESC);
+CREATE INDEX tasks_status_updated
+    ON workflow.tasks (status, updated_at DESC, id DESC);
+CREATE INDEX tasks_updated ON workflow.tasks (updated_at DESC, id DESC);
 -- tasks.completed, reports.analytics: completed tasks by completion time;
 -- covering what the analytics read (index-only scans once vacuumed)
 CREATE INDEX tasks_completed ON workflow.tasks (completed_at)
@@ -141,8 +142,10 @@ CREATE TABLE workflow.schedule_slots (
 	    REFERENCES workflow.schedule_days (technician_id, day),
 	CHECK (ends_at > starts_at)
 );
--- schedules.today, schedules.week: slots of every technician on a day range.
-CREATE INDEX schedule_slots_day ON workflow.schedule_slots (day);
+-- schedules.today, schedules.week, reports.dashboard: slots of every
+-- technician on a day range (covering: index-only scans once vacuumed).
+CREATE INDEX schedule_slots_day ON workflow.schedule_slots (day)
+    INCLUDE (technician_id, task_id);
 
 -- Completion per technician per day, by the day a task was scheduled for:
 -- what reports.performance and reports.analytics read for the past

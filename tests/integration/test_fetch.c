@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -57,7 +58,29 @@ static const char policy[] =
     "key = users:slow:{user_id}\n"
     "param = user_id int\n"
     "sql = SELECT pg_sleep(5)::text || $1\n"
-    "ttl = 1m\n";
+    "ttl = 1m\n"
+    "[resource users.stale]\n"
+    "key = users:stale:{user_id}\n"
+    "param = user_id int\n"
+    "sql = SELECT profile($1)\n"
+    "ttl = 1s\n"
+    "stale_if_error = 1m\n"
+    "[resource users.hot]\n"
+    "key = users:hot:{user_id}\n"
+    "param = user_id int\n"
+    "sql = SELECT profile($1)\n"
+    "ttl = 2s\n"
+    "early_refresh = 10\n"
+    "[resource schedules.day]\n"
+    "key = schedules:day:{date}\n"
+    "param = date date\n"
+    "sql = SELECT json_build_object('d', $1::date)::text\n"
+    "ttl = by-date {date} past 24h today 30m future 2h\n"
+    "[resource reports.perf]\n"
+    "key = reports:perf:{period}\n"
+    "param = period text\n"
+    "sql = SELECT json_build_object('p', $1::text)::text\n"
+    "ttl = by-period {period} realtime 5m daily 1h historical 24h\n";
 
 static void
 pg_sql(const char *sql)
@@ -115,7 +138,7 @@ suite_teardown(void)
 static void
 setup(void)
 {
-	char conf[4096];
+	char conf[8192];
 
 	if (pg == NULL) {
 		it_setup();
@@ -409,6 +432,111 @@ CBH_TEST(test_bad_requests)
 }
 END_TEST
 
+/* ttl_near asserts a PTTL within the 10% jitter of want_ms. */
+static void
+ttl_near(const char *key, long long want_ms)
+{
+	long long ttl = it_pttl(key);
+
+	ck_assert_msg(
+	    ttl > want_ms * 9 / 10 - 2000 && ttl <= want_ms * 11 / 10,
+	    "%s: pttl %lld, want about %lld", key, ttl, want_ms);
+}
+
+CBH_TEST(test_ttl_rules)
+{
+	fetch_call  f = FETCH("schedules.day", "date", NULL);
+	char        day[3][16];
+	time_t      now        = time(NULL);
+	long long   want[3]    = { 86400000, 1800000, 7200000 };
+	const char *periods[3] = { "realtime", "daily", "historical" };
+	long long   pwant[3]   = { 300000, 3600000, 86400000 };
+	char        key[64];
+
+	if (!need_pg()) {
+		return;
+	}
+	/* Yesterday, today and tomorrow in the broker's zone (UTC). */
+	for (int i = 0; i < 3; i++) {
+		time_t    t = now + (i - 1) * 86400;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(day[i], sizeof(day[i]), "%Y-%m-%d", &tm);
+		f.value = day[i];
+		it_assert_code(fetch(&f), CB_OK, &f.res);
+		fetch_done(&f);
+		snprintf(key, sizeof(key), "schedules:day:%s", day[i]);
+		ttl_near(key, want[i]);
+	}
+	for (int i = 0; i < 3; i++) {
+		f = FETCH("reports.perf", "period", periods[i]);
+		it_assert_code(fetch(&f), CB_OK, &f.res);
+		fetch_done(&f);
+		snprintf(key, sizeof(key), "reports:perf:%s", periods[i]);
+		ttl_near(key, pwant[i]);
+	}
+	f = FETCH("reports.perf", "period", "weekly");
+	it_assert_code(fetch(&f), CB_INVALID_ARGUMENT, &f.res);
+}
+END_TEST
+
+CBH_TEST(test_early_refresh)
+{
+	fetch_call f = FETCH("users.hot", "user_id", "11");
+	int64_t    t0;
+
+	if (!need_pg()) {
+		return;
+	}
+	pg_sql("UPDATE delay SET seconds = 0.3");
+	it_assert_code(fetch(&f), CB_OK, &f.res);
+	fetch_done(&f);
+	ck_assert_int_eq(calls(), 1);
+	/* Hits for longer than the TTL: the loads run ahead of expiry, so
+	 * every one of them is a hit. */
+	t0 = cbh_now_ms();
+	while (cbh_now_ms() - t0 < 3500) {
+		it_assert_code(fetch(&f), CB_OK, &f.res);
+		ck_assert_msg(f.resp->source == FROM_CACHE,
+		    "a miss after %lld ms", (long long) (cbh_now_ms() - t0));
+		fetch_done(&f);
+		cbh_sleep_ms(50);
+	}
+	ck_assert_int_ge(calls(), 2);
+}
+END_TEST
+
+/* Stops PostgreSQL: the last test of the suite that needs it running is
+ * the one before; it is started again at the end. */
+CBH_TEST(test_stale_if_error)
+{
+	fetch_call f = FETCH("users.stale", "user_id", "12");
+	long long  ttl;
+
+	if (!need_pg()) {
+		return;
+	}
+	it_assert_code(fetch(&f), CB_OK, &f.res);
+	ck_assert_int_le(f.resp->ttl_ms, 1100);
+	fetch_done(&f);
+	/* Kept past its TTL for the stale window. */
+	ttl = it_pttl("users:stale:12");
+	ck_assert_msg(ttl > 55000, "pttl %lld", ttl);
+	cbh_sleep_ms(1300); /* expired (1 s + 10% jitter) */
+	ck_assert_int_eq(cbh_pg_stop(pg), 0);
+	it_assert_code(fetch(&f), CB_OK, &f.res);
+	ck_assert_int_eq(
+	    f.resp->source, CACHEBROKER__V1__FETCH_SOURCE__FETCH_SOURCE_STALE);
+	ck_assert_str_eq(f.res.x_cache, "stale");
+	assert_value(&f, "{\"id\":12,\"name\":\"user 12\"}");
+	fetch_done(&f);
+	/* Without a stale value, the failure shows. */
+	f = FETCH("users.profile", "user_id", "13");
+	ck_assert_int_eq(fetch(&f), CB_UNAVAILABLE);
+	ck_assert_int_eq(cbh_pg_restart(pg), 0);
+}
+END_TEST
+
 static Suite *
 fetch_suite(void)
 {
@@ -427,6 +555,9 @@ fetch_suite(void)
 	tcase_add_test(tc, test_statement_timeout);
 	tcase_add_test(tc, test_parameters_are_data);
 	tcase_add_test(tc, test_bad_requests);
+	tcase_add_test(tc, test_ttl_rules);
+	tcase_add_test(tc, test_early_refresh);
+	tcase_add_test(tc, test_stale_if_error);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of policy.c: resources, parameters, keys, TTL rules. */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "policy.h"
+#include "test_main.h"
+
+static cbd_config cfg;
+static cbd_errors errs;
+
+static const char policy[] =
+    "[database]\n"
+    "[resource schedules.day]\n"
+    "key = schedules:technician:{id}:date:{date}\n"
+    "param = id int\n"
+    "param = date date\n"
+    "sql = SELECT x FROM s WHERE t = $1\n"
+    "  AND d = $2::date\n"
+    "ttl = by-date {date} past 24h today 30m future 2h\n"
+    "[resource reports.perf]\n"
+    "key = reports:performance:{tech}:{period}\n"
+    "param = tech int\n"
+    "param = period text\n"
+    "sql = SELECT r($1, $2)\n"
+    "ttl = by-period {period} realtime 5m daily 1h historical 24h\n"
+    "[resource users.all]\n"
+    "key = users:all-users\n"
+    "sql = SELECT json_agg(u)::text FROM users u\n"
+    "ttl = 5m\n"
+    "negative_ttl = 10s\n"
+    "stale_if_error = 1m\n"
+    "early_refresh = 1.5\n";
+
+static void
+setup(void)
+{
+	memset(&errs, 0, sizeof(errs));
+	ck_assert_msg(
+	    cbd_config_load_string(&cfg, "p.conf", policy, &errs) == CB_OK,
+	    "%s", errs.text != NULL ? errs.text : "");
+}
+
+static void
+teardown(void)
+{
+	cbd_config_fini(&cfg);
+	cbd_errors_fini(&errs);
+}
+
+START_TEST(test_parsed)
+{
+	const cbd_resource *r = cbd_config_resource(&cfg, "schedules.day");
+
+	ck_assert_uint_eq(cfg.n_resources, 3);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(r->ns, "schedules");
+	ck_assert_uint_eq(r->n_params, 2);
+	ck_assert_int_eq(r->params[1].type, CBD_PARAM_DATE);
+	/* The indented line continued the SQL. */
+	ck_assert_str_eq(
+	    r->sql, "SELECT x FROM s WHERE t = $1 AND d = $2::date");
+	ck_assert_int_eq(r->ttl.kind, CBD_TTL_BY_DATE);
+	r = cbd_config_resource(&cfg, "users.all");
+	ck_assert_uint_eq(r->ttl.ms, 300000);
+	ck_assert_uint_eq(r->negative_ttl_ms, 10000);
+	ck_assert_uint_eq(r->stale_ms, 60000);
+	ck_assert(r->early_beta == 1.5);
+	ck_assert_ptr_null(cbd_config_resource(&cfg, "users.none"));
+}
+END_TEST
+
+static cb_status
+bind(const char *res, const char *n1, const char *v1, const char *n2,
+    const char *v2, char *key, char *why)
+{
+	const char *names[] = { n1, n2 };
+	const char *vals[]  = { v1, v2 };
+	const char *values[CBD_MAX_PARAMS];
+
+	return cbd_policy_bind(cbd_config_resource(&cfg, res),
+	    n1 == NULL       ? 0
+	        : n2 == NULL ? 1
+	                     : 2,
+	    names, vals, values, key, 256, why, 128);
+}
+
+START_TEST(test_bind)
+{
+	char key[256];
+	char why[128];
+
+	ck_assert_int_eq(
+	    bind("schedules.day", "date", "2026-11-26", "id", "7", key, why),
+	    CB_OK);
+	ck_assert_str_eq(key, "schedules:technician:7:date:2026-11-26");
+	ck_assert_int_eq(
+	    bind("users.all", NULL, NULL, NULL, NULL, key, why), CB_OK);
+	ck_assert_str_eq(key, "users:all-users");
+	/* Missing, unknown, mistyped and key-unsafe values. */
+	ck_assert_int_eq(
+	    bind("schedules.day", "id", "7", NULL, NULL, key, why),
+	    CB_INVALID_ARGUMENT);
+	ck_assert_ptr_nonnull(strstr(why, "needs parameter 'date'"));
+	ck_assert_int_eq(
+	    bind("schedules.day", "id", "7", "day", "x", key, why),
+	    CB_INVALID_ARGUMENT);
+	ck_assert_int_eq(bind("schedules.day", "id", "seven", "date",
+	                     "2026-11-26", key, why),
+	    CB_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    bind("schedules.day", "id", "7", "date", "26.11.2026", key, why),
+	    CB_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    bind("schedules.day", "id", "7", "date", "2026-13-01", key, why),
+	    CB_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    bind("reports.perf", "tech", "1", "period", "a b", key, why),
+	    CB_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    bind("reports.perf", "tech", "1", "period", "da*", key, why),
+	    CB_INVALID_ARGUMENT);
+}
+END_TEST
+
+static uint64_t
+ttl_for(const char *res, const char *v0, const char *v1, int today)
+{
+	const char *values[CBD_MAX_PARAMS] = { v0, v1 };
+	uint64_t    ms                     = 0;
+	char        why[128];
+
+	ck_assert_int_eq(cbd_policy_ttl_ms(cbd_config_resource(&cfg, res),
+	                     values, today, &ms, why, sizeof(why)),
+	    CB_OK);
+	return ms;
+}
+
+START_TEST(test_ttl_by_date)
+{
+	/* Around midnight, "today" is whatever date the zone says: the
+	 * rule compares dates only. */
+	ck_assert_uint_eq(
+	    ttl_for("schedules.day", "1", "2026-11-25", 20261126), 86400000);
+	ck_assert_uint_eq(
+	    ttl_for("schedules.day", "1", "2026-11-26", 20261126), 1800000);
+	ck_assert_uint_eq(
+	    ttl_for("schedules.day", "1", "2026-11-27", 20261126), 7200000);
+	/* The same date the next day is in the past. */
+	ck_assert_uint_eq(
+	    ttl_for("schedules.day", "1", "2026-11-26", 20261127), 86400000);
+	/* Across a year. */
+	ck_assert_uint_eq(
+	    ttl_for("schedules.day", "1", "2027-01-01", 20261231), 7200000);
+	ck_assert_uint_eq(
+	    ttl_for("schedules.day", "1", "2026-12-31", 20270101), 86400000);
+}
+END_TEST
+
+START_TEST(test_ttl_by_period)
+{
+	const char *values[CBD_MAX_PARAMS] = { "1", "weekly" };
+	uint64_t    ms                     = 7;
+	char        why[128];
+
+	ck_assert_uint_eq(ttl_for("reports.perf", "1", "realtime", 0), 300000);
+	ck_assert_uint_eq(ttl_for("reports.perf", "1", "daily", 0), 3600000);
+	ck_assert_uint_eq(
+	    ttl_for("reports.perf", "1", "historical", 0), 86400000);
+	ck_assert_int_eq(
+	    cbd_policy_ttl_ms(cbd_config_resource(&cfg, "reports.perf"),
+	        values, 0, &ms, why, sizeof(why)),
+	    CB_INVALID_ARGUMENT);
+	ck_assert_ptr_nonnull(strstr(why, "weekly"));
+}
+END_TEST
+
+START_TEST(test_jitter)
+{
+	uint64_t lo = UINT64_MAX;
+	uint64_t hi = 0;
+
+	for (uint32_t r = 0; r < 100000; r += 7) {
+		uint64_t v = cbd_policy_jitter(1000000, r * 2654435761u);
+		lo         = v < lo ? v : lo;
+		hi         = v > hi ? v : hi;
+	}
+	ck_assert_uint_ge(lo, 900000);
+	ck_assert_uint_le(hi, 1100000);
+	/* It spreads: not all the same. */
+	ck_assert_uint_gt(hi - lo, 150000);
+	ck_assert_uint_eq(cbd_policy_jitter(3, 12345), 3);
+}
+END_TEST
+
+START_TEST(test_invalid_resources)
+{
+	cbd_config c;
+	cbd_errors e = { 0 };
+
+	ck_assert_int_eq(cbd_config_load_string(&c, "bad.conf",
+	                     "[database]\n"                    /* 1 */
+	                     "[resource users.profile]\n"      /* 2 */
+	                     "key = users:profile:{user_id}\n" /* 3 */
+	                     "param = user_id int\n"           /* 4 */
+	                     "sql = SELECT 1\n"                /* 5 */
+	                     "ttl = 1h\n"                      /* 6 */
+	                     "[resource users.profile]\n"      /* 7 */
+	                     "[resource users.x]\n"            /* 8 */
+	                     "key = users:x:{a}\n"             /* 9 */
+	                     "param = b int\n"                 /* 10 */
+	                     "sql = SELECT $1, $2\n"           /* 11 */
+	                     "ttl = by-week {b} x 1h\n"        /* 12 */
+	                     "[resource tasks.y]\n"            /* 13 */
+	                     "key = users:y\n"                 /* 14 */
+	                     "sql = SELECT 1\n"                /* 15 */
+	                     "ttl = 5m\n"                      /* 16 */
+	                     "[resource tasks.z]\n"            /* 17 */
+	                     "key = tasks:z\n",                /* 18 */
+	                     &e),
+	    CB_INVALID_ARGUMENT);
+	/* The SQL does not take the template's parameter. */
+	ck_assert_ptr_nonnull(strstr(e.text, "bad.conf:5: sql does not use"));
+	ck_assert_ptr_nonnull(strstr(
+	    e.text, "bad.conf:7: resource 'users.profile' is declared twice"));
+	ck_assert_ptr_nonnull(
+	    strstr(e.text, "bad.conf:12: ttl: unknown ttl rule"));
+	ck_assert_ptr_nonnull(
+	    strstr(e.text, "bad.conf:9: key names a parameter"));
+	ck_assert_ptr_nonnull(strstr(e.text, "bad.conf:11: sql uses $2"));
+	ck_assert_ptr_nonnull(
+	    strstr(e.text, "bad.conf:14: key 'users:y' must start"));
+	ck_assert_ptr_nonnull(
+	    strstr(e.text, "bad.conf:17: resource 'tasks.z' needs"));
+	cbd_errors_fini(&e);
+
+	/* Resources without a database are refused. */
+	ck_assert_int_eq(cbd_config_load_string(&c, "nodb.conf",
+	                     "[resource a.b]\nkey = a:b\nsql = SELECT 1\n"
+	                     "ttl = 1m\n",
+	                     &e),
+	    CB_INVALID_ARGUMENT);
+	ck_assert_ptr_nonnull(strstr(e.text, "[database]"));
+	cbd_errors_fini(&e);
+}
+END_TEST
+
+static Suite *
+policy_suite(void)
+{
+	Suite *s  = suite_create("policy");
+	TCase *tc = tcase_create("policy");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_parsed);
+	tcase_add_test(tc, test_bind);
+	tcase_add_test(tc, test_ttl_by_date);
+	tcase_add_test(tc, test_ttl_by_period);
+	tcase_add_test(tc, test_jitter);
+	tcase_add_test(tc, test_invalid_resources);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CBT_MAIN(policy_suite)
