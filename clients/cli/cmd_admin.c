@@ -201,6 +201,8 @@ metrics_json(const Cachebroker__V1__MetricsResponse *m)
 		cli_json_uint(&j, n->coalesced);
 		cli_json_key(&j, "invalidations");
 		cli_json_uint(&j, n->invalidations);
+		cli_json_key(&j, "stale_serves");
+		cli_json_uint(&j, n->stale_serves);
 		cli_json_end_object(&j);
 	}
 	cli_json_end_array(&j);
@@ -251,17 +253,19 @@ metrics_text(const Cachebroker__V1__MetricsResponse *m)
 	printf("%-10s %" PRId64 "\n", "keys:", m->key_count);
 
 	if (m->n_namespaces > 0) {
-		printf("\n%-12s %8s %8s %6s %7s %8s %9s %13s\n", "NAMESPACE",
-		    "HITS", "MISSES", "HIT%", "LOADS", "LOAD ERR", "COALESCED",
-		    "INVALIDATIONS");
+		printf("\n%-12s %7s %7s %6s %6s %6s %6s %6s %7s\n",
+		    "NAMESPACE", "HITS", "MISSES", "HIT%", "LOADS", "ERRORS",
+		    "COALES", "STALE", "INVALID");
 	}
 	for (i = 0; i < m->n_namespaces; i++) {
 		const Cachebroker__V1__NamespaceMetrics *n = m->namespaces[i];
 
-		printf("%-12s %8" PRIu64 " %8" PRIu64 " %5.1f%% %7" PRIu64
-		       " %8" PRIu64 " %9" PRIu64 " %13" PRIu64 "\n",
+		printf("%-12s %7" PRIu64 " %7" PRIu64 " %5.1f%% %6" PRIu64
+		       " %6" PRIu64 " %6" PRIu64 " %6" PRIu64 " %7" PRIu64
+		       "\n",
 		    n->namespace_, n->hits, n->misses, n->hit_rate * 100.0,
-		    n->loads, n->load_errors, n->coalesced, n->invalidations);
+		    n->loads, n->load_errors, n->coalesced, n->stale_serves,
+		    n->invalidations);
 	}
 
 	/* Methods without the package prefix, so that a line fits in 80

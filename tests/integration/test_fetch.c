@@ -395,6 +395,15 @@ CBH_TEST(test_statement_timeout)
 	ck_assert_msg(cbh_now_ms() - t0 < 3000, "took %lld ms",
 	    (long long) (cbh_now_ms() - t0));
 	ck_assert(!it_exists("users:slow:1"));
+
+	/* A failed load is not remembered: the next Fetch loads again. */
+	pg_sql("UPDATE delay SET seconds = 1.5");
+	f = FETCH("users.profile", "user_id", "14");
+	it_assert_code(fetch(&f), CB_DEADLINE_EXCEEDED, &f.res);
+	pg_sql("UPDATE delay SET seconds = 0");
+	it_assert_code(fetch(&f), CB_OK, &f.res);
+	ck_assert_int_eq(f.resp->source, FROM_LOADER);
+	fetch_done(&f);
 }
 END_TEST
 
