@@ -233,6 +233,20 @@ START_TEST(test_shipped_config)
 }
 END_TEST
 
+START_TEST(test_workflow_config)
+{
+	/* The demo's policy: every resource must pass the whole check. */
+	ck_assert_msg(
+	    cbd_config_load(&cfg, CBT_WORKFLOW_CONFIG, &errs) == CB_OK, "%s",
+	    errs.text != NULL ? errs.text : "");
+	ck_assert_uint_ge(cfg.n_resources, 15);
+	ck_assert_ptr_nonnull(cbd_config_resource(&cfg, "users.profile"));
+	ck_assert_ptr_nonnull(
+	    cbd_config_resource(&cfg, "schedules.technician_date"));
+	ck_assert_ptr_nonnull(cbd_config_resource(&cfg, "reports.dashboard"));
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -251,6 +265,7 @@ config_suite(void)
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_durations_and_sizes);
 	tcase_add_test(tc, test_shipped_config);
+	tcase_add_test(tc, test_workflow_config);
 	suite_add_tcase(s, tc);
 	return s;
 }
