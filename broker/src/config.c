@@ -279,8 +279,8 @@ add_listener(cbd_config *cfg, const char *url, const char **why)
 	return 0;
 }
 
-static int
-set_string(char **slot, const char *value)
+int
+cbd_config_strset(char **slot, const char *value)
 {
 	char *copy = strdup(value);
 	if (copy == NULL) {
@@ -304,7 +304,7 @@ set_value(cbd_config *cfg, const config_key *k, const char *value)
 
 	switch (k->type) {
 	case K_STR:
-		return set_string((char **) (void *) base, value) == 0
+		return cbd_config_strset((char **) (void *) base, value) == 0
 		    ? NULL
 		    : "out of memory";
 	case K_LISTEN:
@@ -611,11 +611,11 @@ config_defaults(cbd_config *cfg)
 	cfg->db.connections           = 4;
 	cfg->db.connect_timeout_ms    = 2000;
 	cfg->db.statement_timeout_ms  = 2000;
-	if (set_string(&cfg->redis.host, "127.0.0.1") != 0 ||
-	    set_string(&cfg->db.conninfo, "") != 0 ||
-	    set_string(&cfg->time_zone, "UTC") != 0 ||
-	    set_string(&cfg->redis.password, "") != 0 ||
-	    set_string(&cfg->redis.key_prefix, "") != 0) {
+	if (cbd_config_strset(&cfg->redis.host, "127.0.0.1") != 0 ||
+	    cbd_config_strset(&cfg->db.conninfo, "") != 0 ||
+	    cbd_config_strset(&cfg->time_zone, "UTC") != 0 ||
+	    cbd_config_strset(&cfg->redis.password, "") != 0 ||
+	    cbd_config_strset(&cfg->redis.key_prefix, "") != 0) {
 		return -1;
 	}
 	return 0;
@@ -629,7 +629,7 @@ config_env(cbd_config *cfg, cbd_errors *errs)
 	unsigned long long port;
 
 	if ((v = getenv("REDIS_HOST")) != NULL && *v != '\0') {
-		if (set_string(&cfg->redis.host, v) != 0) {
+		if (cbd_config_strset(&cfg->redis.host, v) != 0) {
 			cbd_errors_add(errs, "REDIS_HOST", 0, "out of memory");
 		}
 	}
@@ -643,7 +643,7 @@ config_env(cbd_config *cfg, cbd_errors *errs)
 		}
 	}
 	if ((v = getenv("REDIS_PASSWORD")) != NULL) {
-		if (set_string(&cfg->redis.password, v) != 0) {
+		if (cbd_config_strset(&cfg->redis.password, v) != 0) {
 			cbd_errors_add(
 			    errs, "REDIS_PASSWORD", 0, "out of memory");
 		}

@@ -104,6 +104,10 @@ CB_NODISCARD cb_status cbd_config_set_listeners(
 /* cbd_config_fini frees what the config owns. NULL-safe and idempotent. */
 void cbd_config_fini(cbd_config *cfg);
 
+/* cbd_config_strset replaces *slot with a copy of value (freeing the old
+ * one); -1 when out of memory, *slot untouched. */
+int cbd_config_strset(char **slot, const char *value);
+
 /* Parsers for the value syntaxes, exported for tests. Each returns 0 on
  * success and leaves *out untouched on failure. */
 int cbd_parse_duration_ms(const char *s, uint64_t *out);

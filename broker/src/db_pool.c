@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "backoff.h"
 #include "log.h"
 #include "loop.h"
 
@@ -129,28 +130,12 @@ static void
 conn_schedule(db_conn *c)
 {
 	const cbd_config *cfg = c->pool->cfg;
-	uint64_t          ms  = cfg->redis.reconnect_min_ms;
-	uint32_t          r   = 0;
-	struct timeval    tv;
 
-	if (c->pool->closing) {
-		return;
+	/* The database backs off like Redis: [redis] reconnect_min/max. */
+	if (!c->pool->closing) {
+		cbd_backoff_arm(c->retry, cfg->redis.reconnect_min_ms,
+		    cfg->redis.reconnect_max_ms, &c->attempts);
 	}
-	for (unsigned i = 0;
-	     i < c->attempts && ms < cfg->redis.reconnect_max_ms; i++) {
-		ms *= 2;
-	}
-	if (ms > cfg->redis.reconnect_max_ms) {
-		ms = cfg->redis.reconnect_max_ms;
-	}
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) {
-		r = (uint32_t) cbd_now_us();
-	}
-	ms = ms / 2 + (ms / 2 > 0 ? r % (ms / 2 + 1) : 0);
-	c->attempts++;
-	tv.tv_sec  = (time_t) (ms / 1000);
-	tv.tv_usec = (suseconds_t) ((ms % 1000) * 1000);
-	evtimer_add(c->retry, &tv);
 }
 
 /* conn_drop discards the connection; its running query fails. */

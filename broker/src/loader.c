@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
+#include "backoff.h"
 #include "cmd.h"
 #include "db_pool.h"
 #include "loop.h"
@@ -230,7 +230,6 @@ flight_store(cbd_flight *f)
 	cbd_redis_conn *c;
 	cbd_cmd         cmd;
 	uint64_t        pttl;
-	uint32_t        rnd = 0;
 	int             rv;
 
 	if (f->degraded || *epoch_of(f->loader, f->r->ns, 0) != f->epoch ||
@@ -243,11 +242,7 @@ flight_store(cbd_flight *f)
 		value  = CBD_NEGATIVE_VALUE;
 		len    = CBD_NEGATIVE_LEN;
 	} else {
-		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) !=
-		    sizeof(rnd)) {
-			rnd = (uint32_t) cbd_now_us();
-		}
-		f->ttl = cbd_policy_jitter(f->ttl_ms, rnd);
+		f->ttl = cbd_policy_jitter(f->ttl_ms, cbd_random32());
 		/* The stale window rides on the Redis TTL: Fetch reads the
 		 * PTTL and counts its last stale_ms as expired-but-kept. */
 		pttl = f->ttl + f->r->stale_ms;

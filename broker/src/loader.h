@@ -33,8 +33,8 @@ void cbd_loader_free(cbd_loader *l);
 typedef struct cbd_load {
 	const cbd_resource *r;
 	const char         *values[CBD_MAX_PARAMS]; /* $1.. */
-	const char         *key;       /* without key_prefix */
-	uint64_t            ttl_ms;    /* before jitter */
+	const char         *key;                    /* without key_prefix */
+	uint64_t            ttl_ms;                 /* before jitter */
 	int                 degraded;  /* Redis is down: do not store */
 	const void         *stale;     /* expired value to serve if the */
 	size_t              stale_len; /* database fails (NULL: none) */

@@ -12,19 +12,6 @@
 #include "config.h"
 #include "keys.h"
 
-static int
-set_str(char **slot, const char *value)
-{
-	char *copy = strdup(value);
-
-	if (copy == NULL) {
-		return -1;
-	}
-	free(*slot);
-	*slot = copy;
-	return 0;
-}
-
 /* append_str joins a continuation line to a value with one space. */
 static int
 append_str(char **slot, const char *more)
@@ -207,16 +194,16 @@ cbd_policy_set(cbd_resource *r, const char *name, const char *value,
 		return;
 	}
 	if (strcmp(name, "key") == 0) {
-		why         = r->key_line             ? "'key' is set twice"
-		            : set_str(&r->key, value) ? "out of memory"
-		                                      : NULL;
+		why         = r->key_line ? "'key' is set twice"
+		            : cbd_config_strset(&r->key, value) ? "out of memory"
+		                                                : NULL;
 		r->key_line = line;
 	} else if (strcmp(name, "param") == 0) {
 		why = set_param(r, value);
 	} else if (strcmp(name, "sql") == 0) {
-		why         = r->sql_line             ? "'sql' is set twice"
-		            : set_str(&r->sql, value) ? "out of memory"
-		                                      : NULL;
+		why         = r->sql_line ? "'sql' is set twice"
+		            : cbd_config_strset(&r->sql, value) ? "out of memory"
+		                                                : NULL;
 		r->sql_line = line;
 	} else if (strcmp(name, "ttl") == 0) {
 		why = r->ttl_line ? "'ttl' is set twice" : set_ttl(r, value);

@@ -12,6 +12,7 @@
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 
+#include "backoff.h"
 #include "log.h"
 #include "loop.h"
 
@@ -78,42 +79,13 @@ pool_set_error(cbd_redis_pool *p, const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint64_t
-conn_backoff_ms(cbd_redis_conn *c)
-{
-	const cbd_redis_config *cfg = c->pool->cfg;
-	uint64_t                d   = cfg->reconnect_min_ms;
-	uint32_t                r;
-
-	for (unsigned i = 0; i < c->attempts && d < cfg->reconnect_max_ms;
-	     i++) {
-		d *= 2;
-	}
-	if (d > cfg->reconnect_max_ms) {
-		d = cfg->reconnect_max_ms;
-	}
-	/* Jitter in [d/2, d]: connections (and brokers) that lost Redis
-	 * together do not come back in lockstep. */
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) {
-		r = (uint32_t) cbd_now_us();
-	}
-	return d / 2 + (d / 2 > 0 ? r % (d / 2 + 1) : 0);
-}
-
 static void
 conn_schedule(cbd_redis_conn *c)
 {
-	uint64_t       ms;
-	struct timeval tv;
-
-	if (c->pool->closing) {
-		return;
+	if (!c->pool->closing) {
+		cbd_backoff_arm(c->retry, c->pool->cfg->reconnect_min_ms,
+		    c->pool->cfg->reconnect_max_ms, &c->attempts);
 	}
-	ms = conn_backoff_ms(c);
-	c->attempts++;
-	tv.tv_sec  = (time_t) (ms / 1000);
-	tv.tv_usec = (suseconds_t) ((ms % 1000) * 1000);
-	evtimer_add(c->retry, &tv);
 }
 
 /* conn_lost records that the context is gone (hiredis frees it) and

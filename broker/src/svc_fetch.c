@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
+#include "backoff.h"
 #include "cmd.h"
 #include "loader.h"
 #include "policy.h"
@@ -127,7 +127,6 @@ early_refresh(cbd_req *req, const cbd_resource *r, int64_t ttl_left_ms)
 {
 	cbd_loader *l        = req->srv->loader;
 	uint64_t    delta_us = cbd_loader_load_us(l, r);
-	uint32_t    rnd;
 	double      u;
 	cbd_load    ld;
 	char        key[FETCH_MAX_KEY];
@@ -136,10 +135,7 @@ early_refresh(cbd_req *req, const cbd_resource *r, int64_t ttl_left_ms)
 	if (r->early_beta <= 0 || delta_us == 0) {
 		return;
 	}
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd)) {
-		rnd = (uint32_t) cbd_now_us();
-	}
-	u = ((double) rnd + 1.0) / 4294967296.0;
+	u = ((double) cbd_random32() + 1.0) / 4294967296.0;
 	if (-(double) delta_us / 1000.0 * r->early_beta * log(u) <
 	    (double) ttl_left_ms) {
 		return;
