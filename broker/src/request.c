@@ -11,6 +11,7 @@
 
 #include "dedupe.h"
 #include "envelope.h"
+#include "invalidate.h"
 #include "listener.h"
 #include "loader.h"
 #include "log.h"
@@ -64,7 +65,7 @@ req_reset(cbd_req *req)
 	if (req->op.resp != NULL) {
 		protobuf_c_message_free_unpacked(req->op.resp, NULL);
 	}
-	free(req->op.match);
+	cbd_sweep_free(req->op.sweep);
 	memset(&req->op, 0, sizeof(req->op));
 	req->method  = NULL;
 	req->x_cache = NULL;

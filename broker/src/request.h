@@ -44,15 +44,13 @@ typedef enum cbd_req_state {
 
 /* Scratch space of the running method, reset for every request. */
 typedef struct cbd_op {
-	int               pending;    /* backend replies still expected */
-	cb_status         code;       /* first failure seen, or CB_OK */
-	char              msg[160];   /* its message */
-	ProtobufCMessage *resp;       /* response being built (heap, owned) */
-	uint64_t          count;      /* accumulator: stored, deleted, ... */
-	uint64_t          t0_us;      /* when a timed backend call left */
-	char              cursor[24]; /* SCAN cursor */
-	char             *match;      /* SCAN pattern (heap, owned) */
-	size_t            match_len;  /* bytes of the literal key prefix */
+	int               pending;  /* backend replies still expected */
+	cb_status         code;     /* first failure seen, or CB_OK */
+	char              msg[160]; /* its message */
+	ProtobufCMessage *resp;     /* response being built (heap, owned) */
+	uint64_t          count;    /* accumulator: stored, deleted, ... */
+	uint64_t          t0_us;    /* when a timed backend call left */
+	struct cbd_sweep *sweep;    /* invalidation running (owned) */
 } cbd_op;
 
 struct cbd_req {

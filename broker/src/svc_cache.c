@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "invalidate.h"
 #include "keys.h"
 #include "loader.h"
 #include "redis_pool.h"
@@ -84,8 +85,8 @@ check_value(const cbd_config *cfg, size_t len, int64_t ttl_ms, char *why,
 	return CB_OK;
 }
 
-/* keys_send sends "VERB key..." for the keys of one namespace (MGET,
- * UNLINK) after making op.resp a resp_desc; -1 once answered. */
+/* keys_send sends "VERB key..." for the keys of one namespace (MGET)
+ * after making op.resp a resp_desc; -1 once answered. */
 static int
 keys_send(cbd_req *req, const char *verb, const char *ns, size_t n,
     char **keys, const ProtobufCMessageDescriptor *resp_desc, cbd_redis_fn *fn)
@@ -422,28 +423,17 @@ cbd_cache_delete_check(const cbd_config *cfg, const ProtobufCMessage *in,
 	return check_keys(cfg, r->namespace_, r->n_keys, r->keys, why, whylen);
 }
 
+/* Delete and InvalidatePattern run a sweep (invalidate.c). */
 static void
-count_invalidations(cbd_req *req, const char *ns, uint64_t n)
+deleted_done(cbd_req *req)
 {
-	cbd_stats_ns(&req->srv->stats, ns)->invalidations += n;
-}
-
-static void
-delete_cb(void *arg, uint64_t tag, redisReply *r)
-{
-	int      ok;
-	cbd_req *req = cbd_svc_reply(arg, tag, r, &ok);
-
-	if (req == NULL) {
-		return;
-	}
-	if (ok && r->type == REDIS_REPLY_INTEGER) {
-		const Cachebroker__V1__DeleteRequest *in =
-		    (const void *) req->in;
+	if (req->method->id == CBD_M_CACHE_DELETE) {
 		((Cachebroker__V1__DeleteResponse *) (void *) req->op.resp)
-		    ->deleted = (uint32_t) r->integer;
-		count_invalidations(
-		    req, in->namespace_, (uint64_t) r->integer);
+		    ->deleted = (uint32_t) req->op.count;
+	} else {
+		((Cachebroker__V1__InvalidatePatternResponse *) (void *)
+		        req->op.resp)
+		    ->deleted = req->op.count;
 	}
 	cbd_svc_done(req);
 }
@@ -452,10 +442,26 @@ void
 cbd_cache_delete_run(cbd_req *req)
 {
 	const Cachebroker__V1__DeleteRequest *in = (const void *) req->in;
+	cbd_sweep                            *s  = cbd_sweep_alloc();
 
-	cbd_loader_invalidated(req->srv->loader, in->namespace_);
-	(void) keys_send(req, "UNLINK", in->namespace_, in->n_keys, in->keys,
-	    &cachebroker__v1__delete_response__descriptor, delete_cb);
+	for (size_t i = 0; s != NULL && i < in->n_keys; i++) {
+		if (cbd_sweep_key(
+		        s, prefix(req), in->namespace_, in->keys[i]) != 0) {
+			cbd_sweep_free(s);
+			s = NULL;
+		}
+	}
+	if (s == NULL) {
+		cbd_req_fail(
+		    req, CB_RESOURCE_EXHAUSTED, "broker out of memory");
+		return;
+	}
+	if (cbd_svc_alloc(
+	        req, &cachebroker__v1__delete_response__descriptor) == NULL) {
+		cbd_sweep_free(s);
+		return;
+	}
+	cbd_sweep_run(req, s, deleted_done);
 }
 
 /*
@@ -479,151 +485,28 @@ cbd_cache_invalidate_pattern_check(const cbd_config *cfg,
 	    r->pattern, cfg->max_key_size, why, whylen);
 }
 
-static void scan_step(cbd_req *req);
-
-static void
-unlink_cb(void *arg, uint64_t tag, redisReply *r)
-{
-	int      ok;
-	cbd_req *req = cbd_svc_reply(arg, tag, r, &ok);
-
-	if (req == NULL) {
-		return;
-	}
-	if (ok && r->type == REDIS_REPLY_INTEGER) {
-		const Cachebroker__V1__InvalidatePatternRequest *in =
-		    (const void *) req->in;
-		req->op.count += (uint64_t) r->integer;
-		count_invalidations(
-		    req, in->namespace_, (uint64_t) r->integer);
-	}
-	if (req->op.code != CB_OK || strcmp(req->op.cursor, "0") == 0) {
-		((Cachebroker__V1__InvalidatePatternResponse *) (void *)
-		        req->op.resp)
-		    ->deleted = req->op.count;
-		cbd_svc_done(req);
-		return;
-	}
-	scan_step(req);
-}
-
-/* scan_unlink sends UNLINK for the keys of a SCAN batch that really are
- * inside the namespace; returns how many it sent. */
-static int
-scan_unlink(cbd_req *req, redisReply *keys)
-{
-	cbd_redis_conn *c;
-	cbd_cmd         cmd;
-	size_t          n = 0;
-
-	for (size_t i = 0; i < keys->elements; i++) {
-		redisReply *k = keys->element[i];
-		n += k->type == REDIS_REPLY_STRING &&
-		    k->len >= req->op.match_len &&
-		    memcmp(k->str, req->op.match, req->op.match_len) == 0;
-	}
-	if (n == 0) {
-		return 0;
-	}
-	if ((c = cbd_svc_conn(req)) == NULL ||
-	    cbd_svc_cmd(req, &cmd, (int) n + 1, 0) != 0) {
-		return -1;
-	}
-	cbd_cmd_str(&cmd, "UNLINK");
-	for (size_t i = 0; i < keys->elements; i++) {
-		redisReply *k = keys->element[i];
-		if (k->type == REDIS_REPLY_STRING &&
-		    k->len >= req->op.match_len &&
-		    memcmp(k->str, req->op.match, req->op.match_len) == 0) {
-			cbd_cmd_arg(&cmd, k->str, k->len);
-		}
-	}
-	/* hiredis copies the arguments: the SCAN reply may go after this. */
-	return cbd_svc_send(req, c, unlink_cb, 1, &cmd) == 0 ? 1 : -1;
-}
-
-static void
-scan_cb(void *arg, uint64_t tag, redisReply *r)
-{
-	int      ok;
-	cbd_req *req = cbd_svc_reply(arg, tag, r, &ok);
-	int      sent;
-
-	if (req == NULL) {
-		return;
-	}
-	if (ok &&
-	    (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-	        r->element[0]->type != REDIS_REPLY_STRING ||
-	        r->element[0]->len >= sizeof(req->op.cursor) ||
-	        r->element[1]->type != REDIS_REPLY_ARRAY)) {
-		req->op.code = CB_INTERNAL;
-		snprintf(
-		    req->op.msg, sizeof(req->op.msg), "unexpected SCAN reply");
-		ok = 0;
-	}
-	if (!ok) {
-		cbd_svc_done(req);
-		return;
-	}
-	memcpy(req->op.cursor, r->element[0]->str, r->element[0]->len);
-	req->op.cursor[r->element[0]->len] = '\0';
-	if ((sent = scan_unlink(req, r->element[1])) != 0) {
-		return; /* unlink_cb goes on, or the request was answered */
-	}
-	if (strcmp(req->op.cursor, "0") == 0) {
-		((Cachebroker__V1__InvalidatePatternResponse *) (void *)
-		        req->op.resp)
-		    ->deleted = req->op.count;
-		cbd_svc_done(req);
-		return;
-	}
-	scan_step(req);
-}
-
-static void
-scan_step(cbd_req *req)
-{
-	cbd_redis_conn *c;
-	cbd_cmd         cmd;
-
-	if ((c = cbd_svc_conn(req)) == NULL ||
-	    cbd_svc_cmd(req, &cmd, 6, CBD_CMD_INT_SIZE) != 0) {
-		return;
-	}
-	cbd_cmd_str(&cmd, "SCAN");
-	cbd_cmd_str(&cmd, req->op.cursor);
-	cbd_cmd_str(&cmd, "MATCH");
-	cbd_cmd_str(&cmd, req->op.match);
-	cbd_cmd_str(&cmd, "COUNT");
-	cbd_cmd_int(&cmd, req->srv->cfg.redis.scan_count);
-	(void) cbd_svc_send(req, c, scan_cb, 0, &cmd);
-}
-
 void
 cbd_cache_invalidate_pattern_run(cbd_req *req)
 {
 	const Cachebroker__V1__InvalidatePatternRequest *in =
 	    (const void *) req->in;
-	size_t size =
-	    cbd_cmd_key_size(prefix(req), in->namespace_, in->pattern);
+	cbd_sweep *s = cbd_sweep_alloc();
 
-	cbd_loader_invalidated(req->srv->loader, in->namespace_);
-	if (cbd_svc_alloc(req,
-	        &cachebroker__v1__invalidate_pattern_response__descriptor) ==
-	    NULL) {
-		return;
-	}
-	if ((req->op.match = malloc(size)) == NULL) {
+	if (s == NULL ||
+	    cbd_sweep_pattern(s, prefix(req), in->namespace_, in->pattern) !=
+	        0) {
+		cbd_sweep_free(s);
 		cbd_req_fail(
 		    req, CB_RESOURCE_EXHAUSTED, "broker out of memory");
 		return;
 	}
-	(void) cbd_keys_join(
-	    req->op.match, size, prefix(req), in->namespace_, in->pattern);
-	req->op.match_len = strlen(prefix(req)) + strlen(in->namespace_) + 1;
-	strcpy(req->op.cursor, "0");
-	scan_step(req);
+	if (cbd_svc_alloc(req,
+	        &cachebroker__v1__invalidate_pattern_response__descriptor) ==
+	    NULL) {
+		cbd_sweep_free(s);
+		return;
+	}
+	cbd_sweep_run(req, s, deleted_done);
 }
 
 /*
