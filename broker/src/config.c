@@ -94,6 +94,7 @@ static const config_key config_keys[] = {
 
 /* Sections named "resource NAME" are handled by policy.c. */
 #define RESOURCE_SECTION "resource "
+#define EVENT_SECTION "event "
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -377,6 +378,11 @@ config_handler(
 		    r, name, value, p->continued, p->file, p->line, p->errs);
 		return 1;
 	}
+	if (strncmp(section, EVENT_SECTION, strlen(EVENT_SECTION)) == 0) {
+		cbd_event *e = &p->cfg->events[p->cfg->n_events - 1];
+		cbd_event_set(e, name, value, p->file, p->line, p->errs);
+		return 1;
+	}
 	for (size_t i = 0; i < N_KEYS; i++) {
 		const config_key *k = &config_keys[i];
 		if (strcmp(k->section, section) != 0) {
@@ -444,6 +450,33 @@ read_line(config_parse *p, char *buf, size_t cap)
 	}
 	buf[len + 1 < cap ? len : cap - 1] = '\0';
 	return (long) len;
+}
+
+/* event_open starts an [event NAME] section. */
+static int
+event_open(config_parse *p, const char *name)
+{
+	cbd_config *cfg = p->cfg;
+	cbd_event  *grown;
+
+	if (cbd_config_event(cfg, name) != NULL) {
+		cbd_errors_add(p->errs, p->file, p->line,
+		    "event '%s' is declared twice", name);
+		return -1;
+	}
+	grown = realloc(cfg->events, (cfg->n_events + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		cbd_errors_add(p->errs, p->file, p->line, "out of memory");
+		return -1;
+	}
+	cfg->events = grown;
+	memset(&cfg->events[cfg->n_events], 0, sizeof(*grown));
+	if ((cfg->events[cfg->n_events].name = strdup(name)) == NULL) {
+		cbd_errors_add(p->errs, p->file, p->line, "out of memory");
+		return -1;
+	}
+	cfg->events[cfg->n_events++].line = p->line;
+	return 0;
 }
 
 /* resource_open starts a [resource NAME] section. */
@@ -558,6 +591,10 @@ config_reader(char *str, int num, void *stream)
 			p->bad_section =
 			    resource_open(
 			        p, s + 1 + strlen(RESOURCE_SECTION)) != 0;
+		} else if (strncmp(s + 1, EVENT_SECTION,
+		               strlen(EVENT_SECTION)) == 0) {
+			p->bad_section =
+			    event_open(p, s + 1 + strlen(EVENT_SECTION)) != 0;
 		} else {
 			p->bad_section = !known_section(s + 1);
 			/* An empty [database] means: libpq's defaults and
@@ -659,6 +696,9 @@ config_check(cbd_config *cfg, cbd_errors *errs)
 
 	for (size_t i = 0; i < cfg->n_resources; i++) {
 		cbd_policy_check(&cfg->resources[i], f, errs);
+	}
+	for (size_t i = 0; i < cfg->n_events; i++) {
+		cbd_event_check(&cfg->events[i], f, errs);
 	}
 	if (cfg->n_resources > 0 && !cfg->db.enabled) {
 		cbd_errors_add(errs, f, cfg->resources[0].line,
@@ -803,6 +843,10 @@ cbd_config_fini(cbd_config *cfg)
 		cbd_policy_fini(&cfg->resources[i]);
 	}
 	free(cfg->resources);
+	for (size_t i = 0; i < cfg->n_events; i++) {
+		cbd_event_fini(&cfg->events[i]);
+	}
+	free(cfg->events);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -812,6 +856,17 @@ cbd_config_resource(const cbd_config *cfg, const char *name)
 	for (size_t i = 0; i < cfg->n_resources; i++) {
 		if (strcmp(cfg->resources[i].name, name) == 0) {
 			return &cfg->resources[i];
+		}
+	}
+	return NULL;
+}
+
+const cbd_event *
+cbd_config_event(const cbd_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_events; i++) {
+		if (strcmp(cfg->events[i].name, name) == 0) {
+			return &cfg->events[i];
 		}
 	}
 	return NULL;

@@ -57,9 +57,14 @@ typedef struct cbd_config {
 	cbd_redis_config redis;               /* [redis] */
 	cbd_db_config    db;                  /* [database] */
 	char            *time_zone;           /* [policy]: for by-date TTLs */
-	cbd_resource    *resources;           /* [resource NAME] sections */
+	cbd_event       *events;              /* [event NAME] sections */
+	size_t           n_events;
+	cbd_resource    *resources; /* [resource NAME] sections */
 	size_t           n_resources;
 } cbd_config;
+
+/* cbd_config_event finds an event rule by name; NULL if none. */
+const cbd_event *cbd_config_event(const cbd_config *cfg, const char *name);
 
 /* cbd_config_resource finds a resource by name; NULL if none. */
 const cbd_resource *cbd_config_resource(

@@ -12,6 +12,14 @@
 #include "config.h"
 #include "keys.h"
 
+#define CBD_POLICY_CHECK(expr)          \
+	do {                            \
+		cb_status rv_ = (expr); \
+		if (rv_ != CB_OK) {     \
+			return rv_;     \
+		}                       \
+	} while (0)
+
 /* append_str joins a continuation line to a value with one space. */
 static int
 append_str(char **slot, const char *more)
@@ -32,19 +40,26 @@ append_str(char **slot, const char *more)
 }
 
 static int
-find_param(const cbd_resource *r, const char *name, size_t len)
+find_in(const cbd_param *params, size_t np, const char *name, size_t len)
 {
-	for (size_t i = 0; i < r->n_params; i++) {
-		if (strlen(r->params[i].name) == len &&
-		    strncmp(r->params[i].name, name, len) == 0) {
+	for (size_t i = 0; i < np; i++) {
+		if (strlen(params[i].name) == len &&
+		    strncmp(params[i].name, name, len) == 0) {
 			return (int) i;
 		}
 	}
 	return -1;
 }
 
+static int
+find_param(const cbd_resource *r, const char *name, size_t len)
+{
+	return find_in(r->params, r->n_params, name, len);
+}
+
+/* param_add parses "NAME TYPE" into params[*np]; an error text or NULL. */
 static const char *
-set_param(cbd_resource *r, const char *value)
+param_add(cbd_param *params, size_t *np, const char *value)
 {
 	char           name[64];
 	char           type[16];
@@ -70,16 +85,16 @@ set_param(cbd_resource *r, const char *value)
 			return "parameter names are [a-z0-9_]";
 		}
 	}
-	if (find_param(r, name, strlen(name)) >= 0) {
+	if (find_in(params, *np, name, strlen(name)) >= 0) {
 		return "parameter declared twice";
 	}
-	if (r->n_params == CBD_MAX_PARAMS) {
+	if (*np == CBD_MAX_PARAMS) {
 		return "too many parameters (at most 8)";
 	}
-	if ((r->params[r->n_params].name = strdup(name)) == NULL) {
+	if ((params[*np].name = strdup(name)) == NULL) {
 		return "out of memory";
 	}
-	r->params[r->n_params++].type = t;
+	params[(*np)++].type = t;
 	return NULL;
 }
 
@@ -199,7 +214,7 @@ cbd_policy_set(cbd_resource *r, const char *name, const char *value,
 		                                                : NULL;
 		r->key_line = line;
 	} else if (strcmp(name, "param") == 0) {
-		why = set_param(r, value);
+		why = param_add(r->params, &r->n_params, value);
 	} else if (strcmp(name, "sql") == 0) {
 		why         = r->sql_line ? "'sql' is set twice"
 		            : cbd_config_strset(&r->sql, value) ? "out of memory"
@@ -411,30 +426,29 @@ valid_date(const char *s, int *ymd)
 }
 
 cb_status
-cbd_policy_bind(const cbd_resource *r, size_t n, const char *const *names,
-    const char *const *vals, const char *values[CBD_MAX_PARAMS], char *key,
-    size_t cap, char *why, size_t whylen)
+cbd_policy_bind_params(const char *what, const cbd_param *params, size_t np,
+    size_t n, const char *const *names, const char *const *vals,
+    const char *values[CBD_MAX_PARAMS], char *why, size_t whylen)
 {
 	const char *got[CBD_MAX_PARAMS] = { 0 };
-	size_t      len                 = 0;
 	int         ymd;
 
 	for (size_t i = 0; i < n; i++) {
-		int p = find_param(r, names[i], strlen(names[i]));
+		int p = find_in(params, np, names[i], strlen(names[i]));
 		if (p < 0) {
 			snprintf(why, whylen, "%s takes no parameter '%.40s'",
-			    r->name, names[i]);
+			    what, names[i]);
 			return CB_INVALID_ARGUMENT;
 		}
 		got[p] = vals[i];
 	}
-	for (size_t i = 0; i < r->n_params; i++) {
-		const cbd_param *p = &r->params[i];
+	for (size_t i = 0; i < np; i++) {
+		const cbd_param *p = &params[i];
 		const char      *v = got[i];
 		char             kwhy[96];
 		if (v == NULL) {
-			snprintf(why, whylen, "%s needs parameter '%s'",
-			    r->name, p->name);
+			snprintf(why, whylen, "%s needs parameter '%s'", what,
+			    p->name);
 			return CB_INVALID_ARGUMENT;
 		}
 		if ((p->type == CBD_PARAM_INT && !valid_int(v)) ||
@@ -453,24 +467,48 @@ cbd_policy_bind(const cbd_resource *r, size_t n, const char *const *names,
 		}
 		values[i] = v;
 	}
-	for (const char *c = r->key; *c != '\0'; c++) {
+	return CB_OK;
+}
+
+cb_status
+cbd_policy_expand(const char *tpl, const cbd_param *params, size_t np,
+    const char *const values[CBD_MAX_PARAMS], char *out, size_t cap)
+{
+	size_t len = 0;
+
+	for (const char *c = tpl; *c != '\0'; c++) {
 		const char *piece = c;
 		size_t      plen  = 1;
 		if (*c == '{') {
 			const char *end = strchr(c, '}');
-			int i = find_param(r, c + 1, (size_t) (end - c - 1));
+			int         i =
+			    find_in(params, np, c + 1, (size_t) (end - c - 1));
 			piece = values[i];
 			plen  = strlen(piece);
 			c     = end;
 		}
 		if (len + plen + 1 > cap) {
-			snprintf(why, whylen, "key too long");
 			return CB_RESOURCE_EXHAUSTED;
 		}
-		memcpy(key + len, piece, plen);
+		memcpy(out + len, piece, plen);
 		len += plen;
 	}
-	key[len] = '\0';
+	out[len] = '\0';
+	return CB_OK;
+}
+
+cb_status
+cbd_policy_bind(const cbd_resource *r, size_t n, const char *const *names,
+    const char *const *vals, const char *values[CBD_MAX_PARAMS], char *key,
+    size_t cap, char *why, size_t whylen)
+{
+	CBD_POLICY_CHECK(cbd_policy_bind_params(r->name, r->params,
+	    r->n_params, n, names, vals, values, why, whylen));
+	if (cbd_policy_expand(
+	        r->key, r->params, r->n_params, values, key, cap) != CB_OK) {
+		snprintf(why, whylen, "key too long");
+		return CB_RESOURCE_EXHAUSTED;
+	}
 	return CB_OK;
 }
 
@@ -519,4 +557,136 @@ cbd_policy_jitter(uint64_t ttl_ms, uint32_t r)
 		return ttl_ms;
 	}
 	return ttl_ms - ttl_ms / 10 + (uint64_t) r % (span + 1);
+}
+
+void
+cbd_event_set(cbd_event *e, const char *name, const char *value,
+    const char *file, int line, cbd_errors *errs)
+{
+	const char *why = NULL;
+
+	if (strcmp(name, "param") == 0) {
+		why = param_add(e->params, &e->n_params, value);
+	} else if (strcmp(name, "invalidate") == 0) {
+		if (e->n_targets == CBD_MAX_TARGETS) {
+			why = "too many invalidate lines (at most 16)";
+		} else if ((e->targets[e->n_targets] = strdup(value)) ==
+		    NULL) {
+			why = "out of memory";
+		} else {
+			e->target_lines[e->n_targets++] = line;
+		}
+	} else {
+		cbd_errors_add(errs, file, line,
+		    "unknown key '%s' in [event %s]", name, e->name);
+		return;
+	}
+	if (why != NULL) {
+		cbd_errors_add(errs, file, line, "%s: %s", name, why);
+	}
+}
+
+/* check_target validates one invalidate template: "<ns>:<rest>", its
+ * {params} declared, no character a key or pattern may not have. */
+static int
+check_target(const cbd_event *e, size_t t, uint32_t *used, const char *file,
+    cbd_errors *errs)
+{
+	const char *tpl   = e->targets[t];
+	const char *colon = strchr(tpl, ':');
+	char        ns[CBD_MAX_NAMESPACE + 2];
+	char        why[128];
+	int         line = e->target_lines[t];
+
+	if (colon == NULL || colon[1] == '\0' ||
+	    (size_t) (colon - tpl) > CBD_MAX_NAMESPACE) {
+		cbd_errors_add(errs, file, line,
+		    "invalidate '%s' must be <namespace>:<key or pattern>",
+		    tpl);
+		return -1;
+	}
+	snprintf(ns, sizeof(ns), "%.*s", (int) (colon - tpl), tpl);
+	if (cbd_keys_check_namespace(ns, why, sizeof(why)) != CB_OK) {
+		cbd_errors_add(
+		    errs, file, line, "invalidate '%s': %s", tpl, why);
+		return -1;
+	}
+	for (const char *c = colon + 1; *c != '\0'; c++) {
+		if (*c == '{') {
+			const char *end = strchr(c, '}');
+			int         i;
+			if (end == NULL ||
+			    (i = find_in(e->params, e->n_params, c + 1,
+			         (size_t) (end - c - 1))) < 0) {
+				cbd_errors_add(errs, file, line,
+				    "invalidate '%s' names a parameter that "
+				    "is not "
+				    "declared with 'param'",
+				    tpl);
+				return -1;
+			}
+			*used |= 1u << i;
+			c = end;
+		} else if (*c == '}' || *c == ' ' || *c == '\\' ||
+		    iscntrl((unsigned char) *c)) {
+			cbd_errors_add(errs, file, line,
+			    "invalidate '%s' contains '%c'", tpl, *c);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+cbd_event_check(const cbd_event *e, const char *file, cbd_errors *errs)
+{
+	uint32_t used = 0;
+
+	for (const char *c = e->name; *c != '\0'; c++) {
+		if (!islower((unsigned char) *c) &&
+		    !isdigit((unsigned char) *c) && *c != '.' && *c != '_' &&
+		    *c != '-') {
+			cbd_errors_add(errs, file, e->line,
+			    "event name '%s' may contain only a-z, 0-9, '.', "
+			    "'_' "
+			    "and '-'",
+			    e->name);
+			return;
+		}
+	}
+	if (e->n_targets == 0) {
+		cbd_errors_add(errs, file, e->line,
+		    "event '%s' invalidates nothing (add invalidate lines)",
+		    e->name);
+		return;
+	}
+	for (size_t t = 0; t < e->n_targets; t++) {
+		if (check_target(e, t, &used, file, errs) != 0) {
+			return;
+		}
+	}
+	for (size_t i = 0; i < e->n_params; i++) {
+		if (!(used & (1u << i))) {
+			cbd_errors_add(errs, file, e->line,
+			    "event '%s': parameter '%s' is not used by any "
+			    "invalidate line",
+			    e->name, e->params[i].name);
+		}
+	}
+}
+
+void
+cbd_event_fini(cbd_event *e)
+{
+	if (e == NULL) {
+		return;
+	}
+	free(e->name);
+	for (size_t i = 0; i < e->n_params; i++) {
+		free(e->params[i].name);
+	}
+	for (size_t i = 0; i < e->n_targets; i++) {
+		free(e->targets[i]);
+	}
+	memset(e, 0, sizeof(*e));
 }

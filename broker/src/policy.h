@@ -61,7 +61,31 @@ typedef struct cbd_resource {
 	size_t       max_value_size;  /* larger values are refused */
 } cbd_resource;
 
+/* An event rule: what EventService/Publish of NAME invalidates. */
+#define CBD_MAX_TARGETS 16
+
+typedef struct cbd_event {
+	char     *name;                   /* "users.updated" */
+	int       line;                   /* its section header */
+	cbd_param params[CBD_MAX_PARAMS]; /* in declaration order */
+	size_t    n_params;
+	char     *targets[CBD_MAX_TARGETS]; /* "users:profile:{user_id}" */
+	int       target_lines[CBD_MAX_TARGETS];
+	size_t    n_targets;
+} cbd_event;
+
 typedef struct cbd_errors cbd_errors;
+
+/* cbd_event_set applies "name = value" of [event NAME] (param, or
+ * invalidate: a key template or, with * ? [, a pattern template). */
+void cbd_event_set(cbd_event *e, const char *name, const char *value,
+    const char *file, int line, cbd_errors *errs);
+
+/* cbd_event_check validates an event rule as a whole. */
+void cbd_event_check(const cbd_event *e, const char *file, cbd_errors *errs);
+
+/* cbd_event_fini frees an event's strings. NULL-safe. */
+void cbd_event_fini(cbd_event *e);
 
 /*
  * cbd_policy_set applies "name = value" of the section [resource NAME] to
@@ -90,6 +114,21 @@ CB_NODISCARD cb_status cbd_policy_bind(const cbd_resource *r, size_t n,
     const char *const *names, const char *const *vals,
     const char *values[CBD_MAX_PARAMS], char *key, size_t cap, char *why,
     size_t whylen);
+
+/* cbd_policy_bind_params checks n (names, vals) pairs against the
+ * declared params (what names the owner in messages) and fills values[]
+ * in declaration order. INVALID_ARGUMENT with a reason otherwise. */
+CB_NODISCARD cb_status cbd_policy_bind_params(const char *what,
+    const cbd_param *params, size_t np, size_t n, const char *const *names,
+    const char *const *vals, const char *values[CBD_MAX_PARAMS], char *why,
+    size_t whylen);
+
+/* cbd_policy_expand writes template tpl with each {param} replaced by its
+ * bound value into out (cap bytes); RESOURCE_EXHAUSTED if too long. The
+ * template was checked at load: every {param} is declared. */
+CB_NODISCARD cb_status cbd_policy_expand(const char *tpl,
+    const cbd_param *params, size_t np,
+    const char *const values[CBD_MAX_PARAMS], char *out, size_t cap);
 
 /*
  * cbd_policy_ttl_ms computes the TTL of a value of r loaded with values

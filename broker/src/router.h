@@ -46,6 +46,9 @@ typedef struct cbd_req cbd_req;
 	X(CACHE_FETCH, "CacheService", "Fetch",                               \
 	    cachebroker__v1__fetch_request__descriptor, 0,                    \
 	    cbd_cache_fetch_check, cbd_cache_fetch_run)                       \
+	X(EVENT_PUBLISH, "EventService", "Publish",                           \
+	    cachebroker__v1__publish_request__descriptor, 1,                  \
+	    cbd_event_publish_check, cbd_event_publish_run)                   \
 	X(ADMIN_HEALTH, "AdminService", "Health",                             \
 	    cachebroker__v1__health_request__descriptor, 0, cbd_admin_check,  \
 	    cbd_admin_health_run)                                             \

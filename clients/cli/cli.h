@@ -48,6 +48,7 @@ int cli_cmd_del(struct cli *cli, int argc, char **argv);
 int cli_cmd_mget(struct cli *cli, int argc, char **argv);
 int cli_cmd_incr(struct cli *cli, int argc, char **argv);
 int cli_cmd_fetch(struct cli *cli, int argc, char **argv);
+int cli_cmd_publish(struct cli *cli, int argc, char **argv);
 int cli_cmd_expire(struct cli *cli, int argc, char **argv);
 int cli_cmd_invalidate(struct cli *cli, int argc, char **argv);
 int cli_cmd_health(struct cli *cli, int argc, char **argv);

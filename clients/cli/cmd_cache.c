@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The CacheService commands: get, set, del, mget, incr, expire, invalidate. */
+/* The cache commands: get, set, del, mget, incr, expire, invalidate,
+ * fetch, publish. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -325,6 +327,29 @@ out:
 	return rc;
 }
 
+/* parse_params splits NAME=VALUE arguments in place into names and
+ * values (at most 16). Returns -1 after a usage message. */
+static int
+parse_params(int n, char **args, char **names, char **values)
+{
+	if (n > 16) {
+		cli_usage_error(NULL, "at most 16 parameters");
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		char *eq = strchr(args[i], '=');
+		if (eq == NULL || eq == args[i]) {
+			cli_usage_error(
+			    NULL, "parameter '%s' is not NAME=VALUE", args[i]);
+			return -1;
+		}
+		*eq       = '\0';
+		names[i]  = args[i];
+		values[i] = eq + 1;
+	}
+	return 0;
+}
+
 int
 cli_cmd_fetch(struct cli *cli, int argc, char **argv)
 {
@@ -333,6 +358,8 @@ cli_cmd_fetch(struct cli *cli, int argc, char **argv)
 	Cachebroker__V1__FetchRequest__ParamsEntry  entries[16];
 	Cachebroker__V1__FetchRequest__ParamsEntry *params[16];
 	Cachebroker__V1__FetchResponse             *resp = NULL;
+	char                                       *names[16];
+	char                                       *values[16];
 	static const char *const sources[] = { "unspecified", "cache",
 		"loader", "stale" };
 	struct cli_json          j;
@@ -340,22 +367,15 @@ cli_cmd_fetch(struct cli *cli, int argc, char **argv)
 	cb_status                st;
 	int                      rc;
 
-	if (argc - 1 > 16) {
-		return cli_usage_error(NULL, "at most 16 parameters");
+	if (parse_params(argc - 1, argv + 1, names, values) != 0) {
+		return CLI_EXIT_USAGE;
 	}
-	req.resource = argv[0];
-	for (int i = 1; i < argc; i++) {
-		char *eq = strchr(argv[i], '=');
-		if (eq == NULL || eq == argv[i]) {
-			return cli_usage_error(
-			    NULL, "parameter '%s' is not NAME=VALUE", argv[i]);
-		}
+	for (int i = 0; i < argc - 1; i++) {
 		cachebroker__v1__fetch_request__params_entry__init(
-		    &entries[i - 1]);
-		*eq                  = '\0';
-		entries[i - 1].key   = argv[i];
-		entries[i - 1].value = eq + 1;
-		params[i - 1]        = &entries[i - 1];
+		    &entries[i]);
+		entries[i].key   = names[i];
+		entries[i].value = values[i];
+		params[i]        = &entries[i];
 	}
 	req.n_params = (size_t) argc - 1;
 	req.params   = params;
@@ -398,6 +418,54 @@ cli_cmd_fetch(struct cli *cli, int argc, char **argv)
 		cli_json_end(&j);
 	} else {
 		cli_write_value(resp->value.data, resp->value.len);
+	}
+
+out:
+	cb_message_free(resp);
+	return rc;
+}
+
+int
+cli_cmd_publish(struct cli *cli, int argc, char **argv)
+{
+	Cachebroker__V1__PublishRequest req =
+	    CACHEBROKER__V1__PUBLISH_REQUEST__INIT;
+	Cachebroker__V1__PublishRequest__ParamsEntry  entries[16];
+	Cachebroker__V1__PublishRequest__ParamsEntry *params[16];
+	Cachebroker__V1__PublishResponse             *resp = NULL;
+	char                                         *names[16];
+	char                                         *values[16];
+	struct cli_json                               j;
+	cb_result                                     res;
+	cb_status                                     st;
+	int                                           rc = CLI_EXIT_OK;
+
+	if (parse_params(argc - 1, argv + 1, names, values) != 0) {
+		return CLI_EXIT_USAGE;
+	}
+	for (int i = 0; i < argc - 1; i++) {
+		cachebroker__v1__publish_request__params_entry__init(
+		    &entries[i]);
+		entries[i].key   = names[i];
+		entries[i].value = values[i];
+		params[i]        = &entries[i];
+	}
+	req.event    = argv[0];
+	req.n_params = (size_t) argc - 1;
+	req.params   = params;
+	st           = cb_event_publish(cli->client, &req, &resp, NULL, &res);
+	if (st != CB_OK) {
+		rc = cli_fail(st, res.message);
+		goto out;
+	}
+	if (cli->json) {
+		cli_json_init(&j, stdout);
+		cli_json_begin_object(&j);
+		cli_json_key(&j, "keys_invalidated");
+		cli_json_uint(&j, resp->keys_invalidated);
+		cli_json_end(&j);
+	} else {
+		printf("%" PRIu64 "\n", resp->keys_invalidated);
 	}
 
 out:

@@ -247,6 +247,56 @@ START_TEST(test_invalid_resources)
 }
 END_TEST
 
+START_TEST(test_events)
+{
+	cbd_config       c;
+	cbd_errors       e = { 0 };
+	const cbd_event *ev;
+
+	ck_assert_msg(cbd_config_load_string(&c, "ev.conf",
+	                  "[event users.updated]\n"
+	                  "param = user_id int\n"
+	                  "invalidate = users:profile:{user_id}\n"
+	                  "invalidate = users:technician:{user_id}:*\n",
+	                  &e) == CB_OK,
+	    "%s", e.text != NULL ? e.text : "");
+	ev = cbd_config_event(&c, "users.updated");
+	ck_assert_ptr_nonnull(ev);
+	ck_assert_uint_eq(ev->n_targets, 2);
+	ck_assert_ptr_null(cbd_config_event(&c, "users.created"));
+	cbd_config_fini(&c);
+
+	ck_assert_int_eq(cbd_config_load_string(&c, "bad.conf",
+	                     "[event a.b]\n"   /* 1: invalidates nothing */
+	                     "param = x int\n" /* 2 */
+	                     "[event c.d]\n"   /* 3 */
+	                     "invalidate = nocolon\n"      /* 4 */
+	                     "[event e.f]\n"               /* 5 */
+	                     "invalidate = users:{nope}\n" /* 6 */
+	                     "[event g.h]\n"               /* 7 */
+	                     "param = y int\n"             /* 8 */
+	                     "invalidate = users:all\n"    /* 9: y unused */
+	                     "[event g.h]\n"               /* 10: twice */
+	                     "[event i.j]\n"               /* 11 */
+	                     "colour = red\n",             /* 12 */
+	                     &e),
+	    CB_INVALID_ARGUMENT);
+	ck_assert_ptr_nonnull(
+	    strstr(e.text, "bad.conf:1: event 'a.b' invalidates nothing"));
+	ck_assert_ptr_nonnull(
+	    strstr(e.text, "bad.conf:4: invalidate 'nocolon'"));
+	ck_assert_ptr_nonnull(
+	    strstr(e.text, "bad.conf:6: invalidate 'users:{nope}' names"));
+	ck_assert_ptr_nonnull(
+	    strstr(e.text, "bad.conf:7: event 'g.h': parameter 'y'"));
+	ck_assert_ptr_nonnull(
+	    strstr(e.text, "bad.conf:10: event 'g.h' is declared twice"));
+	ck_assert_ptr_nonnull(strstr(
+	    e.text, "bad.conf:12: unknown key 'colour' in [event i.j]"));
+	cbd_errors_fini(&e);
+}
+END_TEST
+
 static Suite *
 policy_suite(void)
 {
@@ -260,6 +310,7 @@ policy_suite(void)
 	tcase_add_test(tc, test_ttl_by_period);
 	tcase_add_test(tc, test_jitter);
 	tcase_add_test(tc, test_invalid_resources);
+	tcase_add_test(tc, test_events);
 	suite_add_tcase(s, tc);
 	return s;
 }

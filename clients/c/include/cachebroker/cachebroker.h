@@ -9,6 +9,7 @@
 #include <cachebroker/v1/admin.pb-c.h>
 #include <cachebroker/v1/cache.pb-c.h>
 #include <cachebroker/v1/envelope.pb-c.h>
+#include <cachebroker/v1/event.pb-c.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -155,6 +156,9 @@ void cb_message_free(void *msg);
 	X(cache_fetch, "CacheService", "Fetch",                               \
 	    Cachebroker__V1__FetchRequest, Cachebroker__V1__FetchResponse,    \
 	    cachebroker__v1__fetch_response)                                  \
+	X(event_publish, "EventService", "Publish",                           \
+	    Cachebroker__V1__PublishRequest, Cachebroker__V1__PublishResponse, \
+	    cachebroker__v1__publish_response)                                \
 	X(admin_health, "AdminService", "Health",                            \
 	    Cachebroker__V1__HealthRequest, Cachebroker__V1__HealthResponse, \
 	    cachebroker__v1__health_response)                                \
