@@ -12,14 +12,6 @@
 #include "config.h"
 #include "keys.h"
 
-#define CBD_POLICY_CHECK(expr)          \
-	do {                            \
-		cb_status rv_ = (expr); \
-		if (rv_ != CB_OK) {     \
-			return rv_;     \
-		}                       \
-	} while (0)
-
 /* append_str joins a continuation line to a value with one space. */
 static int
 append_str(char **slot, const char *more)
@@ -502,8 +494,12 @@ cbd_policy_bind(const cbd_resource *r, size_t n, const char *const *names,
     const char *const *vals, const char *values[CBD_MAX_PARAMS], char *key,
     size_t cap, char *why, size_t whylen)
 {
-	CBD_POLICY_CHECK(cbd_policy_bind_params(r->name, r->params,
-	    r->n_params, n, names, vals, values, why, whylen));
+	cb_status rv = cbd_policy_bind_params(r->name, r->params, r->n_params,
+	    n, names, vals, values, why, whylen);
+
+	if (rv != CB_OK) {
+		return rv;
+	}
 	if (cbd_policy_expand(
 	        r->key, r->params, r->n_params, values, key, cap) != CB_OK) {
 		snprintf(why, whylen, "key too long");

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envelope.h"
 #include "invalidate.h"
 #include "policy.h"
 #include "request.h"
@@ -24,10 +25,7 @@ event_bind(const cbd_config *cfg, const Cachebroker__V1__PublishRequest *in,
 	char             name[72];
 
 	if (e == NULL) {
-		snprintf(name, sizeof(name), "%.64s", in->event);
-		for (char *c = name; *c != '\0'; c++) {
-			*c = (*c < 0x20 || *c == 0x7f) ? '?' : *c;
-		}
+		cbd_envelope_method_printable(name, 65, in->event);
 		snprintf(why, whylen, "unknown event '%s'", name);
 		return CB_INVALID_ARGUMENT;
 	}

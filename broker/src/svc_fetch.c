@@ -8,6 +8,7 @@
 
 #include "backoff.h"
 #include "cmd.h"
+#include "envelope.h"
 #include "loader.h"
 #include "policy.h"
 #include "redis_pool.h"
@@ -31,10 +32,7 @@ fetch_bind(const cbd_config *cfg, const Cachebroker__V1__FetchRequest *in,
 	char                name[72];
 
 	if (r == NULL) {
-		snprintf(name, sizeof(name), "%.64s", in->resource);
-		for (char *c = name; *c != '\0'; c++) {
-			*c = (*c < 0x20 || *c == 0x7f) ? '?' : *c;
-		}
+		cbd_envelope_method_printable(name, 65, in->resource);
 		snprintf(why, whylen, "unknown resource '%s'", name);
 		return CB_INVALID_ARGUMENT;
 	}
