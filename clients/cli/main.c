@@ -37,11 +37,9 @@ static const struct command commands[] = {
 	{ "invalidate", "invalidate NS PATTERN", 2, 2, 0, cli_cmd_invalidate,
 	    "delete matching keys; print how many" },
 	{ "fetch", "fetch RESOURCE NAME=VALUE... [--refresh]", 1, ARGS_MANY,
-	    CLI_OPT_REFRESH, cli_cmd_fetch,
-	    "read a resource through the cache (loads it on a miss)" },
+	    CLI_OPT_REFRESH, cli_cmd_fetch, "read through the cache" },
 	{ "publish", "publish EVENT NAME=VALUE...", 1, ARGS_MANY, 0,
-	    cli_cmd_publish,
-	    "apply an event's invalidation rules; print how many keys went" },
+	    cli_cmd_publish, "apply an event's rules; print keys removed" },
 	{ "health", "health", 0, 0, 0, cli_cmd_health,
 	    "print the broker's health" },
 	{ "metrics", "metrics", 0, 0, 0, cli_cmd_metrics,
@@ -94,6 +92,7 @@ static const char help_text[] =
     "      --timeout T   deadline of the call (default 5s)\n"
     "      --ttl T       time to live for set and incr (default: none)\n"
     "      --nx, --xx    set only if the key is absent / present\n"
+    "      --refresh     fetch: load even on a hit, and store\n"
     "  -h, --help        print this help\n"
     "      --version     print the version\n"
     "\n"
