@@ -145,3 +145,15 @@ cbd_keys_join(
 	buf[total] = '\0';
 	return total;
 }
+
+uint64_t
+cbd_keys_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char) *s;
+		h *= 1099511628211ull;
+	}
+	return h;
+}

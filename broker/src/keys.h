@@ -5,6 +5,7 @@
 #define CBD_KEYS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cachebroker/cachebroker.h>
 
@@ -41,5 +42,9 @@ CB_NODISCARD cb_status cbd_keys_check_pattern(
  */
 size_t cbd_keys_join(char *buf, size_t cap, const char *prefix, const char *ns,
     const char *key);
+
+/* cbd_keys_hash is FNV-1a of a key: for tables and connection choice,
+ * not for security. */
+uint64_t cbd_keys_hash(const char *s);
 
 #endif /* CBD_KEYS_H */

@@ -9,6 +9,7 @@
 #include "backoff.h"
 #include "cmd.h"
 #include "db_pool.h"
+#include "keys.h"
 #include "loop.h"
 #include "redis_pool.h"
 #include "request.h"
@@ -67,17 +68,6 @@ struct cbd_loader {
 	uint64_t    other_epoch; /* namespaces beyond the table share it */
 	uint64_t   *load_us;     /* per resource: recent load time */
 };
-
-static uint64_t
-key_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char) *s;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
 
 static uint64_t *
 epoch_of(cbd_loader *l, const char *ns, int create)
@@ -233,7 +223,7 @@ flight_store(cbd_flight *f)
 	int             rv;
 
 	if (f->degraded || *epoch_of(f->loader, f->r->ns, 0) != f->epoch ||
-	    (c = cbd_redis_pick(srv->redis)) == NULL) {
+	    (c = cbd_redis_pick_key(srv->redis, f->hash)) == NULL) {
 		return -1;
 	}
 	if (value == NULL) {
@@ -363,7 +353,7 @@ cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld)
 {
 	cbd_server         *srv = l->srv;
 	const cbd_resource *r   = ld->r;
-	uint64_t            h   = key_hash(ld->key);
+	uint64_t            h   = cbd_keys_hash(ld->key);
 	cbd_ns_stats       *ns  = cbd_stats_ns(&srv->stats, r->ns);
 	cbd_flight         *f;
 	cb_status           rv;

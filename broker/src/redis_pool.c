@@ -333,6 +333,14 @@ conn_on_reply(redisAsyncContext *ac, void *r, void *privdata)
 	free(call);
 }
 
+cbd_redis_conn *
+cbd_redis_pick_key(cbd_redis_pool *p, uint64_t hash)
+{
+	cbd_redis_conn *c = &p->conns[hash % p->n];
+
+	return c->state == CONN_READY ? c : cbd_redis_pick(p);
+}
+
 int
 cbd_redis_send(cbd_redis_conn *c, cbd_redis_fn *fn, void *arg, uint64_t tag,
     int argc, const char **argv, const size_t *argvlen)

@@ -55,6 +55,15 @@ int cbd_redis_send(cbd_redis_conn *c, cbd_redis_fn *fn, void *arg,
  * often (every 100 ms). Loop thread. */
 void cbd_redis_cron(cbd_redis_pool *p);
 
+/*
+ * cbd_redis_pick_key returns the connection that commands about one key
+ * (by its hash) always use while it is ready, else any ready one, else
+ * NULL. Commands on one connection are answered in order: Fetch's GET and
+ * the loader's SET of a key share one, so a GET sent before the SET is
+ * answered while the load is still there to join. Loop thread.
+ */
+cbd_redis_conn *cbd_redis_pick_key(cbd_redis_pool *p, uint64_t hash);
+
 /* cbd_redis_ready_count is how many connections are ready. */
 size_t cbd_redis_ready_count(const cbd_redis_pool *p);
 

@@ -9,6 +9,7 @@
 #include "backoff.h"
 #include "cmd.h"
 #include "envelope.h"
+#include "keys.h"
 #include "loader.h"
 #include "policy.h"
 #include "redis_pool.h"
@@ -243,7 +244,8 @@ cbd_cache_fetch_run(cbd_req *req)
 		    req, cbd_redis_pick(req->srv->redis) == NULL, NULL, 0);
 		return;
 	}
-	if ((c = cbd_redis_pick(req->srv->redis)) == NULL) {
+	if ((c = cbd_redis_pick_key(req->srv->redis, cbd_keys_hash(key))) ==
+	    NULL) {
 		/* Redis is down: answer from the database. */
 		fetch_load(req, 1, NULL, 0);
 		return;

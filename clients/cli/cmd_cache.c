@@ -377,6 +377,7 @@ cli_cmd_fetch(struct cli *cli, int argc, char **argv)
 		entries[i].value = values[i];
 		params[i]        = &entries[i];
 	}
+	req.resource = argv[0];
 	req.n_params = (size_t) argc - 1;
 	req.params   = params;
 	req.refresh  = (cli->given & CLI_OPT_REFRESH) != 0;
