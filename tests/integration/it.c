@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "it.h"
 
@@ -225,4 +226,22 @@ it_metrics(void)
 	st = cb_admin_metrics(it_env->client, &req, &resp, NULL, &res);
 	it_assert_code(st, CB_OK, &res);
 	return (resp);
+}
+
+int
+it_cli(const char *args, char *out, size_t cap)
+{
+	char   cmd[2048];
+	FILE  *f;
+	size_t n;
+	int    st;
+
+	snprintf(cmd, sizeof(cmd), "%s -u '%s' %s", CB_TEST_CLI,
+	    cbh_broker_url(it_env->broker), args);
+	ck_assert_ptr_nonnull(f = popen(cmd, "r"));
+	n      = fread(out, 1, cap - 1, f);
+	out[n] = '\0';
+	st     = pclose(f);
+	ck_assert_msg(WIFEXITED(st), "%s: did not exit", cmd);
+	return WEXITSTATUS(st);
 }

@@ -81,4 +81,13 @@ Cachebroker__V1__MetricsResponse *it_metrics(void);
 	ck_assert_msg((got) == (want), "got %s (%s), want %s", \
 	    cb_status_str(got), (res)->message, cb_status_str(want))
 
+/* ---- The command-line client ---- */
+
+/*
+ * it_cli runs the cachebroker CLI against it_env's broker with args (a
+ * command line after "cachebroker", split on spaces) and returns its exit
+ * code; its stdout goes into out (cap bytes, NUL-terminated).
+ */
+int it_cli(const char *args, char *out, size_t cap);
+
 #endif /* CB_IT_H */

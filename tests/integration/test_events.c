@@ -145,6 +145,27 @@ CBH_TEST(test_redis_down)
 }
 END_TEST
 
+CBH_TEST(test_cli)
+{
+	char out[256];
+
+	it_set_str("users", "profile:5", "x");
+	ck_assert_int_eq(
+	    it_cli("publish users.updated user_id=5", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "1\n");
+	ck_assert(!it_exists("users:profile:5"));
+	ck_assert_int_eq(
+	    it_cli("--json publish users.updated user_id=5", out, sizeof(out)),
+	    0);
+	ck_assert_str_eq(out, "{\"keys_invalidated\":0}\n");
+	/* Usage and broker errors have their exit codes. */
+	ck_assert_int_eq(
+	    it_cli("publish users.updated user_id", out, sizeof(out)), 2);
+	ck_assert_int_eq(
+	    it_cli("publish users.nope 2>/dev/null", out, sizeof(out)), 3);
+}
+END_TEST
+
 static Suite *
 events_suite(void)
 {
@@ -157,6 +178,7 @@ events_suite(void)
 	tcase_add_test(tc, test_patterns_across_namespaces);
 	tcase_add_test(tc, test_bad_requests);
 	tcase_add_test(tc, test_redis_down);
+	tcase_add_test(tc, test_cli);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -441,6 +441,31 @@ CBH_TEST(test_bad_requests)
 }
 END_TEST
 
+CBH_TEST(test_cli_fetch)
+{
+	char out[512];
+
+	if (!need_pg()) {
+		return;
+	}
+	ck_assert_int_eq(
+	    it_cli("fetch users.profile user_id=21", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "{\"id\":21,\"name\":\"user 21\"}");
+	ck_assert_int_eq(
+	    it_cli("--json fetch users.profile user_id=21", out, sizeof(out)),
+	    0);
+	ck_assert_ptr_nonnull(strstr(out, "\"source\":\"cache\""));
+	ck_assert_int_eq(it_cli("fetch users.profile user_id=9998 2>/dev/null",
+	                     out, sizeof(out)),
+	    1);
+	ck_assert_int_eq(it_cli("--json fetch users.profile user_id=21 "
+	                        "--refresh",
+	                     out, sizeof(out)),
+	    0);
+	ck_assert_ptr_nonnull(strstr(out, "\"source\":\"loader\""));
+}
+END_TEST
+
 /* ttl_near asserts a PTTL within the 10% jitter of want_ms. */
 static void
 ttl_near(const char *key, long long want_ms)
@@ -565,6 +590,7 @@ fetch_suite(void)
 	tcase_add_test(tc, test_parameters_are_data);
 	tcase_add_test(tc, test_bad_requests);
 	tcase_add_test(tc, test_ttl_rules);
+	tcase_add_test(tc, test_cli_fetch);
 	tcase_add_test(tc, test_early_refresh);
 	tcase_add_test(tc, test_stale_if_error);
 	suite_add_tcase(s, tc);
