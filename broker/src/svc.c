@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envelope.h"
+#include "policy.h"
 #include "request.h"
 #include "server.h"
 
@@ -121,4 +123,34 @@ cbd_svc_fail_oom(cbd_req *req)
 		snprintf(
 		    req->op.msg, sizeof(req->op.msg), "broker out of memory");
 	}
+}
+
+cb_status
+cbd_svc_params(void *const *entries, size_t n, const char **names,
+    const char **vals, char *why, size_t whylen)
+{
+	if (n > CBD_MAX_PARAMS) {
+		snprintf(why, whylen, "too many parameters (at most %d)",
+		    CBD_MAX_PARAMS);
+		return CB_INVALID_ARGUMENT;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const ProtobufCMessage         *e = entries[i];
+		const ProtobufCFieldDescriptor *f = e->descriptor->fields;
+		names[i] = *(char *const *) (const void *) ((const char *) e +
+		    f[0].offset);
+		vals[i]  = *(char *const *) (const void *) ((const char *) e +
+                    f[1].offset);
+	}
+	return CB_OK;
+}
+
+cb_status
+cbd_svc_unknown(const char *what, const char *name, char *why, size_t whylen)
+{
+	char printable[65];
+
+	cbd_envelope_method_printable(printable, sizeof(printable), name);
+	snprintf(why, whylen, "unknown %s '%s'", what, printable);
+	return CB_INVALID_ARGUMENT;
 }

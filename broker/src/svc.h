@@ -52,6 +52,20 @@ void *cbd_svc_alloc(cbd_req *req, const ProtobufCMessageDescriptor *desc);
 /* cbd_svc_cmd is cbd_cmd_init answering RESOURCE_EXHAUSTED on failure. */
 int cbd_svc_cmd(cbd_req *req, cbd_cmd *cmd, int nargs, size_t arena);
 
+/*
+ * cbd_svc_params reads a request's map<string,string> params (n entries,
+ * any map entry type: key and value are its two fields) into names[] and
+ * vals[], pointers into the entries. More than CBD_MAX_PARAMS gives
+ * INVALID_ARGUMENT. Pure; any thread.
+ */
+CB_NODISCARD cb_status cbd_svc_params(void *const *entries, size_t n,
+    const char **names, const char **vals, char *why, size_t whylen);
+
+/* cbd_svc_unknown writes "unknown WHAT 'NAME'" into why, the name cut to
+ * 64 bytes and control characters replaced; returns INVALID_ARGUMENT. */
+cb_status cbd_svc_unknown(
+    const char *what, const char *name, char *why, size_t whylen);
+
 /* cbd_svc_fail_oom records out-of-memory as the op's error. */
 void cbd_svc_fail_oom(cbd_req *req);
 

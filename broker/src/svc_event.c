@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "envelope.h"
 #include "invalidate.h"
 #include "policy.h"
 #include "request.h"
@@ -22,21 +21,12 @@ event_bind(const cbd_config *cfg, const Cachebroker__V1__PublishRequest *in,
 	const cbd_event *e = cbd_config_event(cfg, in->event);
 	const char      *names[CBD_MAX_PARAMS];
 	const char      *vals[CBD_MAX_PARAMS];
-	char             name[72];
 
 	if (e == NULL) {
-		cbd_envelope_method_printable(name, 65, in->event);
-		snprintf(why, whylen, "unknown event '%s'", name);
-		return CB_INVALID_ARGUMENT;
+		return cbd_svc_unknown("event", in->event, why, whylen);
 	}
-	if (in->n_params > CBD_MAX_PARAMS) {
-		snprintf(why, whylen, "too many parameters");
-		return CB_INVALID_ARGUMENT;
-	}
-	for (size_t i = 0; i < in->n_params; i++) {
-		names[i] = in->params[i]->key;
-		vals[i]  = in->params[i]->value;
-	}
+	CBD_CHECK(cbd_svc_params((void *const *) in->params, in->n_params,
+	    names, vals, why, whylen));
 	*ep = e;
 	return cbd_policy_bind_params(e->name, e->params, e->n_params,
 	    in->n_params, names, vals, values, why, whylen);

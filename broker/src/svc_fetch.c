@@ -8,7 +8,6 @@
 
 #include "backoff.h"
 #include "cmd.h"
-#include "envelope.h"
 #include "keys.h"
 #include "loader.h"
 #include "policy.h"
@@ -30,21 +29,12 @@ fetch_bind(const cbd_config *cfg, const Cachebroker__V1__FetchRequest *in,
 	const cbd_resource *r = cbd_config_resource(cfg, in->resource);
 	const char         *names[CBD_MAX_PARAMS];
 	const char         *vals[CBD_MAX_PARAMS];
-	char                name[72];
 
 	if (r == NULL) {
-		cbd_envelope_method_printable(name, 65, in->resource);
-		snprintf(why, whylen, "unknown resource '%s'", name);
-		return CB_INVALID_ARGUMENT;
+		return cbd_svc_unknown("resource", in->resource, why, whylen);
 	}
-	if (in->n_params > CBD_MAX_PARAMS) {
-		snprintf(why, whylen, "too many parameters");
-		return CB_INVALID_ARGUMENT;
-	}
-	for (size_t i = 0; i < in->n_params; i++) {
-		names[i] = in->params[i]->key;
-		vals[i]  = in->params[i]->value;
-	}
+	CBD_CHECK(cbd_svc_params((void *const *) in->params, in->n_params,
+	    names, vals, why, whylen));
 	CBD_CHECK(cbd_policy_bind(r, in->n_params, names, vals, values, key,
 	    FETCH_MAX_KEY, why, whylen));
 	CBD_CHECK(cbd_policy_ttl_ms(r, values, 0, ttl_ms, why, whylen));
