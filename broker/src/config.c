@@ -33,6 +33,7 @@ enum key_type {
 	K_MODE,     /* int, octal file mode */
 	K_LOGLEVEL, /* int, CBD_LOG_* */
 	K_LISTEN,   /* appended to cfg->listen */
+	K_URL,      /* char *, a listener URL or "" */
 };
 
 typedef struct config_key {
@@ -49,6 +50,7 @@ typedef struct config_key {
 static const config_key config_keys[] = {
 	{ "broker", "listen", K_LISTEN, 0, 0, 0 },
 	{ "broker", "ipc_mode", K_MODE, OFF(ipc_mode), 0, 0777 },
+	{ "broker", "feed", K_URL, OFF(feed), 0, 0 },
 	{ "broker", "contexts", K_UINT32, OFF(contexts), 1, 65536 },
 	{ "broker", "max_message_size", K_SIZE, OFF(max_message_size), 1024,
 	    256u << 20 },
@@ -83,18 +85,22 @@ static const config_key config_keys[] = {
 	    3600000 },
 	{ "redis", "key_prefix", K_STR, OFF(redis.key_prefix), 0, 0 },
 	{ "redis", "scan_count", K_UINT32, OFF(redis.scan_count), 1, 100000 },
+	{ "redis", "journal_size", K_UINT32, OFF(redis.journal_size), 1,
+	    100000000 },
 	{ "database", "conninfo", K_STR, OFF(db.conninfo), 0, 0 },
 	{ "database", "connections", K_UINT32, OFF(db.connections), 1, 64 },
 	{ "database", "connect_timeout", K_DURATION,
 	    OFF(db.connect_timeout_ms), 1, 600000 },
 	{ "database", "statement_timeout", K_DURATION,
 	    OFF(db.statement_timeout_ms), 1, 3600000 },
+	{ "database", "notify_channel", K_STR, OFF(db.notify_channel), 0, 0 },
 	{ "policy", "time_zone", K_STR, OFF(time_zone), 0, 0 },
 };
 
 /* Sections named "resource NAME" are handled by policy.c. */
 #define RESOURCE_SECTION "resource "
 #define EVENT_SECTION "event "
+#define WARM_SECTION "warm "
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -310,6 +316,14 @@ set_value(cbd_config *cfg, const config_key *k, const char *value)
 		    : "out of memory";
 	case K_LISTEN:
 		return add_listener(cfg, value, &why) == 0 ? NULL : why;
+	case K_URL:
+		if (*value != '\0' &&
+		    (why = check_listen_url(value)) != NULL) {
+			return why;
+		}
+		return cbd_config_strset((char **) (void *) base, value) == 0
+		    ? NULL
+		    : "out of memory";
 	case K_UINT32:
 	case K_INT:
 		if (parse_number(value, 10, &n) != 0) {
@@ -383,6 +397,12 @@ config_handler(
 		cbd_event_set(e, name, value, p->file, p->line, p->errs);
 		return 1;
 	}
+	if (strncmp(section, WARM_SECTION, strlen(WARM_SECTION)) == 0) {
+		cbd_warm *w = &p->cfg->warms[p->cfg->n_warms - 1];
+		cbd_warm_set(
+		    w, name, value, p->continued, p->file, p->line, p->errs);
+		return 1;
+	}
 	for (size_t i = 0; i < N_KEYS; i++) {
 		const config_key *k = &config_keys[i];
 		if (strcmp(k->section, section) != 0) {
@@ -452,30 +472,72 @@ read_line(config_parse *p, char *buf, size_t cap)
 	return (long) len;
 }
 
+/*
+ * section_add appends a zeroed element of size bytes to the array *arr of
+ * *n (a named section: its name and line are the element's first two
+ * fields, char *name then int line). -1 after reporting, if out of memory.
+ */
+static void *
+section_add(
+    config_parse *p, void **arr, size_t *n, size_t size, const char *name)
+{
+	char *grown = realloc(*arr, (*n + 1) * size);
+	char *elem;
+
+	if (grown == NULL) {
+		cbd_errors_add(p->errs, p->file, p->line, "out of memory");
+		return NULL;
+	}
+	*arr = grown;
+	elem = grown + *n * size;
+	memset(elem, 0, size);
+	if ((*(char **) (void *) elem = strdup(name)) == NULL) {
+		cbd_errors_add(p->errs, p->file, p->line, "out of memory");
+		return NULL;
+	}
+	(*n)++;
+	return elem;
+}
+
 /* event_open starts an [event NAME] section. */
 static int
 event_open(config_parse *p, const char *name)
 {
 	cbd_config *cfg = p->cfg;
-	cbd_event  *grown;
+	cbd_event  *e;
 
 	if (cbd_config_event(cfg, name) != NULL) {
 		cbd_errors_add(p->errs, p->file, p->line,
 		    "event '%s' is declared twice", name);
 		return -1;
 	}
-	grown = realloc(cfg->events, (cfg->n_events + 1) * sizeof(*grown));
-	if (grown == NULL) {
-		cbd_errors_add(p->errs, p->file, p->line, "out of memory");
+	if ((e = section_add(p, (void **) &cfg->events, &cfg->n_events,
+	         sizeof(*e), name)) == NULL) {
 		return -1;
 	}
-	cfg->events = grown;
-	memset(&cfg->events[cfg->n_events], 0, sizeof(*grown));
-	if ((cfg->events[cfg->n_events].name = strdup(name)) == NULL) {
-		cbd_errors_add(p->errs, p->file, p->line, "out of memory");
+	e->line = p->line;
+	return 0;
+}
+
+/* warm_open starts a [warm NAME] section. */
+static int
+warm_open(config_parse *p, const char *name)
+{
+	cbd_config *cfg = p->cfg;
+	cbd_warm   *w;
+
+	if (cbd_config_warm(cfg, name) != NULL) {
+		cbd_errors_add(p->errs, p->file, p->line,
+		    "warm strategy '%s' is declared twice", name);
 		return -1;
 	}
-	cfg->events[cfg->n_events++].line = p->line;
+	if ((w = section_add(p, (void **) &cfg->warms, &cfg->n_warms,
+	         sizeof(*w), name)) == NULL) {
+		return -1;
+	}
+	w->line        = p->line;
+	w->startup     = 1;
+	w->concurrency = 2;
 	return 0;
 }
 
@@ -595,6 +657,10 @@ config_reader(char *str, int num, void *stream)
 		               strlen(EVENT_SECTION)) == 0) {
 			p->bad_section =
 			    event_open(p, s + 1 + strlen(EVENT_SECTION)) != 0;
+		} else if (strncmp(s + 1, WARM_SECTION,
+		               strlen(WARM_SECTION)) == 0) {
+			p->bad_section =
+			    warm_open(p, s + 1 + strlen(WARM_SECTION)) != 0;
 		} else {
 			p->bad_section = !known_section(s + 1);
 			/* An empty [database] means: libpq's defaults and
@@ -645,11 +711,14 @@ config_defaults(cbd_config *cfg)
 	cfg->redis.reconnect_min_ms   = 100;
 	cfg->redis.reconnect_max_ms   = 5000;
 	cfg->redis.scan_count         = 1000;
+	cfg->redis.journal_size       = 100000;
 	cfg->db.connections           = 4;
 	cfg->db.connect_timeout_ms    = 2000;
 	cfg->db.statement_timeout_ms  = 2000;
 	if (cbd_config_strset(&cfg->redis.host, "127.0.0.1") != 0 ||
 	    cbd_config_strset(&cfg->db.conninfo, "") != 0 ||
+	    cbd_config_strset(&cfg->db.notify_channel, "") != 0 ||
+	    cbd_config_strset(&cfg->feed, "") != 0 ||
 	    cbd_config_strset(&cfg->time_zone, "UTC") != 0 ||
 	    cbd_config_strset(&cfg->redis.password, "") != 0 ||
 	    cbd_config_strset(&cfg->redis.key_prefix, "") != 0) {
@@ -687,6 +756,46 @@ config_env(cbd_config *cfg, cbd_errors *errs)
 	}
 }
 
+/* warm_check resolves a strategy's resource and checks it is whole. */
+static void
+warm_check(cbd_config *cfg, cbd_warm *w, const char *f, cbd_errors *errs)
+{
+	const cbd_resource *r;
+
+	if (w->resource == NULL || w->sql == NULL) {
+		cbd_errors_add(errs, f, w->line,
+		    "warm strategy '%s' needs resource and sql", w->name);
+		return;
+	}
+	if ((r = cbd_config_resource(cfg, w->resource)) == NULL) {
+		cbd_errors_add(errs, f, w->resource_line,
+		    "resource '%s' is not declared", w->resource);
+		return;
+	}
+	w->res = (size_t) (r - cfg->resources);
+}
+
+/* check_channel: a LISTEN channel is a plain lower-case identifier (the
+ * triggers' pg_notify must name it the same way) and needs a database. */
+static void
+check_channel(cbd_config *cfg, cbd_errors *errs)
+{
+	const char *c = cfg->db.notify_channel;
+	size_t      n = strlen(c);
+
+	if (n == 0) {
+		return;
+	}
+	if (!cfg->db.enabled || n > 63 ||
+	    strspn(c, "abcdefghijklmnopqrstuvwxyz0123456789_") != n ||
+	    isdigit((unsigned char) c[0])) {
+		cbd_errors_add(errs, cfg->path, 0,
+		    "notify_channel '%s' must be a lower-case identifier "
+		    "(a-z, 0-9, _; at most 63) in a [database] section",
+		    c);
+	}
+}
+
 /* config_check validates what single keys cannot: relations and chars. */
 static void
 config_check(cbd_config *cfg, cbd_errors *errs)
@@ -700,6 +809,10 @@ config_check(cbd_config *cfg, cbd_errors *errs)
 	for (size_t i = 0; i < cfg->n_events; i++) {
 		cbd_event_check(&cfg->events[i], f, errs);
 	}
+	for (size_t i = 0; i < cfg->n_warms; i++) {
+		warm_check(cfg, &cfg->warms[i], f, errs);
+	}
+	check_channel(cfg, errs);
 	if (cfg->n_resources > 0 && !cfg->db.enabled) {
 		cbd_errors_add(errs, f, cfg->resources[0].line,
 		    "resources need a [database] section");
@@ -717,6 +830,12 @@ config_check(cbd_config *cfg, cbd_errors *errs)
 		const char *why;
 		if (add_listener(cfg, CB_DEFAULT_URL, &why) != 0) {
 			cbd_errors_add(errs, f, 0, "%s", why);
+		}
+	}
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		if (strcmp(cfg->feed, cfg->listen[i]) == 0) {
+			cbd_errors_add(errs, f, 0,
+			    "feed %s is also a listener", cfg->feed);
 		}
 	}
 	if (cfg->default_deadline_ms > cfg->max_deadline_ms) {
@@ -834,6 +953,7 @@ cbd_config_fini(cbd_config *cfg)
 		free(cfg->listen[i]);
 	}
 	free(cfg->path);
+	free(cfg->feed);
 	free(cfg->redis.host);
 	free(cfg->redis.password);
 	free(cfg->redis.key_prefix);
@@ -847,6 +967,11 @@ cbd_config_fini(cbd_config *cfg)
 		cbd_event_fini(&cfg->events[i]);
 	}
 	free(cfg->events);
+	for (size_t i = 0; i < cfg->n_warms; i++) {
+		cbd_warm_fini(&cfg->warms[i]);
+	}
+	free(cfg->warms);
+	free(cfg->db.notify_channel);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -867,6 +992,17 @@ cbd_config_event(const cbd_config *cfg, const char *name)
 	for (size_t i = 0; i < cfg->n_events; i++) {
 		if (strcmp(cfg->events[i].name, name) == 0) {
 			return &cfg->events[i];
+		}
+	}
+	return NULL;
+}
+
+const cbd_warm *
+cbd_config_warm(const cbd_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_warms; i++) {
+		if (strcmp(cfg->warms[i].name, name) == 0) {
+			return &cfg->warms[i];
 		}
 	}
 	return NULL;

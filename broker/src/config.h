@@ -26,6 +26,7 @@ typedef struct cbd_redis_config {
 	uint64_t reconnect_max_ms;   /* backoff ceiling */
 	char    *key_prefix;         /* prepended to every key */
 	uint32_t scan_count;         /* SCAN COUNT and UNLINK batch size */
+	uint32_t journal_size;       /* failed invalidations kept for replay */
 } cbd_redis_config;
 
 /* The [database] section. */
@@ -35,6 +36,7 @@ typedef struct cbd_db_config {
 	uint32_t connections;          /* loader connections */
 	uint64_t connect_timeout_ms;   /* connect + prepare budget */
 	uint64_t statement_timeout_ms; /* per loader query */
+	char    *notify_channel;       /* LISTEN on it ("": do not) */
 } cbd_db_config;
 
 /* A whole configuration: immutable once loaded. */
@@ -43,6 +45,7 @@ typedef struct cbd_config {
 	char            *listen[CBD_MAX_LISTENERS]; /* listener URLs */
 	size_t           n_listen;                  /* how many */
 	int              ipc_mode;         /* mode of IPC socket files */
+	char            *feed;             /* pub0 URL; "": no feed */
 	uint32_t         contexts;         /* nng contexts = max in flight */
 	size_t           max_message_size; /* largest request accepted */
 	size_t           max_key_size;     /* largest key in a namespace */
@@ -61,10 +64,15 @@ typedef struct cbd_config {
 	size_t           n_events;
 	cbd_resource    *resources; /* [resource NAME] sections */
 	size_t           n_resources;
+	cbd_warm        *warms; /* [warm NAME] sections */
+	size_t           n_warms;
 } cbd_config;
 
 /* cbd_config_event finds an event rule by name; NULL if none. */
 const cbd_event *cbd_config_event(const cbd_config *cfg, const char *name);
+
+/* cbd_config_warm finds a warm strategy by name; NULL if none. */
+const cbd_warm *cbd_config_warm(const cbd_config *cfg, const char *name);
 
 /* cbd_config_resource finds a resource by name; NULL if none. */
 const cbd_resource *cbd_config_resource(
@@ -91,7 +99,7 @@ void cbd_errors_fini(cbd_errors *e);
  * REDIS_PORT and REDIS_PASSWORD from the environment, and on success fills
  * *cfg (caller's storage; free with cbd_config_fini). On failure returns
  * INVALID_ARGUMENT (or NOT_FOUND when the file cannot be opened), *cfg is
- * left empty, and every problem is in errs. Thread: any.
+ * left untouched, and every problem is in errs. Thread: any.
  */
 CB_NODISCARD cb_status cbd_config_load(
     cbd_config *cfg, const char *path, cbd_errors *errs);

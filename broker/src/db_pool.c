@@ -35,10 +35,12 @@ enum conn_state { DB_DEAD, DB_CONNECTING, DB_SETUP, DB_IDLE, DB_BUSY };
 
 typedef struct db_query {
 	struct db_query *next;
-	size_t           res;
+	size_t           res; /* resource statement "r<res>", or: */
+	const char      *sql; /* text run unprepared (rows), or NULL */
 	size_t           n;
 	char            *values[CBD_MAX_PARAMS];
-	cbd_db_fn       *fn;
+	cbd_db_fn       *fn;   /* first value of the first row, or: */
+	cbd_db_rows_fn  *rows; /* the whole result */
 	void            *arg;
 } db_query;
 
@@ -47,6 +49,7 @@ typedef struct db_conn {
 	PGconn         *pg; /* NULL when DEAD */
 	enum conn_state state;
 	unsigned        index;    /* for logs */
+	int             listen;   /* the LISTEN connection: no queries */
 	unsigned        attempts; /* failures since last ready */
 	size_t          step;     /* SETUP: statements sent so far */
 	uint64_t        since_us; /* state entered */
@@ -56,16 +59,19 @@ typedef struct db_conn {
 } db_conn;
 
 struct cbd_db_pool {
-	const cbd_config  *cfg;
-	struct event_base *base;
-	db_conn           *conns;
-	size_t             n;
-	db_query          *head; /* waiting queries */
-	db_query          *tail;
-	size_t             queued;
-	int                closing;
-	uint64_t           latency_us;
-	char               error[160];
+	const cbd_config    *cfg;
+	struct event_base   *base;
+	db_conn             *conns;
+	size_t               n;
+	db_query            *head; /* waiting queries */
+	db_query            *tail;
+	size_t               queued;
+	int                  closing;
+	uint64_t             latency_us;
+	char                 error[160];
+	cbd_db_notify_fn    *notify; /* the LISTEN connection's callbacks */
+	cbd_db_listening_fn *listening;
+	void                *notify_arg;
 };
 
 static void conn_io_cb(evutil_socket_t fd, short what, void *arg);
@@ -109,7 +115,11 @@ static void
 query_done(db_query *q, cb_status code, const char *msg, const char *value,
     size_t len)
 {
-	q->fn(q->arg, code, msg, value, len);
+	if (q->rows != NULL) {
+		q->rows(q->arg, code, msg, NULL);
+	} else {
+		q->fn(q->arg, code, msg, value, len);
+	}
 	query_free(q);
 }
 
@@ -156,8 +166,8 @@ conn_drop(db_conn *c, const char *why)
 	c->state = DB_DEAD;
 	c->query = NULL;
 	if (was_ready && !c->pool->closing) {
-		cbd_log_warning(
-		    "database: connection %u lost: %s", c->index, why);
+		cbd_log_warning("database: %s connection %u lost: %s",
+		    c->listen ? "LISTEN" : "loader", c->index, why);
 	}
 	if (q != NULL) {
 		query_done(
@@ -178,8 +188,11 @@ conn_send(db_conn *c, db_query *q)
 	c->query    = q;
 	c->state    = DB_BUSY;
 	c->since_us = cbd_now_us();
-	if (!PQsendQueryPrepared(c->pg, name, (int) q->n,
-	        (const char *const *) q->values, NULL, NULL, 0)) {
+	if (q->sql != NULL
+	        ? !PQsendQueryParams(
+	              c->pg, q->sql, 0, NULL, NULL, NULL, NULL, 0)
+	        : !PQsendQueryPrepared(c->pg, name, (int) q->n,
+	              (const char *const *) q->values, NULL, NULL, 0)) {
 		pool_error(c->pool, "send: %s", PQerrorMessage(c->pg));
 		conn_drop(c, c->pool->error);
 		return;
@@ -194,7 +207,42 @@ conn_ready(db_conn *c)
 	c->attempts       = 0;
 	c->pool->error[0] = '\0';
 	conn_watch(c, EV_READ); /* to notice a server that goes away */
+	if (c->listen) {
+		c->pool->listening(c->pool->notify_arg);
+		return;
+	}
 	pool_dispatch(c->pool);
+}
+
+/* listen_send sends LISTEN with the channel as a quoted identifier. */
+static int
+listen_send(db_conn *c)
+{
+	char *id = PQescapeIdentifier(c->pg, c->pool->cfg->db.notify_channel,
+	    strlen(c->pool->cfg->db.notify_channel));
+	char *sql;
+	int   ok = 0;
+
+	if (id != NULL && (sql = malloc(strlen(id) + 8)) != NULL) {
+		snprintf(sql, strlen(id) + 8, "LISTEN %s", id);
+		ok = PQsendQuery(c->pg, sql);
+		free(sql);
+	}
+	PQfreemem(id);
+	return ok;
+}
+
+/* conn_notifies hands every notification received to the pool's
+ * callback. */
+static void
+conn_notifies(db_conn *c)
+{
+	PGnotify *n;
+
+	while ((n = PQnotifies(c->pg)) != NULL) {
+		c->pool->notify(c->pool->notify_arg, n->relname, n->extra);
+		PQfreemem(n);
+	}
 }
 
 /* setup_next sends the next SETUP statement, or makes c ready. */
@@ -205,7 +253,15 @@ setup_next(db_conn *c)
 	char              buf[64];
 	int               ok;
 
-	if (c->step == 0) {
+	if (c->listen) {
+		if (c->step > 0) {
+			cbd_log_info("database: listening on channel '%s'",
+			    cfg->db.notify_channel);
+			conn_ready(c);
+			return;
+		}
+		ok = listen_send(c);
+	} else if (c->step == 0) {
 		snprintf(buf, sizeof(buf), "SET statement_timeout = %llu",
 		    (unsigned long long) cfg->db.statement_timeout_ms);
 		ok = PQsendQuery(c->pg, buf);
@@ -291,7 +347,11 @@ conn_results(db_conn *c)
 		c->query            = NULL;
 		c->state            = DB_IDLE;
 		c->pool->latency_us = cbd_now_us() - c->since_us;
-		if (first != NULL &&
+		if (q->rows != NULL && first != NULL &&
+		    PQresultStatus(first) == PGRES_TUPLES_OK) {
+			q->rows(q->arg, CB_OK, NULL, first);
+			query_free(q);
+		} else if (first != NULL &&
 		    PQresultStatus(first) == PGRES_TUPLES_OK) {
 			int has = PQntuples(first) > 0 &&
 			    PQnfields(first) > 0 && !PQgetisnull(first, 0, 0);
@@ -302,8 +362,9 @@ conn_results(db_conn *c)
 			cb_status code = first != NULL
 			    ? result_status(first, &msg)
 			    : CB_UNAVAILABLE;
-			cbd_log_warning(
-			    "database: resource query r%zu failed: %s", q->res,
+			cbd_log_warning("database: %s query %s%zu failed: %s",
+			    q->sql != NULL ? "warm" : "resource",
+			    q->sql != NULL ? "w" : "r", q->res,
 			    first != NULL ? PQresultErrorMessage(first)
 			                  : PQerrorMessage(c->pg));
 			query_done(q, code,
@@ -370,12 +431,16 @@ conn_io_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (c->state == DB_IDLE) {
-		/* Nothing was asked: the server closed or sent a notice. */
+		/* Nothing was asked: the server closed, sent a notice or,
+		 * to the LISTEN connection, notifications. */
 		if (PQstatus(c->pg) != CONNECTION_OK) {
 			pool_error(
 			    c->pool, "%s", "server closed the connection");
 			conn_drop(c, c->pool->error);
 			return;
+		}
+		if (c->listen) {
+			conn_notifies(c);
 		}
 		conn_watch(c, EV_READ); /* the event fires once */
 		return;
@@ -430,7 +495,7 @@ pool_dispatch(cbd_db_pool *p)
 {
 	for (size_t i = 0; i < p->n && p->head != NULL; i++) {
 		db_conn *c = &p->conns[i];
-		if (c->state == DB_IDLE) {
+		if (c->state == DB_IDLE && !c->listen) {
 			db_query *q = p->head;
 			p->head     = q->next;
 			if (p->head == NULL) {
@@ -444,24 +509,30 @@ pool_dispatch(cbd_db_pool *p)
 }
 
 cb_status
-cbd_db_pool_open(
-    cbd_db_pool **out, struct event_base *base, const cbd_config *cfg)
+cbd_db_pool_open(cbd_db_pool **out, struct event_base *base,
+    const cbd_config *cfg, cbd_db_notify_fn *notify,
+    cbd_db_listening_fn *listening, void *arg)
 {
 	cbd_db_pool *p;
+	/* One more connection, the last, listens when a channel is set. */
+	size_t n = cfg->db.connections + (cfg->db.notify_channel[0] != '\0');
 
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
-	    (p->conns = calloc(cfg->db.connections, sizeof(*p->conns))) ==
-	        NULL) {
+	    (p->conns = calloc(n, sizeof(*p->conns))) == NULL) {
 		free(p);
 		return CB_RESOURCE_EXHAUSTED;
 	}
-	p->cfg  = cfg;
-	p->base = base;
-	p->n    = cfg->db.connections;
+	p->cfg        = cfg;
+	p->base       = base;
+	p->n          = n;
+	p->notify     = notify;
+	p->listening  = listening;
+	p->notify_arg = arg;
 	for (size_t i = 0; i < p->n; i++) {
 		db_conn *c = &p->conns[i];
 		c->pool    = p;
 		c->index   = (unsigned) i;
+		c->listen  = i == cfg->db.connections;
 		if ((c->retry = evtimer_new(base, conn_retry_cb, c)) == NULL) {
 			cbd_db_pool_close(p);
 			return CB_RESOURCE_EXHAUSTED;
@@ -497,20 +568,33 @@ cbd_db_pool_close(cbd_db_pool *p)
 	free(p);
 }
 
+/* query_new makes a query, or NULL when it cannot be queued (*rv). */
+static db_query *
+query_new(cbd_db_pool *p, cb_status *rv)
+{
+	db_query *q = NULL;
+
+	*rv = CB_OK;
+	if (cbd_db_ready_count(p) == 0) {
+		*rv = CB_UNAVAILABLE;
+	} else if (p->queued >= DB_QUEUE_MAX ||
+	    (q = calloc(1, sizeof(*q))) == NULL) {
+		*rv = CB_RESOURCE_EXHAUSTED;
+	}
+	return q;
+}
+
+static void pool_enqueue(cbd_db_pool *p, db_query *q);
+
 cb_status
 cbd_db_query(cbd_db_pool *p, size_t res, const char *const *values, size_t n,
     cbd_db_fn *fn, void *arg)
 {
-	db_query *q;
+	cb_status rv;
+	db_query *q = query_new(p, &rv);
 
-	if (cbd_db_ready_count(p) == 0) {
-		return CB_UNAVAILABLE;
-	}
-	if (p->queued >= DB_QUEUE_MAX) {
-		return CB_RESOURCE_EXHAUSTED;
-	}
-	if ((q = calloc(1, sizeof(*q))) == NULL) {
-		return CB_RESOURCE_EXHAUSTED;
+	if (q == NULL) {
+		return rv;
 	}
 	q->res = res;
 	q->fn  = fn;
@@ -522,6 +606,31 @@ cbd_db_query(cbd_db_pool *p, size_t res, const char *const *values, size_t n,
 		}
 		q->n++;
 	}
+	pool_enqueue(p, q);
+	return CB_OK;
+}
+
+cb_status
+cbd_db_rows(
+    cbd_db_pool *p, size_t tag, const char *sql, cbd_db_rows_fn *fn, void *arg)
+{
+	cb_status rv;
+	db_query *q = query_new(p, &rv);
+
+	if (q == NULL) {
+		return rv;
+	}
+	q->res  = tag;
+	q->sql  = sql;
+	q->rows = fn;
+	q->arg  = arg;
+	pool_enqueue(p, q);
+	return CB_OK;
+}
+
+static void
+pool_enqueue(cbd_db_pool *p, db_query *q)
+{
 	if (p->tail == NULL) {
 		p->head = q;
 	} else {
@@ -530,7 +639,6 @@ cbd_db_query(cbd_db_pool *p, size_t res, const char *const *values, size_t n,
 	p->tail = q;
 	p->queued++;
 	pool_dispatch(p);
-	return CB_OK;
 }
 
 void
@@ -576,10 +684,19 @@ cbd_db_ready_count(const cbd_db_pool *p)
 	size_t n = 0;
 
 	for (size_t i = 0; i < p->n; i++) {
-		n += p->conns[i].state == DB_IDLE ||
-		    p->conns[i].state == DB_BUSY;
+		n += !p->conns[i].listen &&
+		    (p->conns[i].state == DB_IDLE ||
+		        p->conns[i].state == DB_BUSY);
 	}
 	return n;
+}
+
+int
+cbd_db_listening(const cbd_db_pool *p)
+{
+	const db_conn *c = &p->conns[p->n - 1];
+
+	return c->listen && c->state == DB_IDLE;
 }
 
 uint64_t

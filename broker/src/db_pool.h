@@ -26,15 +26,31 @@ typedef struct cbd_db_pool cbd_db_pool;
 typedef void cbd_db_fn(
     void *arg, cb_status code, const char *msg, const char *value, size_t len);
 
+/* A whole result (rows of a warm strategy): res is valid only during the
+ * call, NULL when code is not OK. Loop thread. */
+typedef void cbd_db_rows_fn(
+    void *arg, cb_status code, const char *msg, const PGresult *res);
+
+/* A notification on the LISTEN connection; payload "" when none. */
+typedef void cbd_db_notify_fn(
+    void *arg, const char *channel, const char *payload);
+
+/* The LISTEN connection is (again) listening: notifications sent while it
+ * was not are lost. */
+typedef void cbd_db_listening_fn(void *arg);
+
 /*
  * cbd_db_pool_open starts cfg->db.connections connections (never blocks
  * on the network: a database that is down only means no connection is
  * ready yet). Each connection sets statement_timeout and prepares the
- * SQL of every resource before it takes queries. cfg must outlive the
- * pool. Loop thread.
+ * SQL of every resource before it takes queries. With
+ * cfg->db.notify_channel set, one more connection LISTENs on it and
+ * calls notify for each notification and listening each time it
+ * (re)starts listening. cfg must outlive the pool. Loop thread.
  */
-CB_NODISCARD cb_status cbd_db_pool_open(
-    cbd_db_pool **out, struct event_base *base, const cbd_config *cfg);
+CB_NODISCARD cb_status cbd_db_pool_open(cbd_db_pool **out,
+    struct event_base *base, const cbd_config *cfg, cbd_db_notify_fn *notify,
+    cbd_db_listening_fn *listening, void *arg);
 
 /* cbd_db_pool_close drops every connection; queued and running queries
  * complete with UNAVAILABLE, now. NULL-safe. Loop thread. */
@@ -50,6 +66,18 @@ void cbd_db_pool_close(cbd_db_pool *p);
  */
 CB_NODISCARD cb_status cbd_db_query(cbd_db_pool *p, size_t res,
     const char *const *values, size_t n, cbd_db_fn *fn, void *arg);
+
+/*
+ * cbd_db_rows runs sql (no parameters, not prepared: a broken statement
+ * fails only itself) on an idle connection, or queues it, and gives fn
+ * the whole result. tag names it in logs ("w<tag>"). Returns like
+ * cbd_db_query. Loop thread.
+ */
+CB_NODISCARD cb_status cbd_db_rows(cbd_db_pool *p, size_t tag, const char *sql,
+    cbd_db_rows_fn *fn, void *arg);
+
+/* cbd_db_listening says whether the LISTEN connection is listening. */
+int cbd_db_listening(const cbd_db_pool *p);
 
 /* cbd_db_cron discards connections stuck past their timeouts. */
 void cbd_db_cron(cbd_db_pool *p);

@@ -7,8 +7,11 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "feed.h"
+#include "journal.h"
 #include "keys.h"
 #include "loader.h"
+#include "log.h"
 #include "redis_pool.h"
 #include "request.h"
 #include "server.h"
@@ -29,10 +32,11 @@
  * so it knows the job is not confirmed).
  */
 typedef struct sweep_item {
-	char   ns[CBD_MAX_NAMESPACE + 1]; /* whose keys */
-	char  *text;                      /* full key or full pattern */
-	size_t lit;                       /* pattern: literal prefix length */
-	int    pattern;                   /* 1: a glob */
+	char     ns[CBD_MAX_NAMESPACE + 1]; /* whose keys */
+	char    *text;                      /* full key or full pattern */
+	size_t   lit;                       /* "<prefix><ns>:" length */
+	int      pattern;                   /* 1: a glob */
+	uint64_t removed;                   /* keys removed: see counted */
 } sweep_item;
 
 struct cbd_sweep {
@@ -43,6 +47,8 @@ struct cbd_sweep {
 	size_t             group_end;  /* keys: end of the UNLINK group */
 	char               cursor[24]; /* pattern: SCAN cursor */
 	cbd_sweep_done_fn *done;
+	cbd_journal       *journal; /* where it goes if it fails (or NULL) */
+	int                ok;      /* finished with every step done */
 };
 
 cbd_sweep *
@@ -56,6 +62,12 @@ cbd_sweep_free(cbd_sweep *s)
 {
 	if (s == NULL) {
 		return;
+	}
+	/* A sweep that did not finish (Redis down, deadline, error) is not
+	 * forgotten: the journal applies it when Redis is back. */
+	for (size_t i = 0; s->journal != NULL && !s->ok && i < s->n; i++) {
+		cbd_journal_add(s->journal, s->items[i].ns,
+		    s->items[i].text + s->items[i].lit, s->items[i].pattern);
 	}
 	for (size_t i = 0; i < s->n; i++) {
 		free(s->items[i].text);
@@ -109,19 +121,77 @@ cbd_sweep_pattern(
 
 static void sweep_next(cbd_req *req);
 
+/* counted adds what an UNLINK removed to the request, to its item (for a
+ * group of keys, the first) and to the namespace's counters. */
 static void
-counted(cbd_req *req, const char *ns, redisReply *r)
+counted(cbd_req *req, sweep_item *it, redisReply *r)
 {
 	if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
 		req->op.count += (uint64_t) r->integer;
-		cbd_stats_ns(&req->srv->stats, ns)->invalidations +=
+		it->removed += (uint64_t) r->integer;
+		cbd_stats_ns(&req->srv->stats, it->ns)->invalidations +=
 		    (uint64_t) r->integer;
 	}
+}
+
+/*
+ * sweep_feed announces a sweep that succeeded on the invalidation feed:
+ * one message per namespace, with that namespace's keys and patterns
+ * (without "<prefix><ns>:") and the keys removed under them. It runs
+ * before the answer, so a caller told OK knows the news has been sent.
+ */
+static void
+sweep_feed(cbd_req *req)
+{
+	cbd_sweep                    *s = req->op.sweep;
+	Cachebroker__V1__Invalidation inv;
+	char                        **names;
+	size_t                        i, j;
+
+	if (req->srv->feed == NULL || req->op.code != CB_OK || s->n == 0) {
+		return;
+	}
+	/* One array: keys in the first half, patterns in the second. */
+	if ((names = malloc(2 * s->n * sizeof(*names))) == NULL) {
+		cbd_log_warning("feed: out of memory, an invalidation of %s "
+		                "was not announced",
+		    s->items[0].ns);
+		return;
+	}
+	for (i = 0; i < s->n; i++) {
+		for (j = 0;
+		     j < i && strcmp(s->items[j].ns, s->items[i].ns) != 0;
+		     j++) { }
+		if (j < i) {
+			continue; /* its namespace went out already */
+		}
+		cachebroker__v1__invalidation__init(&inv);
+		inv.namespace_ = s->items[i].ns;
+		inv.keys       = names;
+		inv.patterns   = names + s->n;
+		for (j = i; j < s->n; j++) {
+			sweep_item *it = &s->items[j];
+			if (strcmp(it->ns, s->items[i].ns) != 0) {
+				continue;
+			}
+			if (it->pattern) {
+				inv.patterns[inv.n_patterns++] =
+				    it->text + it->lit;
+			} else {
+				inv.keys[inv.n_keys++] = it->text + it->lit;
+			}
+			inv.keys_removed += it->removed;
+		}
+		cbd_feed_publish(req->srv->feed, &inv);
+	}
+	free(names);
 }
 
 static void
 sweep_finish(cbd_req *req)
 {
+	req->op.sweep->ok = req->op.code == CB_OK;
+	sweep_feed(req);
 	req->op.sweep->done(req);
 }
 
@@ -136,7 +206,7 @@ keys_cb(void *arg, uint64_t tag, redisReply *r)
 		return;
 	}
 	if (ok) {
-		counted(req, req->op.sweep->items[(uint32_t) tag].ns, r);
+		counted(req, &req->op.sweep->items[(uint32_t) tag], r);
 	}
 	if (req->op.code != CB_OK) {
 		sweep_finish(req);
@@ -159,7 +229,7 @@ unlink_cb(void *arg, uint64_t tag, redisReply *r)
 	}
 	s = req->op.sweep;
 	if (ok) {
-		counted(req, s->items[s->next].ns, r);
+		counted(req, &s->items[s->next], r);
 	}
 	if (req->op.code != CB_OK) {
 		sweep_finish(req);
@@ -311,6 +381,7 @@ cbd_sweep_run(cbd_req *req, cbd_sweep *s, cbd_sweep_done_fn *done)
 {
 	req->op.sweep = s;
 	s->done       = done;
+	s->journal    = cbd_req_journaled(req) ? req->srv->journal : NULL;
 	for (size_t i = 0; i < s->n; i++) {
 		if (i == 0 ||
 		    strcmp(s->items[i].ns, s->items[i - 1].ns) != 0) {

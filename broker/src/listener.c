@@ -65,6 +65,31 @@ cbd_listener_send(cbd_server *srv, cbd_req *req)
 }
 
 cb_status
+cbd_listener_listen(
+    nng_socket sock, const char *url, int ipc_mode, nng_listener *l)
+{
+	int rv;
+
+	if ((rv = nng_listener_create(l, sock, url)) != 0) {
+		cbd_log_error("listen %s: %s", url, nng_strerror(rv));
+		return CB_UNAVAILABLE;
+	}
+	if (strncmp(url, "ipc://", 6) == 0 &&
+	    (rv = nng_listener_set_int(
+	         *l, NNG_OPT_IPC_PERMISSIONS, ipc_mode)) != 0) {
+		cbd_log_error("listen %s: cannot set mode %o: %s", url,
+		    (unsigned) ipc_mode, nng_strerror(rv));
+		return CB_UNAVAILABLE;
+	}
+	if ((rv = nng_listener_start(*l, 0)) != 0) {
+		cbd_log_error("listen %s: %s", url, nng_strerror(rv));
+		return CB_UNAVAILABLE;
+	}
+	cbd_log_info("listening on %s", url);
+	return CB_OK;
+}
+
+cb_status
 cbd_listener_open(cbd_server *srv)
 {
 	const cbd_config *cfg = &srv->cfg;
@@ -94,26 +119,12 @@ cbd_listener_open(cbd_server *srv)
 		return CB_INTERNAL;
 	}
 	for (size_t i = 0; i < cfg->n_listen; i++) {
-		const char   *url = cfg->listen[i];
-		nng_listener *l   = &srv->listeners[i];
-
-		if ((rv = nng_listener_create(l, srv->sock, url)) != 0) {
-			cbd_log_error("listen %s: %s", url, nng_strerror(rv));
-			return CB_UNAVAILABLE;
+		cb_status st = cbd_listener_listen(srv->sock, cfg->listen[i],
+		    cfg->ipc_mode, &srv->listeners[i]);
+		if (st != CB_OK) {
+			return st;
 		}
 		srv->n_listeners++;
-		if (strncmp(url, "ipc://", 6) == 0 &&
-		    (rv = nng_listener_set_int(
-		         *l, NNG_OPT_IPC_PERMISSIONS, cfg->ipc_mode)) != 0) {
-			cbd_log_error("listen %s: cannot set mode %o: %s", url,
-			    (unsigned) cfg->ipc_mode, nng_strerror(rv));
-			return CB_UNAVAILABLE;
-		}
-		if ((rv = nng_listener_start(*l, 0)) != 0) {
-			cbd_log_error("listen %s: %s", url, nng_strerror(rv));
-			return CB_UNAVAILABLE;
-		}
-		cbd_log_info("listening on %s", url);
 	}
 	srv->reqs = calloc(cfg->contexts, sizeof(*srv->reqs));
 	if (srv->reqs == NULL) {

@@ -3,6 +3,8 @@
 #ifndef CBD_LISTENER_H
 #define CBD_LISTENER_H
 
+#include <nng/nng.h>
+
 #include <cachebroker/cachebroker.h>
 
 typedef struct cbd_server cbd_server;
@@ -15,6 +17,15 @@ typedef struct cbd_req    cbd_req;
  * cbd_listener_start. nng errors are logged here with their URL.
  */
 CB_NODISCARD cb_status cbd_listener_open(cbd_server *srv);
+
+/*
+ * cbd_listener_listen starts a listener of sock on url; an IPC socket file
+ * gets ipc_mode. The socket owns the listener (nng_close closes it). nng
+ * errors are logged here with their URL and come back as UNAVAILABLE.
+ * Main thread, at start. Also used for the feed's pub0 socket.
+ */
+CB_NODISCARD cb_status cbd_listener_listen(
+    nng_socket sock, const char *url, int ipc_mode, nng_listener *l);
 
 /* cbd_listener_start posts every context's first receive. */
 void cbd_listener_start(cbd_server *srv);

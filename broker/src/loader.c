@@ -69,6 +69,10 @@ struct cbd_loader {
 	uint64_t   *load_us;     /* per resource: recent load time */
 };
 
+/* epoch_of finds the epoch of ns, or with create makes its slot (loads
+ * create one, so that invalidations of other namespaces do not touch it).
+ * Namespaces beyond the table share other_epoch, which every
+ * invalidation moves. */
 static uint64_t *
 epoch_of(cbd_loader *l, const char *ns, int create)
 {
@@ -406,7 +410,7 @@ cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld)
 	f->hash     = h;
 	f->r        = r;
 	f->ttl_ms   = ld->ttl_ms;
-	f->epoch    = *epoch_of(l, r->ns, 0);
+	f->epoch    = *epoch_of(l, r->ns, 1);
 	f->degraded = ld->degraded;
 	f->loader   = l;
 	f->t0_us    = cbd_now_us();

@@ -47,7 +47,7 @@ main(int argc, char **argv)
 	int         test     = 0;
 	int         c;
 	int         code;
-	cbd_config  cfg;
+	cbd_config  cfg  = { 0 }; /* a failed load leaves it untouched */
 	cbd_errors  errs = { 0 };
 	cbd_server *srv;
 

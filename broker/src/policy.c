@@ -184,6 +184,36 @@ set_ttl(cbd_resource *r, const char *value)
 	return "unknown ttl rule (a duration, by-date or by-period)";
 }
 
+/* sql_continue appends an indented continuation line to *sql. */
+static void
+sql_continue(char **sql, const char *name, const char *value, const char *file,
+    int line, cbd_errors *errs)
+{
+	if (strcmp(name, "sql") != 0) {
+		cbd_errors_add(errs, file, line,
+		    "only sql may continue on indented lines");
+	} else if (append_str(sql, value) != 0) {
+		cbd_errors_add(errs, file, line, "out of memory");
+	}
+}
+
+/* set_once stores value into *slot unless *set_line says it was set. */
+static const char *
+set_once(
+    char **slot, int *set_line, const char *name, const char *value, int line)
+{
+	const char *why = NULL;
+
+	(void) name;
+	if (*set_line) {
+		why = "set twice";
+	} else if (cbd_config_strset(slot, value) != 0) {
+		why = "out of memory";
+	}
+	*set_line = line;
+	return why;
+}
+
 void
 cbd_policy_set(cbd_resource *r, const char *name, const char *value,
     int continued, const char *file, int line, cbd_errors *errs)
@@ -192,26 +222,15 @@ cbd_policy_set(cbd_resource *r, const char *name, const char *value,
 	size_t      sz;
 
 	if (continued) {
-		if (strcmp(name, "sql") != 0) {
-			cbd_errors_add(errs, file, line,
-			    "only sql may continue on indented lines");
-		} else if (append_str(&r->sql, value) != 0) {
-			cbd_errors_add(errs, file, line, "out of memory");
-		}
+		sql_continue(&r->sql, name, value, file, line, errs);
 		return;
 	}
 	if (strcmp(name, "key") == 0) {
-		why         = r->key_line ? "'key' is set twice"
-		            : cbd_config_strset(&r->key, value) ? "out of memory"
-		                                                : NULL;
-		r->key_line = line;
+		why = set_once(&r->key, &r->key_line, name, value, line);
 	} else if (strcmp(name, "param") == 0) {
 		why = param_add(r->params, &r->n_params, value);
 	} else if (strcmp(name, "sql") == 0) {
-		why         = r->sql_line ? "'sql' is set twice"
-		            : cbd_config_strset(&r->sql, value) ? "out of memory"
-		                                                : NULL;
-		r->sql_line = line;
+		why = set_once(&r->sql, &r->sql_line, name, value, line);
 	} else if (strcmp(name, "ttl") == 0) {
 		why = r->ttl_line ? "'ttl' is set twice" : set_ttl(r, value);
 		r->ttl_line = line;
@@ -685,4 +704,59 @@ cbd_event_fini(cbd_event *e)
 		free(e->targets[i]);
 	}
 	memset(e, 0, sizeof(*e));
+}
+
+void
+cbd_warm_set(cbd_warm *w, const char *name, const char *value, int continued,
+    const char *file, int line, cbd_errors *errs)
+{
+	const char   *why = NULL;
+	unsigned long n;
+	char         *end;
+
+	if (continued) {
+		sql_continue(&w->sql, name, value, file, line, errs);
+		return;
+	}
+	if (strcmp(name, "resource") == 0) {
+		why = set_once(
+		    &w->resource, &w->resource_line, name, value, line);
+	} else if (strcmp(name, "sql") == 0) {
+		why = set_once(&w->sql, &w->sql_line, name, value, line);
+	} else if (strcmp(name, "startup") == 0) {
+		if (strcmp(value, "yes") == 0) {
+			w->startup = 1;
+		} else if (strcmp(value, "no") == 0) {
+			w->startup = 0;
+		} else {
+			why = "not yes or no";
+		}
+	} else if (strcmp(name, "concurrency") == 0) {
+		n = strtoul(value, &end, 10);
+		if (*value < '0' || *value > '9' || *end != '\0' || n < 1 ||
+		    n > 64) {
+			why = "not a number from 1 to 64";
+		} else {
+			w->concurrency = (uint32_t) n;
+		}
+	} else {
+		cbd_errors_add(errs, file, line,
+		    "unknown key '%s' in [warm %s]", name, w->name);
+		return;
+	}
+	if (why != NULL) {
+		cbd_errors_add(errs, file, line, "%s: %s", name, why);
+	}
+}
+
+void
+cbd_warm_fini(cbd_warm *w)
+{
+	if (w == NULL) {
+		return;
+	}
+	free(w->name);
+	free(w->resource);
+	free(w->sql);
+	memset(w, 0, sizeof(*w));
 }

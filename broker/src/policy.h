@@ -74,7 +74,32 @@ typedef struct cbd_event {
 	size_t    n_targets;
 } cbd_event;
 
+/*
+ * A warm strategy: SQL listing parameter rows for a resource; each row is
+ * loaded through the resource's loader and stored with its TTL rule.
+ * Columns are matched to the resource's parameters by name.
+ */
+typedef struct cbd_warm {
+	char    *name;          /* "schedules.next-week" */
+	int      line;          /* its section header */
+	char    *resource;      /* "schedules.technician-day" */
+	int      resource_line; /* where resource was set */
+	size_t   res;           /* its index in cfg->resources (checked) */
+	char    *sql;           /* rows of parameters */
+	int      sql_line;
+	int      startup;     /* run when the broker starts (default yes) */
+	uint32_t concurrency; /* loads at a time (default 2) */
+} cbd_warm;
+
 typedef struct cbd_errors cbd_errors;
+
+/* cbd_warm_set applies "name = value" of [warm NAME] (continued: an
+ * indented continuation of sql). */
+void cbd_warm_set(cbd_warm *w, const char *name, const char *value,
+    int continued, const char *file, int line, cbd_errors *errs);
+
+/* cbd_warm_fini frees a strategy's strings. NULL-safe. */
+void cbd_warm_fini(cbd_warm *w);
 
 /* cbd_event_set applies "name = value" of [event NAME] (param, or
  * invalidate: a key template or, with * ? [, a pattern template). */

@@ -25,6 +25,14 @@
 static void req_aio_cb(void *arg);
 static void req_deadline_cb(evutil_socket_t fd, short what, void *arg);
 
+/* What an internal request has instead of an nng context. */
+typedef struct cbd_req_internal {
+	cbd_req_done_fn *done; /* gets the answer */
+	void            *arg;
+	unsigned         flags; /* CBD_SUBMIT_* */
+	cbd_req         *all;   /* every internal request of the server */
+} cbd_req_internal;
+
 cb_status
 cbd_req_alloc(cbd_req **out, cbd_server *srv, nng_socket sock, uint32_t index)
 {
@@ -86,11 +94,14 @@ cbd_req_free(cbd_req *req)
 	if (req->ctx.id != 0) {
 		nng_ctx_close(req->ctx);
 	}
-	nng_aio_free(req->aio);
+	if (req->aio != NULL) {
+		nng_aio_free(req->aio);
+	}
 	if (req->timer != NULL) {
 		event_free(req->timer);
 	}
 	req_reset(req);
+	free(req->internal);
 	free(req);
 }
 
@@ -119,6 +130,17 @@ req_send(cbd_req *req, cb_status code, const char *message,
 	nng_msg    *msg;
 	int id = req->method != NULL ? req->method->id : CBD_METHOD_UNKNOWN;
 
+	if (req->internal != NULL) {
+		cbd_req_done_fn *done = req->internal->done;
+		void            *arg  = req->internal->arg;
+		/* Idle before the callback, which may submit again. */
+		req_reset(req);
+		req->state         = CBD_REQ_IDLE;
+		req->next          = srv->idle_internal;
+		srv->idle_internal = req;
+		done(arg, code, message, payload, plen);
+		return;
+	}
 	cbd_stats_record_call(
 	    &srv->stats, id, code, cbd_now_us() - req->t_start_us);
 	if (cbd_envelope_pack(&msg, code, message, payload, plen,
@@ -352,4 +374,117 @@ cbd_req_run(cbd_req *req, void *arg)
 		}
 	}
 	req->method->run(req);
+}
+
+/* internal_get takes an idle internal request or makes one. */
+static cbd_req *
+internal_get(cbd_server *srv)
+{
+	cbd_req *req = srv->idle_internal;
+
+	if (req != NULL) {
+		srv->idle_internal = req->next;
+		req->next          = NULL;
+		return req;
+	}
+	if ((req = calloc(1, sizeof(*req))) == NULL ||
+	    (req->internal = calloc(1, sizeof(*req->internal))) == NULL ||
+	    (req->timer = evtimer_new(srv->base, req_deadline_cb, req)) ==
+	        NULL) {
+		if (req != NULL) {
+			free(req->internal);
+		}
+		free(req);
+		return NULL;
+	}
+	req->srv           = srv;
+	req->index         = UINT32_MAX;
+	req->internal->all = srv->all_internal;
+	srv->all_internal  = req;
+	return req;
+}
+
+/* internal_encode packs payload into a Request envelope for method. */
+static uint8_t *
+internal_encode(int method, const ProtobufCMessage *payload,
+    uint64_t deadline_ms, size_t *len)
+{
+	Cachebroker__V1__Request env = CACHEBROKER__V1__REQUEST__INIT;
+	size_t   plen = protobuf_c_message_get_packed_size(payload);
+	uint8_t *pbuf = malloc(plen + 1);
+	uint8_t *ebuf = NULL;
+
+	if (pbuf != NULL) {
+		protobuf_c_message_pack(payload, pbuf);
+		env.method       = (char *) cbd_methods[method].name;
+		env.payload.data = pbuf;
+		env.payload.len  = plen;
+		env.deadline_ms  = deadline_ms > UINT32_MAX
+		     ? UINT32_MAX
+		     : (uint32_t) deadline_ms;
+		*len = protobuf_c_message_get_packed_size(&env.base);
+		if ((ebuf = malloc(*len + 1)) != NULL) {
+			protobuf_c_message_pack(&env.base, ebuf);
+		}
+	}
+	free(pbuf);
+	return ebuf;
+}
+
+cb_status
+cbd_req_submit(cbd_server *srv, int method, const ProtobufCMessage *payload,
+    uint64_t deadline_ms, unsigned flags, cbd_req_done_fn *done, void *arg,
+    char *why, size_t whylen)
+{
+	cbd_req  *req;
+	uint8_t  *buf;
+	size_t    len = 0;
+	cb_status rv;
+
+	if ((buf = internal_encode(method, payload, deadline_ms, &len)) ==
+	        NULL ||
+	    (req = internal_get(srv)) == NULL) {
+		free(buf);
+		snprintf(why, whylen, "broker out of memory");
+		return CB_RESOURCE_EXHAUSTED;
+	}
+	rv = cbd_router_decode(&srv->cfg, buf, len, &req->env, &req->method,
+	    &req->in, why, whylen);
+	free(buf);
+	if (rv != CB_OK) {
+		req->method        = NULL;
+		req->next          = srv->idle_internal;
+		srv->idle_internal = req;
+		return rv;
+	}
+	req->internal->done  = done;
+	req->internal->arg   = arg;
+	req->internal->flags = flags;
+	req->t_start_us      = cbd_now_us();
+	req->deadline_us     = req->t_start_us + deadline_ms * 1000u;
+	req->state           = CBD_REQ_WORK;
+	/* Through the inbox: done never runs inside this call. */
+	cbd_loop_post(&srv->loop, req);
+	return CB_OK;
+}
+
+int
+cbd_req_journaled(const cbd_req *req)
+{
+	return req->internal == NULL ||
+	    (req->internal->flags & CBD_SUBMIT_REPLAY) == 0;
+}
+
+void
+cbd_req_internal_free(cbd_server *srv)
+{
+	cbd_req *req = srv->all_internal;
+
+	while (req != NULL) {
+		cbd_req *next = req->internal->all;
+		cbd_req_free(req);
+		req = next;
+	}
+	srv->all_internal  = NULL;
+	srv->idle_internal = NULL;
 }

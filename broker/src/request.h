@@ -65,13 +65,14 @@ struct cbd_req {
 	ProtobufCMessage         *in;          /* decoded payload (owned) */
 	uint64_t                  t_start_us;  /* received at */
 	uint64_t                  deadline_us; /* must be answered by */
-	struct event             *timer;   /* deadline timer, loop thread */
-	cbd_req                  *next;    /* inbox or waiter list link */
-	cbd_dedupe_entry         *dedupe;  /* request_id entry it completes */
-	cbd_dedupe_entry         *waiting; /* entry whose result it awaits */
-	struct cbd_flight        *flight;  /* load whose result it awaits */
-	const char               *x_cache; /* reply metadata, static */
-	cbd_op                    op;      /* method scratch */
+	struct event             *timer;    /* deadline timer, loop thread */
+	cbd_req                  *next;     /* inbox or waiter list link */
+	cbd_dedupe_entry         *dedupe;   /* request_id entry it completes */
+	cbd_dedupe_entry         *waiting;  /* entry whose result it awaits */
+	struct cbd_flight        *flight;   /* load whose result it awaits */
+	const char               *x_cache;  /* reply metadata, static */
+	cbd_op                    op;       /* method scratch */
+	struct cbd_req_internal  *internal; /* NULL: a client's request */
 };
 
 /* cbd_req_alloc creates the request of one context (nng_ctx_open on sock
@@ -122,5 +123,38 @@ cbd_req_current(void *arg, uint64_t tag)
 	/* gen only changes on the loop thread, where replies arrive. */
 	return (uint32_t) (tag >> 32) == req->gen ? req : NULL;
 }
+
+/*
+ * Internal requests: work the broker starts by itself (warming, NOTIFY,
+ * replaying the invalidation journal) runs through the same methods as a
+ * client's request, encoded, decoded and checked the same way, but its
+ * answer goes to a callback instead of a socket. They do not count as
+ * in flight for the drain, nor in the per-method statistics.
+ */
+typedef void cbd_req_done_fn(void *arg, cb_status code, const char *message,
+    const void *payload, size_t plen);
+
+/* Flags of cbd_req_submit. */
+#define CBD_SUBMIT_REPLAY 1u /* the journal replays it: keeps its own copy */
+
+/*
+ * cbd_req_submit runs method (an enum cbd_method_id) with payload on the
+ * loop, later (never inside this call), with a deadline of deadline_ms;
+ * done(arg, ...) gets the answer exactly once: code, message and, for
+ * CB_OK, the packed response. Returns INVALID_ARGUMENT (with why) when the
+ * method's check refuses the payload, RESOURCE_EXHAUSTED when out of
+ * memory; done is then not called. Loop thread.
+ */
+CB_NODISCARD cb_status cbd_req_submit(cbd_server *srv, int method,
+    const ProtobufCMessage *payload, uint64_t deadline_ms, unsigned flags,
+    cbd_req_done_fn *done, void *arg, char *why, size_t whylen);
+
+/* cbd_req_journaled says whether an invalidation of req that fails goes
+ * to the journal: yes, unless the journal itself is replaying it. */
+int cbd_req_journaled(const cbd_req *req);
+
+/* cbd_req_internal_free frees every internal request of srv, idle or
+ * not. Loop thread, at close, after the pools completed their work. */
+void cbd_req_internal_free(cbd_server *srv);
 
 #endif /* CBD_REQUEST_H */

@@ -49,6 +49,9 @@ typedef struct cbd_req cbd_req;
 	X(EVENT_PUBLISH, "EventService", "Publish",                           \
 	    cachebroker__v1__publish_request__descriptor, 1,                  \
 	    cbd_event_publish_check, cbd_event_publish_run)                   \
+	X(WARM_WARM, "WarmService", "Warm",                                   \
+	    cachebroker__v1__warm_request__descriptor, 0, cbd_warm_check,     \
+	    cbd_warm_run)                                                     \
 	X(ADMIN_HEALTH, "AdminService", "Health",                             \
 	    cachebroker__v1__health_request__descriptor, 0, cbd_admin_check,  \
 	    cbd_admin_health_run)                                             \

@@ -10,11 +10,15 @@
 
 #include "db_pool.h"
 #include "dedupe.h"
+#include "journal.h"
+#include "feed.h"
 #include "listener.h"
 #include "loader.h"
 #include "log.h"
+#include "notify.h"
 #include "redis_pool.h"
 #include "request.h"
+#include "warm.h"
 
 /* Housekeeping period: stalled Redis connections are noticed within
  * command_timeout + this. */
@@ -34,6 +38,10 @@ server_cron_cb(evutil_socket_t fd, short what, void *arg)
 		cbd_db_cron(srv->db);
 	}
 	cbd_dedupe_expire(srv->dedupe, now);
+	cbd_journal_cron(srv->journal);
+	if (!atomic_load(&srv->draining)) {
+		cbd_warmer_cron(srv->warmer);
+	}
 	if (!atomic_load(&srv->draining)) {
 		return;
 	}
@@ -124,10 +132,17 @@ cbd_server_open(cbd_server **out, cbd_config *cfg)
 	    (rv = cbd_redis_pool_open(
 	         &srv->redis, srv->base, &srv->cfg.redis)) != CB_OK ||
 	    (rv = cbd_loader_alloc(&srv->loader, srv)) != CB_OK ||
+	    (rv = cbd_journal_alloc(
+	         &srv->journal, srv, srv->cfg.redis.journal_size)) != CB_OK ||
+	    (srv->cfg.db.notify_channel[0] != '\0' &&
+	        (rv = cbd_notify_alloc(&srv->notify, srv)) != CB_OK) ||
 	    (srv->cfg.db.enabled &&
-	        (rv = cbd_db_pool_open(&srv->db, srv->base, &srv->cfg)) !=
-	            CB_OK) ||
-	    (rv = cbd_listener_open(srv)) != CB_OK) {
+	        (rv = cbd_db_pool_open(&srv->db, srv->base, &srv->cfg,
+	             cbd_notify_received, cbd_notify_listening,
+	             srv->notify)) != CB_OK) ||
+	    (rv = cbd_warmer_alloc(&srv->warmer, srv)) != CB_OK ||
+	    (rv = cbd_listener_open(srv)) != CB_OK ||
+	    (rv = cbd_feed_open(&srv->feed, &srv->cfg)) != CB_OK) {
 		goto fail;
 	}
 	cbd_listener_start(srv);
@@ -165,7 +180,14 @@ cbd_server_close(cbd_server *srv)
 	srv->db = NULL;
 	cbd_redis_pool_close(srv->redis);
 	srv->redis = NULL;
+	cbd_warmer_free(srv->warmer); /* may answer Warm calls */
+	srv->warmer = NULL;
 	cbd_listener_close(srv);
+	cbd_feed_close(srv->feed);
+	srv->feed = NULL;
+	cbd_req_internal_free(srv);
+	cbd_journal_free(srv->journal);
+	cbd_notify_free(srv->notify);
 	cbd_loader_free(srv->loader);
 	cbd_dedupe_free(srv->dedupe);
 	for (size_t i = 0; i < 3; i++) {

@@ -21,6 +21,9 @@ typedef struct cbd_redis_pool cbd_redis_pool;
 typedef struct cbd_db_pool    cbd_db_pool;
 typedef struct cbd_loader     cbd_loader;
 typedef struct cbd_dedupe     cbd_dedupe;
+typedef struct cbd_journal    cbd_journal;
+typedef struct cbd_notify     cbd_notify;
+typedef struct cbd_warmer     cbd_warmer;
 typedef struct cbd_req        cbd_req;
 
 #ifndef CBD_VERSION
@@ -50,10 +53,16 @@ typedef struct cbd_server {
 	nng_aio           *out_aio;  /* runs the outbox on nng's thread */
 	cbd_req          **reqs;     /* one per context */
 	uint32_t           n_reqs;
-	cbd_db_pool       *db;        /* loop thread; NULL: no database */
-	cbd_loader        *loader;    /* loop thread: loads in flight */
-	cbd_redis_pool    *redis;     /* loop thread */
-	cbd_dedupe        *dedupe;    /* loop thread */
+	cbd_req           *all_internal;  /* internal requests (request.h) */
+	cbd_req           *idle_internal; /* those not in WORK */
+	cbd_db_pool       *db;            /* loop thread; NULL: no database */
+	cbd_loader        *loader;        /* loop thread: loads in flight */
+	cbd_redis_pool    *redis;         /* loop thread */
+	cbd_dedupe        *dedupe;        /* loop thread */
+	cbd_journal       *journal;   /* loop thread: failed invalidations */
+	cbd_notify        *notify;    /* loop thread; NULL: no channel */
+	cbd_warmer        *warmer;    /* loop thread: warm runs */
+	struct cbd_feed   *feed;      /* loop thread; NULL: no feed */
 	cbd_stats          stats;     /* see stats.h for threads */
 	uint64_t           start_us;  /* monotonic start time */
 	atomic_int         draining;  /* SIGTERM seen: refuse new work */

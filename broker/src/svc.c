@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "envelope.h"
+#include "journal.h"
 #include "policy.h"
 #include "request.h"
 #include "server.h"
@@ -113,6 +114,19 @@ cbd_svc_cmd(cbd_req *req, cbd_cmd *cmd, int nargs, size_t arena)
 		return -1;
 	}
 	return 0;
+}
+
+int
+cbd_svc_blocked(cbd_req *req, const char *ns)
+{
+	if (!cbd_journal_blocks(req->srv->journal, ns)) {
+		return 0;
+	}
+	cbd_req_fail(req, CB_UNAVAILABLE,
+	    "namespace '%s' has invalidations waiting for Redis; it is not "
+	    "read from the cache until they are applied",
+	    ns);
+	return 1;
 }
 
 void

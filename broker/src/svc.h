@@ -66,6 +66,11 @@ CB_NODISCARD cb_status cbd_svc_params(void *const *entries, size_t n,
 cb_status cbd_svc_unknown(
     const char *what, const char *name, char *why, size_t whylen);
 
+/* cbd_svc_blocked answers UNAVAILABLE and returns 1 when ns must not be
+ * read from the cache now: the journal has invalidations of it to apply
+ * (Redis was away). 0 otherwise. Loop thread. */
+int cbd_svc_blocked(cbd_req *req, const char *ns);
+
 /* cbd_svc_fail_oom records out-of-memory as the op's error. */
 void cbd_svc_fail_oom(cbd_req *req);
 

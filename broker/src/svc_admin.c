@@ -6,11 +6,14 @@
 #include <sys/param.h>
 
 #include "db_pool.h"
+#include "journal.h"
+#include "notify.h"
 #include "redis_pool.h"
 #include "request.h"
 #include "server.h"
 #include "stats.h"
 #include "svc.h"
+#include "warm.h"
 
 cb_status
 cbd_admin_check(const cbd_config *cfg, const ProtobufCMessage *in, char *why,
@@ -188,6 +191,47 @@ info_parse(const char *text, const ProtobufCMessageDescriptor *desc, size_t *n,
 	return 0;
 }
 
+/* metrics_warm adds each warm strategy's record. */
+static int
+metrics_warm(cbd_server *srv, Cachebroker__V1__MetricsResponse *m)
+{
+	const cbd_config *cfg = &srv->cfg;
+
+	if ((m->warm = calloc(cfg->n_warms + 1, sizeof(void *))) == NULL) {
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->n_warms; i++) {
+		const cbd_warm_stats *st = cbd_warmer_stats(srv->warmer, i);
+		Cachebroker__V1__WarmMetrics *wm = malloc(sizeof(*wm));
+		Cachebroker__V1__WarmResult  *last;
+
+		if (wm == NULL) {
+			return -1;
+		}
+		cachebroker__v1__warm_metrics__init(wm);
+		m->warm[m->n_warm++] = wm;
+		if ((wm->strategy = strdup(cfg->warms[i].name)) == NULL ||
+		    (last = malloc(sizeof(*last))) == NULL) {
+			return -1;
+		}
+		cachebroker__v1__warm_result__init(last);
+		wm->last         = last;
+		wm->runs         = st->runs;
+		wm->keys_total   = st->keys_total;
+		wm->errors_total = st->errors_total;
+		wm->running      = st->running > 0;
+		if ((last->strategy = strdup(cfg->warms[i].name)) == NULL ||
+		    (last->error = strdup(st->last.error)) == NULL) {
+			return -1;
+		}
+		last->keys        = st->last.keys;
+		last->not_found   = st->last.not_found;
+		last->errors      = st->last.errors;
+		last->duration_ms = st->last.duration_ms;
+	}
+	return 0;
+}
+
 static int
 metrics_counters(cbd_req *req, Cachebroker__V1__MetricsResponse *m)
 {
@@ -251,7 +295,13 @@ metrics_counters(cbd_req *req, Cachebroker__V1__MetricsResponse *m)
 		mm->latency_p99_us =
 		    MIN(cbd_stats_percentile(ms, 99), mm->latency_max_us);
 	}
-	return 0;
+	m->journal_items      = cbd_journal_items(srv->journal);
+	m->journal_namespaces = cbd_journal_namespaces(srv->journal);
+	m->notify_listening   = srv->db != NULL && srv->notify != NULL &&
+	    cbd_db_listening(srv->db);
+	m->notifications       = cbd_notify_count(srv->notify);
+	m->notification_errors = cbd_notify_errors(srv->notify);
+	return metrics_warm(srv, m);
 }
 
 static void

@@ -172,7 +172,8 @@ cbd_cache_get_run(cbd_req *req)
 	cbd_cmd                            cmd;
 	size_t ks = cbd_cmd_key_size(prefix(req), in->namespace_, in->key);
 
-	if ((c = cbd_svc_conn(req)) == NULL ||
+	if (cbd_svc_blocked(req, in->namespace_) ||
+	    (c = cbd_svc_conn(req)) == NULL ||
 	    cbd_svc_alloc(req, &cachebroker__v1__get_response__descriptor) ==
 	        NULL) {
 		return;
@@ -263,6 +264,9 @@ cbd_cache_get_many_run(cbd_req *req)
 {
 	const Cachebroker__V1__GetManyRequest *in = (const void *) req->in;
 
+	if (cbd_svc_blocked(req, in->namespace_)) {
+		return;
+	}
 	(void) keys_send(req, "MGET", in->namespace_, in->n_keys, in->keys,
 	    &cachebroker__v1__get_many_response__descriptor, get_many_cb);
 }

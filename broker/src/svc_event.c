@@ -54,7 +54,7 @@ void
 cbd_event_publish_run(cbd_req *req)
 {
 	const cbd_config *cfg = &req->srv->cfg;
-	const cbd_event  *e;
+	const cbd_event  *e   = NULL;
 	const char       *values[CBD_MAX_PARAMS];
 	char              why[160];
 	char              target[EVENT_MAX_TARGET];

@@ -8,6 +8,7 @@
 
 #include "backoff.h"
 #include "cmd.h"
+#include "journal.h"
 #include "keys.h"
 #include "loader.h"
 #include "policy.h"
@@ -214,7 +215,7 @@ cbd_cache_fetch_run(cbd_req *req)
 {
 	const Cachebroker__V1__FetchRequest *in  = (const void *) req->in;
 	const cbd_config                    *cfg = &req->srv->cfg;
-	const cbd_resource                  *r;
+	const cbd_resource                  *r   = NULL;
 	const char                          *values[CBD_MAX_PARAMS];
 	char                                 key[FETCH_MAX_KEY];
 	char                                 why[160];
@@ -227,6 +228,12 @@ cbd_cache_fetch_run(cbd_req *req)
 	if (fetch_bind(cfg, in, &r, values, key, &ttl, why, sizeof(why)) !=
 	    CB_OK) {
 		cbd_req_finish(req, CB_INVALID_ARGUMENT, why, NULL);
+		return;
+	}
+	if (cbd_journal_blocks(req->srv->journal, r->ns)) {
+		/* Invalidations of r->ns wait for Redis: what it holds may
+		 * be stale. Answer from the database, store nothing. */
+		fetch_load(req, 1, NULL, 0);
 		return;
 	}
 	if (in->refresh) {

@@ -24,6 +24,8 @@ enum {
 	CLI_OPT_NX      = 1u << 1, /* --nx */
 	CLI_OPT_XX      = 1u << 2, /* --xx */
 	CLI_OPT_REFRESH = 1u << 3, /* --refresh */
+	CLI_OPT_FEED    = 1u << 4, /* --feed URL: talks to the feed, not -u */
+	CLI_OPT_COUNT   = 1u << 5, /* --count N */
 };
 
 /* What the command line asked for, and the client to do it with. */
@@ -35,6 +37,8 @@ struct cli {
 	int64_t     ttl_ms;     /* --ttl, when CLI_OPT_TTL is in given */
 	unsigned    given;      /* CLI_OPT_* bits seen on the command line */
 	const char *synopsis;   /* the running command's, for usage errors */
+	const char *feed_url;   /* --feed; NULL: the library's default */
+	uint64_t    count;      /* --count, when CLI_OPT_COUNT is in given */
 };
 
 /* A command handler gets the arguments after the command's name, their
@@ -49,11 +53,19 @@ int cli_cmd_mget(struct cli *cli, int argc, char **argv);
 int cli_cmd_incr(struct cli *cli, int argc, char **argv);
 int cli_cmd_fetch(struct cli *cli, int argc, char **argv);
 int cli_cmd_publish(struct cli *cli, int argc, char **argv);
+int cli_cmd_warm(struct cli *cli, int argc, char **argv);
 int cli_cmd_expire(struct cli *cli, int argc, char **argv);
 int cli_cmd_invalidate(struct cli *cli, int argc, char **argv);
 int cli_cmd_health(struct cli *cli, int argc, char **argv);
 int cli_cmd_metrics(struct cli *cli, int argc, char **argv);
 int cli_cmd_reset_stats(struct cli *cli, int argc, char **argv);
+int cli_cmd_watch(struct cli *cli, int argc, char **argv);
+
+struct cli_json;
+
+/* cmd_warm.c: one WarmResult as a JSON object (warm and metrics). */
+void cli_json_warm_result(
+    struct cli_json *j, const Cachebroker__V1__WarmResult *r);
 
 /* duration.c */
 

@@ -229,6 +229,39 @@ metrics_json(const Cachebroker__V1__MetricsResponse *m)
 		cli_json_end_object(&j);
 	}
 	cli_json_end_array(&j);
+	cli_json_key(&j, "warm");
+	cli_json_begin_array(&j);
+	for (i = 0; i < m->n_warm; i++) {
+		const Cachebroker__V1__WarmMetrics *w = m->warm[i];
+
+		cli_json_begin_object(&j);
+		cli_json_key(&j, "strategy");
+		cli_json_string(&j, w->strategy);
+		cli_json_key(&j, "runs");
+		cli_json_uint(&j, w->runs);
+		cli_json_key(&j, "running");
+		cli_json_bool(&j, w->running);
+		cli_json_key(&j, "keys_total");
+		cli_json_uint(&j, w->keys_total);
+		cli_json_key(&j, "errors_total");
+		cli_json_uint(&j, w->errors_total);
+		if (w->last != NULL && w->runs > 0) {
+			cli_json_key(&j, "last");
+			cli_json_warm_result(&j, w->last);
+		}
+		cli_json_end_object(&j);
+	}
+	cli_json_end_array(&j);
+	cli_json_key(&j, "journal_items");
+	cli_json_uint(&j, m->journal_items);
+	cli_json_key(&j, "journal_namespaces");
+	cli_json_uint(&j, m->journal_namespaces);
+	cli_json_key(&j, "notify_listening");
+	cli_json_bool(&j, m->notify_listening);
+	cli_json_key(&j, "notifications");
+	cli_json_uint(&j, m->notifications);
+	cli_json_key(&j, "notification_errors");
+	cli_json_uint(&j, m->notification_errors);
 	if (m->redis != NULL) {
 		cli_json_key(&j, "redis");
 		cli_json_begin_object(&j);
@@ -251,6 +284,11 @@ metrics_text(const Cachebroker__V1__MetricsResponse *m)
 	printf("%-10s %s\n", "uptime:", up);
 	printf("%-10s %" PRIu64 "\n", "in flight:", m->in_flight);
 	printf("%-10s %" PRId64 "\n", "keys:", m->key_count);
+	printf("%-10s %" PRIu64 " records, %" PRIu64 " namespaces blocked\n",
+	    "journal:", m->journal_items, m->journal_namespaces);
+	printf("%-10s %s, %" PRIu64 " received, %" PRIu64 " rejected\n",
+	    "notify:", m->notify_listening ? "listening" : "not listening",
+	    m->notifications, m->notification_errors);
 
 	if (m->n_namespaces > 0) {
 		printf("\n%-12s %7s %7s %6s %6s %6s %6s %6s %7s\n",
@@ -266,6 +304,21 @@ metrics_text(const Cachebroker__V1__MetricsResponse *m)
 		    n->namespace_, n->hits, n->misses, n->hit_rate * 100.0,
 		    n->loads, n->load_errors, n->coalesced, n->stale_serves,
 		    n->invalidations);
+	}
+
+	if (m->n_warm > 0) {
+		printf("\n%-28s %5s %8s %7s %9s %7s\n", "WARM STRATEGY",
+		    "RUNS", "KEYS", "ERRORS", "LAST KEYS", "LAST MS");
+	}
+	for (i = 0; i < m->n_warm; i++) {
+		const Cachebroker__V1__WarmMetrics *w = m->warm[i];
+		uint64_t lk = w->last != NULL ? w->last->keys : 0;
+		uint64_t lm = w->last != NULL ? w->last->duration_ms : 0;
+
+		printf("%-28s %5" PRIu64 " %8" PRIu64 " %7" PRIu64 " %9" PRIu64
+		       " %7" PRIu64 "%s\n",
+		    w->strategy, w->runs, w->keys_total, w->errors_total, lk,
+		    lm, w->running ? "  (running)" : "");
 	}
 
 	/* Methods without the package prefix, so that a line fits in 80

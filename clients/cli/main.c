@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* cachebroker: argv parsing, the command table and dispatch, exit codes. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,12 +41,17 @@ static const struct command commands[] = {
 	    CLI_OPT_REFRESH, cli_cmd_fetch, "read through the cache" },
 	{ "publish", "publish EVENT NAME=VALUE...", 1, ARGS_MANY, 0,
 	    cli_cmd_publish, "apply an event's rules; print keys removed" },
+	{ "warm", "warm [STRATEGY...]", 0, ARGS_MANY, 0, cli_cmd_warm,
+	    "run warm strategies (default: all); print a table" },
 	{ "health", "health", 0, 0, 0, cli_cmd_health,
 	    "print the broker's health" },
 	{ "metrics", "metrics", 0, 0, 0, cli_cmd_metrics,
 	    "print the broker's counters" },
 	{ "reset-stats", "reset-stats", 0, 0, 0, cli_cmd_reset_stats,
 	    "zero the hit, miss and method counters" },
+	{ "watch", "watch [NS...] [--feed URL] [--count N]", 0, ARGS_MANY,
+	    CLI_OPT_FEED | CLI_OPT_COUNT, cli_cmd_watch,
+	    "print invalidations as they happen" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -58,6 +64,8 @@ enum opt_id {
 	O_NX,
 	O_XX,
 	O_REFRESH,
+	O_FEED,
+	O_COUNT,
 	O_HELP,
 	O_VERSION
 };
@@ -77,6 +85,8 @@ static const struct option options[] = {
 	{ "nx", 0, false, O_NX },
 	{ "xx", 0, false, O_XX },
 	{ "refresh", 0, false, O_REFRESH },
+	{ "feed", 0, true, O_FEED },
+	{ "count", 0, true, O_COUNT },
 	{ "help", 'h', false, O_HELP },
 	{ "version", 0, false, O_VERSION },
 };
@@ -93,6 +103,10 @@ static const char help_text[] =
     "      --ttl T       time to live for set and incr (default: none)\n"
     "      --nx, --xx    set only if the key is absent / present\n"
     "      --refresh     fetch: load even on a hit, and store\n"
+    "      --feed URL    watch: the broker's feed; default\n"
+    "                    $CACHEBROKER_FEED_URL, else\n"
+    "                    " CB_DEFAULT_FEED_URL "\n"
+    "      --count N     watch: exit after N invalidations\n"
     "  -h, --help        print this help\n"
     "      --version     print the version\n"
     "\n"
@@ -108,6 +122,16 @@ static const char help_text[] =
     "command that gets an answer prints one object on one line, e.g.\n"
     "{\"found\":true,\"value\":\"...\",\"ttl_ms\":1234}; a value that is not\n"
     "UTF-8 comes as \"value_base64\" instead.\n"
+    "\n"
+    "warm prints a table: per strategy the keys stored, rows not found,\n"
+    "errors, milliseconds and the strategy's own error; it waits up to\n"
+    "60s unless --timeout says otherwise, and exits 3 if any row or\n"
+    "strategy failed.\n"
+    "\n"
+    "watch prints one line per invalidation of the namespaces NS (all\n"
+    "without any), 'NS keys=K1,K2 patterns=P1 removed=N' (empty parts\n"
+    "left out), or with --json one object per line; it runs until\n"
+    "SIGINT or SIGTERM, or until --count invalidations, and exits 0.\n"
     "\n"
     "Exit status: 0 ok; 1 not found (get or expire of a missing key, or a\n"
     "set that --nx/--xx prevented); 2 usage error; 3 any other failure,\n"
@@ -187,6 +211,25 @@ is_option(const char *word)
 	    !(word[1] >= '0' && word[1] <= '9');
 }
 
+/* count_parse reads a positive whole number, as for --count. */
+static bool
+count_parse(const char *s, uint64_t *out)
+{
+	char              *end;
+	unsigned long long v;
+
+	if (*s < '1' || *s > '9') {
+		return false;
+	}
+	errno = 0;
+	v     = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0') {
+		return false;
+	}
+	*out = (uint64_t) v;
+	return true;
+}
+
 static int
 option_apply(struct cli *cli, const struct option *o, const char *val,
     bool *help, bool *version)
@@ -233,6 +276,22 @@ option_apply(struct cli *cli, const struct option *o, const char *val,
 		break;
 	case O_REFRESH:
 		cli->given |= CLI_OPT_REFRESH;
+		break;
+	case O_FEED:
+		if (*val == '\0') {
+			return cli_usage_error(NULL, "empty --feed");
+		}
+		cli->feed_url = val;
+		cli->given |= CLI_OPT_FEED;
+		break;
+	case O_COUNT:
+		if (!count_parse(val, &cli->count)) {
+			return cli_usage_error(NULL,
+			    "invalid --count '%s': expected a positive whole "
+			    "number",
+			    val);
+		}
+		cli->given |= CLI_OPT_COUNT;
 		break;
 	case O_HELP:
 		*help = true;
@@ -302,6 +361,8 @@ check_command(const struct cli *cli, const struct command *cmd, int nargs)
 		{ CLI_OPT_NX, "--nx" },
 		{ CLI_OPT_XX, "--xx" },
 		{ CLI_OPT_REFRESH, "--refresh" },
+		{ CLI_OPT_FEED, "--feed" },
+		{ CLI_OPT_COUNT, "--count" },
 	};
 	size_t i;
 
@@ -373,7 +434,9 @@ main(int argc, char **argv)
 	}
 	cli.synopsis    = cmd->synopsis;
 	opts.timeout_ms = cli.timeout_ms;
-	if ((st = cb_client_open(&cli.client, cli.url, &opts)) != CB_OK) {
+	/* watch subscribes to the feed itself: it makes no calls. */
+	if (!(cmd->opts & CLI_OPT_FEED) &&
+	    (st = cb_client_open(&cli.client, cli.url, &opts)) != CB_OK) {
 		url = cli.url != NULL ? cli.url : getenv("CACHEBROKER_URL");
 		if (url == NULL || *url == '\0') {
 			url = CB_DEFAULT_URL;

@@ -175,3 +175,267 @@ CREATE TABLE workflow.demo_info (
 	today      date NOT NULL,
 	seed       double precision NOT NULL
 );
+
+-- ---- cache invalidation ---------------------------------------------------
+--
+-- cachebrokerd LISTENs on the channel "cachebroker" ([database]
+-- notify_channel in cachebroker.conf) and applies each notification like a
+-- service's EventService/Publish of the event it names. Every write to a
+-- table that a loader reads says what it changed:
+--
+--   INSERT/UPDATE/DELETE ──► AFTER ... FOR EACH STATEMENT trigger
+--     (transition tables: the rows the statement changed, old and new)
+--     ──► the distinct events of those rows
+--     ──► pg_notify('cachebroker',
+--             '{"event": "users.updated", "params": {"user_id": 42}}')
+--     ──► delivered at COMMIT (never after a rollback)
+--     ──► the broker removes the keys of that [event] rule of
+--         cachebroker.conf
+--
+--   table           event (params), for each row changed
+--   users           users.created, users.updated, users.deleted (user_id);
+--                   for a technician also technicians.changed
+--                   (technician_id); an update also orders.changed
+--                   (order_id) for each order of the user as a customer
+--                   (tasks.order shows the customer's name and phone)
+--   schedule_days,  schedules.changed (technician_id, date)
+--   schedule_slots
+--   orders          orders.changed (order_id)
+--   tasks           tasks.changed (order_id, technician_id); for a task
+--                   without a technician (pending)
+--                   tasks.unassigned_changed (order_id)
+--   technician_daily_stats: REFRESH MATERIALIZED VIEW sends
+--                   reports.refreshed (an event trigger, see below)
+--   any of them     TRUNCATE, a statement of more than 100 rows, or more
+--                   than 100 events in one transaction:
+--                   workflow.bulk_changed (and nothing else)
+--
+-- Statement-level triggers rather than row-level ones: data.sql writes
+-- some 200,000 rows in a handful of statements; a trigger call and an
+-- event per row would make the load slower and the broker sweep its cache
+-- as many times. A bulk write (a statement of more than 100 rows, or a
+-- transaction that would send more than 100 events) sends one
+-- workflow.bulk_changed instead (the broker drops the demo's namespaces
+-- whole: four pattern sweeps), and the transaction's later statements
+-- skip the work. One trigger function serves the five tables; what a
+-- write of each table means is a function per table (<table>_events).
+-- The channel's name is written once, in cache_notify_one.
+
+-- cache_event(event, params): one notification's payload; params NULL:
+-- none.
+CREATE FUNCTION workflow.cache_event(event text, params jsonb)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE WHEN params IS NULL
+	            THEN jsonb_build_object('event', event)
+	            ELSE jsonb_build_object('event', event, 'params', params)
+	       END::text
+$$;
+
+-- cache_bulk_limit(): more rows in a statement, or more events in a
+-- transaction, make a bulk write.
+CREATE FUNCTION workflow.cache_bulk_limit() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$ SELECT 100 $$;
+
+-- cache_bulk_sent(): this transaction sent workflow.bulk_changed. The
+-- count of events sent lives in a transaction-local setting: -1 once the
+-- bulk event went out.
+CREATE FUNCTION workflow.cache_bulk_sent() RETURNS boolean
+LANGUAGE sql STABLE AS $$
+	SELECT coalesce(current_setting('workflow.cache_sent', true), '') = '-1'
+$$;
+
+CREATE FUNCTION workflow.cache_notify_one(payload text) RETURNS void
+LANGUAGE sql AS $$
+	SELECT pg_notify('cachebroker', payload)
+$$;
+
+-- cache_notify_bulk(): everything may have changed; once per transaction.
+CREATE FUNCTION workflow.cache_notify_bulk() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF NOT workflow.cache_bulk_sent() THEN
+		PERFORM workflow.cache_notify_one(
+		    workflow.cache_event('workflow.bulk_changed', NULL));
+		PERFORM set_config('workflow.cache_sent', '-1', true);
+	END IF;
+END
+$$;
+
+-- cache_notify(events): notifies each payload, or the bulk event when the
+-- transaction's events would pass the limit (PostgreSQL sends a payload
+-- repeated within a transaction once; the count here does not know that).
+CREATE FUNCTION workflow.cache_notify(events text[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	sent integer := coalesce(nullif(
+	    current_setting('workflow.cache_sent', true), ''), '0')::integer;
+	n    integer := coalesce(cardinality(events), 0);
+	e    text;
+BEGIN
+	IF sent < 0 OR n = 0 THEN
+		RETURN;
+	ELSIF sent + n > workflow.cache_bulk_limit() THEN
+		PERFORM workflow.cache_notify_bulk();
+		RETURN;
+	END IF;
+	FOREACH e IN ARRAY events LOOP
+		PERFORM workflow.cache_notify_one(e);
+	END LOOP;
+	PERFORM set_config('workflow.cache_sent', (sent + n)::text, true);
+END
+$$;
+
+-- What a change of each table means: one function per table, from the
+-- changed rows (old and new versions, as jsonb) to their distinct events.
+
+CREATE FUNCTION workflow.users_events(op text, r jsonb[]) RETURNS text[]
+LANGUAGE sql STABLE AS $$
+	SELECT ARRAY(SELECT DISTINCT e FROM (
+		SELECT workflow.cache_event(CASE op
+		    WHEN 'INSERT' THEN 'users.created'
+		    WHEN 'UPDATE' THEN 'users.updated'
+		    ELSE 'users.deleted' END,
+		    jsonb_build_object('user_id', u->'id'))
+		FROM unnest(r) u
+		UNION ALL
+		SELECT workflow.cache_event('technicians.changed',
+		    jsonb_build_object('technician_id', u->'id'))
+		FROM unnest(r) u WHERE u->>'role' = 'technician'
+		UNION ALL
+		SELECT workflow.cache_event('orders.changed',
+		    jsonb_build_object('order_id', o.id))
+		FROM unnest(r) u
+		JOIN workflow.orders o ON o.customer_id = (u->>'id')::bigint
+		WHERE op = 'UPDATE') ev(e))
+$$;
+
+-- schedule_days and schedule_slots alike: a technician's day.
+CREATE FUNCTION workflow.schedules_events(r jsonb[]) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT ARRAY(SELECT DISTINCT workflow.cache_event('schedules.changed',
+	    jsonb_build_object('technician_id', d->'technician_id',
+	        'date', d->'day'))
+	    FROM unnest(r) d)
+$$;
+
+CREATE FUNCTION workflow.orders_events(r jsonb[]) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT ARRAY(SELECT DISTINCT workflow.cache_event('orders.changed',
+	    jsonb_build_object('order_id', o->'id'))
+	    FROM unnest(r) o)
+$$;
+
+-- A pending task has no technician: its event is one without
+-- technician_id (the broker refuses an event that lacks a parameter, and
+-- a made-up id such as 0 would invalidate keys of nobody).
+CREATE FUNCTION workflow.tasks_events(r jsonb[]) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT ARRAY(SELECT DISTINCT CASE
+	    WHEN jsonb_typeof(t->'technician_id') = 'null'
+	    THEN workflow.cache_event('tasks.unassigned_changed',
+	        jsonb_build_object('order_id', t->'order_id'))
+	    ELSE workflow.cache_event('tasks.changed',
+	        jsonb_build_object('order_id', t->'order_id',
+	            'technician_id', t->'technician_id')) END
+	    FROM unnest(r) t)
+$$;
+
+-- The trigger function of all five tables: it reads the transition
+-- tables its TG_OP has (the others do not exist) and notifies what the
+-- table's function above makes of the rows. One function rather than five
+-- copies of the same steps. A statement of more rows than the limit is a
+-- bulk write: it is not read further.
+CREATE FUNCTION workflow.cache_trigger() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+	r jsonb[];
+BEGIN
+	IF TG_OP = 'TRUNCATE' THEN
+		PERFORM workflow.cache_notify_bulk();
+		RETURN NULL;
+	ELSIF workflow.cache_bulk_sent() THEN
+		RETURN NULL;
+	ELSIF TG_OP = 'DELETE' THEN
+		r := ARRAY(SELECT to_jsonb(o) FROM old_rows o
+		           LIMIT workflow.cache_bulk_limit() + 1);
+	ELSE
+		r := ARRAY(SELECT to_jsonb(n) FROM new_rows n
+		           LIMIT workflow.cache_bulk_limit() + 1);
+	END IF;
+	IF cardinality(r) > workflow.cache_bulk_limit() THEN
+		PERFORM workflow.cache_notify_bulk();
+		RETURN NULL;
+	ELSIF TG_OP = 'UPDATE' THEN
+		r := r || ARRAY(SELECT to_jsonb(o) FROM old_rows o);
+	END IF;
+	PERFORM workflow.cache_notify(CASE TG_TABLE_NAME
+	    WHEN 'users' THEN workflow.users_events(TG_OP, r)
+	    WHEN 'orders' THEN workflow.orders_events(r)
+	    WHEN 'tasks' THEN workflow.tasks_events(r)
+	    ELSE workflow.schedules_events(r) END);
+	RETURN NULL;
+END
+$$;
+
+-- Four triggers per table: transition tables allow one event per trigger.
+DO $$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['users', 'schedule_days', 'schedule_slots',
+	                         'orders', 'tasks'] LOOP
+		EXECUTE format('CREATE TRIGGER cache_insert AFTER INSERT'
+		    ' ON workflow.%I REFERENCING NEW TABLE AS new_rows'
+		    ' FOR EACH STATEMENT EXECUTE FUNCTION workflow.cache_trigger()',
+		    t);
+		EXECUTE format('CREATE TRIGGER cache_update AFTER UPDATE'
+		    ' ON workflow.%I REFERENCING OLD TABLE AS old_rows'
+		    ' NEW TABLE AS new_rows'
+		    ' FOR EACH STATEMENT EXECUTE FUNCTION workflow.cache_trigger()',
+		    t);
+		EXECUTE format('CREATE TRIGGER cache_delete AFTER DELETE'
+		    ' ON workflow.%I REFERENCING OLD TABLE AS old_rows'
+		    ' FOR EACH STATEMENT EXECUTE FUNCTION workflow.cache_trigger()',
+		    t);
+		EXECUTE format('CREATE TRIGGER cache_truncate AFTER TRUNCATE'
+		    ' ON workflow.%I'
+		    ' FOR EACH STATEMENT EXECUTE FUNCTION workflow.cache_trigger()',
+		    t);
+	END LOOP;
+END
+$$;
+
+-- REFRESH MATERIALIZED VIEW fires no table trigger, but an event trigger
+-- sees it: the nightly refresh of technician_daily_stats (what the daily
+-- and historical reports read) sends reports.refreshed. Only a superuser
+-- may create an event trigger (scripts/run and the tests load as
+-- postgres); elsewhere the refresh job publishes the event itself:
+--   cachebroker publish reports.refreshed
+-- The event trigger depends on its function: DROP SCHEMA ... CASCADE above
+-- drops it too.
+CREATE FUNCTION workflow.stats_notify() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF EXISTS (SELECT FROM pg_event_trigger_ddl_commands() c
+	           WHERE c.classid = 'pg_class'::regclass
+	             AND c.objid =
+	                 to_regclass('workflow.technician_daily_stats')) THEN
+		PERFORM workflow.cache_notify(ARRAY[
+		    workflow.cache_event('reports.refreshed', NULL)]);
+	END IF;
+END
+$$;
+
+DO $$
+BEGIN
+	IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+		CREATE EVENT TRIGGER workflow_stats_refreshed
+		    ON ddl_command_end
+		    WHEN TAG IN ('REFRESH MATERIALIZED VIEW')
+		    EXECUTE FUNCTION workflow.stats_notify();
+	ELSE
+		RAISE WARNING 'not a superuser: REFRESH MATERIALIZED VIEW '
+		    'workflow.technician_daily_stats sends no reports.refreshed';
+	END IF;
+END
+$$;

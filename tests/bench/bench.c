@@ -43,20 +43,6 @@ usage(void)
 	    "       cb_bench free-port\n");
 }
 
-/* parse_num reads a number in [min, max] or exits with a message. */
-static double
-parse_num(const char *what, const char *s, double min, double max)
-{
-	char  *end;
-	double v = strtod(s, &end);
-
-	if (end == s || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "cb_bench: bad %s: %s\n", what, s);
-		exit(1);
-	}
-	return (v);
-}
-
 enum {
 	OPT_URL = 256,
 	OPT_MODE,
@@ -132,18 +118,19 @@ parse_opts(int argc, char **argv, bench_load_opts *o)
 			}
 			break;
 		case OPT_CONC:
-			o->concurrency =
-			    (int) parse_num("concurrency", optarg, 1, 4096);
+			o->concurrency = (int) bench_parse_num(
+			    "concurrency", optarg, 1, 4096);
 			break;
 		case OPT_DURATION:
 			o->duration_s =
-			    parse_num("duration", optarg, 0.1, 3600);
+			    bench_parse_num("duration", optarg, 0.1, 3600);
 			break;
 		case OPT_WARMUP:
-			o->warmup_s = parse_num("warmup", optarg, 0, 3600);
+			o->warmup_s =
+			    bench_parse_num("warmup", optarg, 0, 3600);
 			break;
 		case OPT_VALUE_SIZE:
-			o->value_size = (size_t) parse_num(
+			o->value_size = (size_t) bench_parse_num(
 			    "value size", optarg, 0, 1 << 20);
 			break;
 		case OPT_NS:
@@ -153,8 +140,8 @@ parse_opts(int argc, char **argv, bench_load_opts *o)
 			o->key = optarg;
 			break;
 		case OPT_TIMEOUT:
-			o->timeout_ms =
-			    (uint32_t) parse_num("timeout", optarg, 1, 600000);
+			o->timeout_ms = (uint32_t) bench_parse_num(
+			    "timeout", optarg, 1, 600000);
 			break;
 		case OPT_PID:
 			eq = strchr(optarg, '=');
@@ -167,7 +154,7 @@ parse_opts(int argc, char **argv, bench_load_opts *o)
 			*eq                    = '\0';
 			o->pid_names[o->npids] = optarg;
 			o->pids[o->npids++] =
-			    (pid_t) parse_num("pid", eq + 1, 1, 1 << 22);
+			    (pid_t) bench_parse_num("pid", eq + 1, 1, 1 << 22);
 			break;
 		default:
 			usage();
@@ -345,8 +332,8 @@ main(int argc, char **argv)
 			usage();
 			return (1);
 		}
-		return (bench_echo_serve(
-		    argv[1], (int) parse_num("contexts", argv[2], 1, 65536)));
+		return (bench_echo_serve(argv[1],
+		    (int) bench_parse_num("contexts", argv[2], 1, 65536)));
 	}
 	if (strcmp(cmd, "free-port") == 0) {
 		return (cmd_free_port());

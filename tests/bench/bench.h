@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <cachebroker/cachebroker.h>
 #include <nng/nng.h>
 
 /* The method a Get travels under, as libcachebroker names it. */
@@ -86,6 +87,25 @@ int bench_envelope_get(
  */
 int bench_envelope_check_get(
     const void *body, size_t len, size_t value_size, char *err, size_t errlen);
+
+/* Used by every benchmark program (common.c, proc.c, hist.c): */
+
+/* bench_parse_num reads a number in [min, max] from s, the value of the
+ * option what; otherwise it says so on stderr and exits 1. */
+double bench_parse_num(
+    const char *what, const char *s, double min, double max);
+
+/*
+ * bench_client_open opens libcachebroker on url (timeout_ms per call) and
+ * makes one Health call, so that the connection is up before anything is
+ * timed. 0 and *out (the caller closes it), or -1 after saying why on
+ * stderr. Blocks.
+ */
+int bench_client_open(cb_client **out, const char *url, uint32_t timeout_ms);
+
+/* bench_parse_hostport splits "HOST:PORT" into host (hostlen bytes) and
+ * *port; 0, or -1 when s is not that. */
+int bench_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
 
 /* bench_now_ns returns CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);

@@ -49,20 +49,6 @@ usage(void)
 	    "  common: [--timeout MS] [--label NAME] [--pid NAME=PID]...\n");
 }
 
-/* parse_num reads a number in [min, max] or exits with a message. */
-static double
-parse_num(const char *what, const char *s, double min, double max)
-{
-	char  *end;
-	double v = strtod(s, &end);
-
-	if (end == s || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "cb_fetch_bench: bad %s: %s\n", what, s);
-		exit(1);
-	}
-	return (v);
-}
-
 enum {
 	OPT_URL = 256,
 	OPT_RESOURCE,
@@ -130,7 +116,8 @@ parse_pid(fb_opts *o, char *arg)
 	}
 	*eq                    = '\0';
 	o->pid_names[o->npids] = arg;
-	o->pids[o->npids++]    = (pid_t) parse_num("pid", eq + 1, 1, 1 << 22);
+	o->pids[o->npids++] =
+	    (pid_t) bench_parse_num("pid", eq + 1, 1, 1 << 22);
 }
 
 /* parse_opts fills o from argv (after the command); exits on a bad one. */
@@ -163,22 +150,24 @@ parse_opts(int argc, char **argv, fb_opts *o)
 			o->param = optarg;
 			break;
 		case OPT_FIRST:
-			o->first =
-			    (int64_t) parse_num("first", optarg, 0, 1e15);
+			o->first = (int64_t) bench_parse_num(
+			    "first", optarg, 0, 1e15);
 			break;
 		case OPT_STEP:
-			o->step = (int64_t) parse_num("step", optarg, 1, 1e12);
+			o->step =
+			    (int64_t) bench_parse_num("step", optarg, 1, 1e12);
 			break;
 		case OPT_KEYS:
-			o->keys = (int64_t) parse_num("keys", optarg, 1, 1e9);
+			o->keys =
+			    (int64_t) bench_parse_num("keys", optarg, 1, 1e9);
 			break;
 		case OPT_REQUESTS:
-			o->requests =
-			    (int64_t) parse_num("requests", optarg, 1, 1e10);
+			o->requests = (int64_t) bench_parse_num(
+			    "requests", optarg, 1, 1e10);
 			break;
 		case OPT_VALUE:
-			o->value =
-			    (int64_t) parse_num("value", optarg, 0, 1e15);
+			o->value = (int64_t) bench_parse_num(
+			    "value", optarg, 0, 1e15);
 			break;
 		case OPT_EXPECT:
 			if (strcmp(optarg, "miss") == 0) {
@@ -197,12 +186,12 @@ parse_opts(int argc, char **argv, fb_opts *o)
 			}
 			break;
 		case OPT_CONC:
-			o->concurrency =
-			    (int) parse_num("concurrency", optarg, 1, 4096);
+			o->concurrency = (int) bench_parse_num(
+			    "concurrency", optarg, 1, 4096);
 			break;
 		case OPT_WORKERS:
 			o->workers =
-			    (int) parse_num("workers", optarg, 1, 4096);
+			    (int) bench_parse_num("workers", optarg, 1, 4096);
 			break;
 		case OPT_ENGINE:
 			if (strcmp(optarg, "aio") == 0) {
@@ -217,20 +206,21 @@ parse_opts(int argc, char **argv, fb_opts *o)
 			}
 			break;
 		case OPT_EXPONENT:
-			o->exponent = parse_num("exponent", optarg, 0.01, 10);
+			o->exponent =
+			    bench_parse_num("exponent", optarg, 0.01, 10);
 			break;
 		case OPT_SEED:
-			o->seed =
-			    (uint64_t) parse_num("seed", optarg, 0, 1e15);
+			o->seed = (uint64_t) bench_parse_num(
+			    "seed", optarg, 0, 1e15);
 			break;
 		case OPT_AFTER_SEED:
-			o->after_seed = (uint64_t) parse_num(
+			o->after_seed = (uint64_t) bench_parse_num(
 			    "after-seed", optarg, 0, 1e15);
 			o->has_after = true;
 			break;
 		case OPT_TIMEOUT:
-			o->timeout_ms =
-			    (uint32_t) parse_num("timeout", optarg, 1, 600000);
+			o->timeout_ms = (uint32_t) bench_parse_num(
+			    "timeout", optarg, 1, 600000);
 			break;
 		case OPT_LABEL:
 			o->label = optarg;
@@ -251,8 +241,8 @@ parse_opts(int argc, char **argv, fb_opts *o)
 			o->key = optarg;
 			break;
 		case OPT_TTL:
-			o->ttl_ms =
-			    (int64_t) parse_num("ttl-ms", optarg, 1, 1e12);
+			o->ttl_ms = (int64_t) bench_parse_num(
+			    "ttl-ms", optarg, 1, 1e12);
 			break;
 		case OPT_PID:
 			parse_pid(o, optarg);
@@ -281,21 +271,6 @@ require(bool ok, const char *what)
 
 /* --- shared helpers -------------------------------------------------- */
 
-void
-fb_request_init(Cachebroker__V1__FetchRequest *req, fb_params *p,
-    const fb_opts *o, int64_t value)
-{
-	cachebroker__v1__fetch_request__init(req);
-	cachebroker__v1__fetch_request__params_entry__init(&p->entry);
-	(void) snprintf(p->num, sizeof(p->num), "%" PRId64, value);
-	p->entry.key   = (char *) o->param;
-	p->entry.value = p->num;
-	p->list[0]     = &p->entry;
-	req->resource  = (char *) o->resource;
-	req->n_params  = 1;
-	req->params    = p->list;
-}
-
 const char *
 fb_source_name(int source)
 {
@@ -311,41 +286,10 @@ fb_source_name(int source)
 	}
 }
 
-int
-fb_check(const Cachebroker__V1__FetchResponse *resp, int *source, char *err,
-    size_t errlen)
-{
-	if (resp == NULL) {
-		(void) snprintf(err, errlen, "no FetchResponse");
-		return (-1);
-	}
-	*source = (int) resp->source;
-	/* Both resources answer JSON text: an object or an array. */
-	if (resp->value.len < 2 ||
-	    (resp->value.data[0] != '{' && resp->value.data[0] != '[')) {
-		(void) snprintf(err, errlen,
-		    "%s: value of %zu bytes is not JSON text", resp->key,
-		    resp->value.len);
-		return (-1);
-	}
-	return (0);
-}
-
 static double
 us(uint64_t ns)
 {
 	return ((double) ns / 1000.0);
-}
-
-void
-fb_print_hist(const bench_hist *h)
-{
-	printf(" count=%" PRIu64 " p50_us=%.1f p90_us=%.1f p99_us=%.1f "
-	       "p999_us=%.1f max_us=%.1f mean_us=%.1f",
-	    h->count, us(bench_hist_percentile(h, 50)),
-	    us(bench_hist_percentile(h, 90)), us(bench_hist_percentile(h, 99)),
-	    us(bench_hist_percentile(h, 99.9)), us(h->max_ns),
-	    h->count ? us(h->sum_ns / h->count) : 0.0);
 }
 
 void
@@ -404,63 +348,6 @@ fb_print_costs(
 	}
 }
 
-/* open_client opens libcachebroker on o->url and makes one Health call,
- * so that the connection is up before anything is timed. */
-static int
-open_client(const fb_opts *o, cb_client **out)
-{
-	Cachebroker__V1__HealthRequest hreq =
-	    CACHEBROKER__V1__HEALTH_REQUEST__INIT;
-	Cachebroker__V1__HealthResponse *hresp = NULL;
-	cb_client_opts                   copts;
-	cb_client                       *c;
-	cb_result                        res;
-	cb_status                        rc;
-
-	memset(&copts, 0, sizeof(copts));
-	memset(&res, 0, sizeof(res));
-	copts.timeout_ms = o->timeout_ms;
-	if ((rc = cb_client_open(&c, o->url, &copts)) != CB_OK) {
-		fprintf(stderr, "cb_fetch_bench: cb_client_open %s: %s\n",
-		    o->url, cb_status_str((int) rc));
-		return (-1);
-	}
-	if ((rc = cb_admin_health(c, &hreq, &hresp, NULL, &res)) != CB_OK) {
-		fprintf(stderr, "cb_fetch_bench: Health %s: %s: %s\n", o->url,
-		    cb_status_str((int) rc), res.message);
-		cb_client_close(c);
-		return (-1);
-	}
-	cb_message_free(hresp);
-	*out = c;
-	return (0);
-}
-
-int
-fb_fetch(cb_client *c, const fb_opts *o, int64_t value, int *source,
-    size_t *len, char *err, size_t errlen)
-{
-	Cachebroker__V1__FetchRequest   req;
-	Cachebroker__V1__FetchResponse *resp = NULL;
-	fb_params                       p;
-	cb_result                       res;
-	cb_status                       rc;
-	int                             rv;
-
-	memset(&res, 0, sizeof(res));
-	fb_request_init(&req, &p, o, value);
-	rc = cb_cache_fetch(c, &req, &resp, NULL, &res);
-	if (rc != CB_OK) {
-		(void) snprintf(err, errlen, "%s %s=%s: %s: %s", o->resource,
-		    o->param, p.num, cb_status_str((int) rc), res.message);
-		return (-1);
-	}
-	rv   = fb_check(resp, source, err, errlen);
-	*len = resp->value.len;
-	cb_message_free(resp);
-	return (rv);
-}
-
 /* --- latency --------------------------------------------------------- */
 
 /*
@@ -493,7 +380,7 @@ cmd_latency(const fb_opts *o)
 		return (1);
 	}
 	bench_hist_init(h);
-	if (open_client(o, &c) != 0) {
+	if (bench_client_open(&c, o->url, o->timeout_ms) != 0) {
 		free(h);
 		return (1);
 	}
@@ -533,7 +420,7 @@ cmd_latency(const fb_opts *o)
 	cb_client_close(c);
 
 	printf("row=%s concurrency=1 errors=%" PRIu64, o->label, errors);
-	fb_print_hist(h);
+	bench_hist_print(h);
 	printf(" rps=%.1f hits=%" PRIu64 " misses=%" PRIu64
 	       " value_bytes=%.0f",
 	    (double) h->count / wall, hits, h->count - hits,
@@ -705,7 +592,7 @@ fb_stampede_run(const fb_opts *o, const fb_stampede_ops *ops, void *shared)
 	}
 	printf("row=%s concurrency=%d errors=%" PRIu64, o->label, o->workers,
 	    errors);
-	fb_print_hist(h);
+	bench_hist_print(h);
 	if (h->count > 0) {
 		printf(" spread_us=%.1f wall_us=%.1f", us(last_start - first),
 		    us(last_end - first));
@@ -783,7 +670,7 @@ cmd_stampede(const fb_opts *o)
 	if (o->naive) {
 		return (fb_naive_stampede(o));
 	}
-	if (open_client(o, &c) != 0) {
+	if (bench_client_open(&c, o->url, o->timeout_ms) != 0) {
 		return (1);
 	}
 	code = fb_stampede_run(o, &broker_ops, c);

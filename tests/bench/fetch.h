@@ -107,10 +107,6 @@ int fb_fetch(cb_client *c, const fb_opts *o, int64_t value, int *source,
 /* fb_source_name: "cache", "loader", "stale" or "unspecified". */
 const char *fb_source_name(int source);
 
-/* fb_print_hist prints " count=... p50_us=... p90_us=... p99_us=...
- * p999_us=... max_us=... mean_us=..." of h. */
-void fb_print_hist(const bench_hist *h);
-
 /* The CPU and context switches of this process (slot 0) and of every
  * o->pids[i] (slot i + 1), sampled at both ends of a window. */
 typedef struct fb_sample {

@@ -563,7 +563,7 @@ fb_zipf_run(const fb_opts *o)
 	       " errors=%" PRIu64,
 	    o->label, o->concurrency, o->aio ? "aio" : "threads", o->requests,
 	    errors);
-	fb_print_hist(all);
+	bench_hist_print(all);
 	printf(" rps=%.1f wall_s=%.3f hits=%" PRIu64 " misses=%" PRIu64
 	       " stale=%" PRIu64 " hit_rate=%.4f distinct=%" PRId64
 	       " keys=%" PRId64 " exponent=%g seed=%" PRIu64,

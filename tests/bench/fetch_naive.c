@@ -211,22 +211,12 @@ int
 fb_naive_stampede(const fb_opts *o)
 {
 	naive_target t;
-	const char  *colon = strrchr(o->redis, ':');
-	char        *end;
-	long         port;
 
 	memset(&t, 0, sizeof(t));
-	if (colon == NULL || colon == o->redis ||
-	    (size_t) (colon - o->redis) >= sizeof(t.host)) {
+	if (bench_parse_hostport(o->redis, t.host, sizeof(t.host), &t.port) !=
+	    0) {
 		fprintf(stderr, "cb_fetch_bench: bad --redis: %s\n", o->redis);
 		return (1);
 	}
-	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || port <= 0 || port > 65535) {
-		fprintf(stderr, "cb_fetch_bench: bad --redis: %s\n", o->redis);
-		return (1);
-	}
-	memcpy(t.host, o->redis, (size_t) (colon - o->redis));
-	t.port = (int) port;
 	return (fb_stampede_run(o, &naive_ops, &t));
 }

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Latency histogram of the benchmark: log-linear buckets, mergeable. */
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hist.h"
@@ -105,4 +107,22 @@ bench_hist_percentile(const bench_hist *h, double pct)
 		}
 	}
 	return (h->max_ns);
+}
+
+/* us: nanoseconds as microseconds, for printing. */
+static double
+us(uint64_t ns)
+{
+	return ((double) ns / 1000.0);
+}
+
+void
+bench_hist_print(const bench_hist *h)
+{
+	printf(" count=%" PRIu64 " p50_us=%.1f p90_us=%.1f p99_us=%.1f "
+	       "p999_us=%.1f max_us=%.1f mean_us=%.1f",
+	    h->count, us(bench_hist_percentile(h, 50)),
+	    us(bench_hist_percentile(h, 90)), us(bench_hist_percentile(h, 99)),
+	    us(bench_hist_percentile(h, 99.9)), us(h->max_ns),
+	    h->count ? us(h->sum_ns / h->count) : 0.0);
 }

@@ -36,4 +36,9 @@ void bench_hist_merge(bench_hist *dst, const bench_hist *src);
  * empty. pct is in (0, 100]. */
 uint64_t bench_hist_percentile(const bench_hist *h, double pct);
 
+/* bench_hist_print prints " count=... p50_us=... p90_us=... p99_us=...
+ * p999_us=... max_us=... mean_us=..." of h on stdout (a part of a result
+ * line of name=value pairs). */
+void bench_hist_print(const bench_hist *h);
+
 #endif /* CB_BENCH_HIST_H */

@@ -23,13 +23,10 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-
-BUILD=${1:-${BUILD:-build}}
-if [[ ! -d $BUILD && -d $root/$BUILD ]]; then
-	BUILD=$root/$BUILD
-fi
-BUILD=$(cd "$BUILD" && pwd)
+log() { printf 'bench: %s\n' "$*" >&2; }
+# shellcheck source=common.sh
+. "$here/common.sh"
+bench_build_dir "${1:-}"
 DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-1}
 REPEAT=${REPEAT:-1}
@@ -43,12 +40,8 @@ BROKER_REDIS_CONNECTIONS=${BROKER_REDIS_CONNECTIONS:-2}
 BENCH_NS=${BENCH_NS:-bench}
 BENCH_KEY=${BENCH_KEY:-hit}
 
-CB_BENCH=$BUILD/tests/bench/cb_bench
-BROKERD=$BUILD/broker/cachebrokerd
 TCK=$(getconf CLK_TCK)
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
 want() { [[ " $TARGETS " == *" $1 "* ]]; }
 
 [[ -x $CB_BENCH ]] ||
@@ -108,52 +101,9 @@ csw() {
 		awk '/ctxt_switches:/ { n += $2 } END { print n + 0 }'
 }
 
-# wait_for SECONDS COMMAND...: retry COMMAND every 0.1 s until it succeeds.
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	while ((n-- > 0)); do
-		if "$@" >/dev/null 2>&1; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
-
 value=$(head -c "$VALUE_SIZE" /dev/zero | tr '\0' v)
 
 # --- servers ---------------------------------------------------------------
-
-redis_port=
-redis_pid=
-start_redis() {
-	local try
-	for try in 1 2 3; do
-		redis_port=$("$CB_BENCH" free-port)
-		cat >"$tmp/redis.conf" <<-EOF
-			bind 127.0.0.1
-			port $redis_port
-			dir $tmp
-			logfile $tmp/redis.log
-			save ""
-			appendonly no
-			daemonize no
-			unixsocket $tmp/redis.sock
-			unixsocketperm 700
-		EOF
-		redis-server "$tmp/redis.conf" &
-		redis_pid=$!
-		pids+=("$redis_pid")
-		if wait_for 5 redis-cli -p "$redis_port" ping; then
-			return 0
-		fi
-		kill "$redis_pid" 2>/dev/null || true
-		log "redis-server on port $redis_port did not start (try $try)"
-	done
-	tail -n 20 "$tmp/redis.log" >&2 || true
-	return 1
-}
 
 twem_port=
 twem_pid=
@@ -361,7 +311,9 @@ measure_redis() {
 # --- the run ---------------------------------------------------------------
 
 log "temp dir $tmp; ${DURATION}s per row after ${WARMUP}s of warm-up"
-start_redis || die "redis-server did not start"
+start_redis "unixsocket $tmp/redis.sock" "unixsocketperm 700" ||
+	die "redis-server did not start"
+pids+=("$redis_pid")
 redis-cli -p "$redis_port" set 'key:__rand_int__' "$value" >/dev/null
 have_twem=0
 if want twemproxy; then

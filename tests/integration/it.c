@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include <libpq-fe.h>
+
 #include "it.h"
 
 /* Seconds one test may take (Check, CK_FORK mode). */
@@ -137,6 +139,13 @@ it_exists(const char *key)
 	return (it_redis_int("EXISTS %s", key) == 1);
 }
 
+long long
+it_count_keys(const char *pattern)
+{
+	return (it_redis_int(
+	    "EVAL %s 0 %s", "return #redis.call('KEYS', ARGV[1])", pattern));
+}
+
 cb_status
 it_set(const char *ns, const char *key, const void *value, size_t len,
     int64_t ttl_ms, Cachebroker__V1__SetCondition cond, bool *stored)
@@ -228,6 +237,46 @@ it_metrics(void)
 	return (resp);
 }
 
+void
+it_wait_listening(void)
+{
+	for (int i = 0; i < 250; i++) {
+		Cachebroker__V1__MetricsResponse *m = it_metrics();
+		bool ok = m->notify_listening && m->journal_items == 0;
+		cb_message_free(m);
+		if (ok) {
+			return;
+		}
+		cbh_sleep_ms(20);
+	}
+	ck_abort_msg("the broker did not listen (notify_channel) within 5 s");
+}
+
+cb_status
+it_publish(const char *event, const char *name, const char *value,
+    uint64_t *count, cb_result *res)
+{
+	Cachebroker__V1__PublishRequest req =
+	    CACHEBROKER__V1__PUBLISH_REQUEST__INIT;
+	Cachebroker__V1__PublishRequest__ParamsEntry e =
+	    CACHEBROKER__V1__PUBLISH_REQUEST__PARAMS_ENTRY__INIT;
+	Cachebroker__V1__PublishRequest__ParamsEntry *ep[1] = { &e };
+	Cachebroker__V1__PublishResponse             *resp  = NULL;
+	cb_status                                     st;
+
+	req.event    = (char *) event;
+	e.key        = (char *) name;
+	e.value      = (char *) value;
+	req.n_params = name != NULL ? 1 : 0;
+	req.params   = ep;
+	st = cb_event_publish(it_env->client, &req, &resp, NULL, res);
+	if (st == CB_OK && count != NULL) {
+		*count = resp->keys_invalidated;
+	}
+	cb_message_free(resp);
+	return st;
+}
+
 int
 it_cli(const char *args, char *out, size_t cap)
 {
@@ -244,4 +293,89 @@ it_cli(const char *args, char *out, size_t cap)
 	st     = pclose(f);
 	ck_assert_msg(WIFEXITED(st), "%s: did not exit", cmd);
 	return WEXITSTATUS(st);
+}
+
+void
+it_pg_sql(const cbh_pg *pg, const char *sql)
+{
+	PGconn   *c = PQconnectdb(cbh_pg_conninfo(pg));
+	PGresult *r;
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	r = PQexec(c, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK ||
+	        PQresultStatus(r) == PGRES_TUPLES_OK,
+	    "%s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+long
+it_pg_long(const cbh_pg *pg, const char *sql)
+{
+	PGconn   *c = PQconnectdb(cbh_pg_conninfo(pg));
+	PGresult *r = PQexec(c, sql);
+	long      v;
+
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
+	    PQresultErrorMessage(r));
+	v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
+void
+it_redis_reconnect(void)
+{
+	redisFree(it_env->rc);
+	it_env->rc = NULL;
+	ck_assert_int_eq(cbh_redis_connect(it_env->redis, 0, &it_env->rc), 0);
+}
+
+cbh_pg *it_pg;
+
+void
+it_pg_start(const char *schema)
+{
+	if (!cbh_pg_available()) {
+		return;
+	}
+	ck_assert_int_eq(cbh_pg_start(&it_pg), 0);
+	it_pg_sql(it_pg, schema);
+}
+
+void
+it_pg_stop(void)
+{
+	cbh_pg_free(it_pg);
+	it_pg = NULL;
+}
+
+void
+it_setup_pg(const char *policy)
+{
+	char  db[512];
+	char *conf = NULL;
+
+	if (it_pg == NULL) {
+		it_setup();
+		return;
+	}
+	snprintf(db, sizeof(db), "[database]\nconninfo = %s\n",
+	    cbh_pg_conninfo(it_pg));
+	ck_assert_int_eq(cbh_config_merge(&conf, policy, db), 0);
+	it_setup_config(conf);
+	free(conf);
+}
+
+bool
+it_need_pg(void)
+{
+	if (it_pg == NULL) {
+		cbh_skip("PostgreSQL (initdb, pg_ctl, user postgres) is not "
+		         "installed");
+		return (false);
+	}
+	return (true);
 }

@@ -48,6 +48,10 @@ char *it_redis_get(const char *key, size_t *len);
 long long it_pttl(const char *key);
 bool      it_exists(const char *key);
 
+/* it_count_keys counts the keys matching a glob pattern (KEYS, in one
+ * EVAL: for tests, on small databases). */
+long long it_count_keys(const char *pattern);
+
 /* ---- The broker, through the client library ---- */
 
 /* The full method name for "CacheService/Get". */
@@ -75,11 +79,50 @@ Cachebroker__V1__HealthResponse *it_health(void);
 /* it_metrics asserts Metrics answers OK and returns it. */
 Cachebroker__V1__MetricsResponse *it_metrics(void);
 
+/* it_wait_listening waits, at most 5 s, until the broker's LISTEN
+ * connection (notify_channel) listens and the flush it made when it began
+ * is applied (the journal is empty). */
+void it_wait_listening(void);
+
+/* it_publish calls EventService/Publish of event with one parameter (none
+ * when name is NULL); on OK *count (optional) is keys_invalidated. */
+cb_status it_publish(const char *event, const char *name, const char *value,
+    uint64_t *count, cb_result *res);
+
 /* it_assert_code fails unless got == want, printing both names and the
  * call's message. */
 #define it_assert_code(got, want, res)                         \
 	ck_assert_msg((got) == (want), "got %s (%s), want %s", \
 	    cb_status_str(got), (res)->message, cb_status_str(want))
+
+/* ---- PostgreSQL, through libpq ---- */
+
+/* it_pg_sql runs sql (any number of statements) on pg, which must
+ * succeed. */
+void it_pg_sql(const cbh_pg *pg, const char *sql);
+
+/* it_pg_long runs a query and returns its first value as a number. */
+long it_pg_long(const cbh_pg *pg, const char *sql);
+
+/* it_redis_reconnect replaces it_env's Redis connection (after Redis was
+ * restarted). */
+void it_redis_reconnect(void);
+
+/*
+ * A suite's own PostgreSQL for its loaders (one per suite: initdb costs
+ * seconds). it_pg_start, from an unchecked fixture, starts it and runs
+ * schema on it, unless PostgreSQL cannot run here (it_pg stays NULL);
+ * it_pg_stop frees it. it_setup_pg, from a checked fixture, starts Redis
+ * and the broker with policy and it_pg's conninfo as [database] conninfo
+ * (without it_pg, with the default config). it_need_pg, in a test, says
+ * whether it_pg is there, and otherwise reports the test as skipped.
+ */
+extern cbh_pg *it_pg;
+
+void it_pg_start(const char *schema);
+void it_pg_stop(void);
+void it_setup_pg(const char *policy);
+bool it_need_pg(void);
 
 /* ---- The command-line client ---- */
 

@@ -22,31 +22,6 @@ setup(void)
 	it_setup_config(policy);
 }
 
-static cb_status
-publish(const char *event, const char *name, const char *value,
-    uint64_t *count, cb_result *res)
-{
-	Cachebroker__V1__PublishRequest req =
-	    CACHEBROKER__V1__PUBLISH_REQUEST__INIT;
-	Cachebroker__V1__PublishRequest__ParamsEntry e =
-	    CACHEBROKER__V1__PUBLISH_REQUEST__PARAMS_ENTRY__INIT;
-	Cachebroker__V1__PublishRequest__ParamsEntry *ep[1] = { &e };
-	Cachebroker__V1__PublishResponse             *resp  = NULL;
-	cb_status                                     st;
-
-	req.event    = (char *) event;
-	e.key        = (char *) name;
-	e.value      = (char *) value;
-	req.n_params = name != NULL ? 1 : 0;
-	req.params   = ep;
-	st = cb_event_publish(it_env->client, &req, &resp, NULL, res);
-	if (st == CB_OK && count != NULL) {
-		*count = resp->keys_invalidated;
-	}
-	cb_message_free(resp);
-	return st;
-}
-
 CBH_TEST(test_keys)
 {
 	uint64_t  n = 0;
@@ -55,15 +30,15 @@ CBH_TEST(test_keys)
 	it_set_str("users", "profile:42", "a");
 	it_set_str("users", "profile:43", "b");
 	it_set_str("users", "all-users", "c");
-	it_assert_code(
-	    publish("users.updated", "user_id", "42", &n, &res), CB_OK, &res);
+	it_assert_code(it_publish("users.updated", "user_id", "42", &n, &res),
+	    CB_OK, &res);
 	ck_assert_uint_eq(n, 2);
 	ck_assert(!it_exists("users:profile:42"));
 	ck_assert(!it_exists("users:all-users"));
 	ck_assert(it_exists("users:profile:43"));
 	/* Again: nothing left to remove, still OK. */
-	it_assert_code(
-	    publish("users.updated", "user_id", "42", &n, &res), CB_OK, &res);
+	it_assert_code(it_publish("users.updated", "user_id", "42", &n, &res),
+	    CB_OK, &res);
 	ck_assert_uint_eq(n, 0);
 }
 END_TEST
@@ -79,8 +54,8 @@ CBH_TEST(test_patterns_across_namespaces)
 	it_set_str("schedules", "technician:7:date:2026-11-26", "c");
 	it_set_str("schedules", "technician:8:date:2026-11-26", "keep");
 	it_set_str("users", "all-technicians", "d");
-	it_assert_code(
-	    publish("technicians.changed", "id", "7", &n, &res), CB_OK, &res);
+	it_assert_code(it_publish("technicians.changed", "id", "7", &n, &res),
+	    CB_OK, &res);
 	ck_assert_uint_eq(n, 4);
 	ck_assert(!it_exists("users:technician:7:schedule"));
 	ck_assert(!it_exists("schedules:technician:7:date:2026-11-26"));
@@ -104,16 +79,17 @@ CBH_TEST(test_bad_requests)
 	cb_result res;
 
 	it_set_str("users", "profile:1", "sentinel");
-	it_assert_code(publish("users.nope", "user_id", "1", NULL, &res),
+	it_assert_code(it_publish("users.nope", "user_id", "1", NULL, &res),
 	    CB_INVALID_ARGUMENT, &res);
-	it_assert_code(publish("users.updated", NULL, NULL, NULL, &res),
+	it_assert_code(it_publish("users.updated", NULL, NULL, NULL, &res),
 	    CB_INVALID_ARGUMENT, &res);
-	it_assert_code(publish("users.updated", "id", "1", NULL, &res),
+	it_assert_code(it_publish("users.updated", "id", "1", NULL, &res),
 	    CB_INVALID_ARGUMENT, &res);
-	it_assert_code(publish("users.updated", "user_id", "x", NULL, &res),
+	it_assert_code(it_publish("users.updated", "user_id", "x", NULL, &res),
 	    CB_INVALID_ARGUMENT, &res);
 	/* A value cannot widen a key into a pattern. */
-	it_assert_code(publish("technicians.changed", "id", "*", NULL, &res),
+	it_assert_code(
+	    it_publish("technicians.changed", "id", "*", NULL, &res),
 	    CB_INVALID_ARGUMENT, &res);
 	it_get_str("users", "profile:1", "sentinel");
 }
@@ -139,7 +115,7 @@ CBH_TEST(test_redis_down)
 	}
 	/* Not reported as done: the caller must know. */
 	t0 = cbh_now_ms();
-	it_assert_code(publish("users.updated", "user_id", "1", NULL, &res),
+	it_assert_code(it_publish("users.updated", "user_id", "1", NULL, &res),
 	    CB_UNAVAILABLE, &res);
 	ck_assert_int_lt(cbh_now_ms() - t0, 1000);
 }

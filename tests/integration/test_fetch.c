@@ -85,31 +85,13 @@ static const char policy[] =
 static void
 pg_sql(const char *sql)
 {
-	PGconn   *c = PQconnectdb(cbh_pg_conninfo(pg));
-	PGresult *r;
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	r = PQexec(c, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK ||
-	        PQresultStatus(r) == PGRES_TUPLES_OK,
-	    "%s: %s", sql, PQresultErrorMessage(r));
-	PQclear(r);
-	PQfinish(c);
+	it_pg_sql(pg, sql);
 }
 
 static long
 pg_long(const char *sql)
 {
-	PGconn   *c = PQconnectdb(cbh_pg_conninfo(pg));
-	PGresult *r = PQexec(c, sql);
-	long      v;
-
-	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
-	    PQresultErrorMessage(r));
-	v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
-	PQfinish(c);
-	return v;
+	return it_pg_long(pg, sql);
 }
 
 static long

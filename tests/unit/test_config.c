@@ -142,6 +142,32 @@ START_TEST(test_listen_urls)
 }
 END_TEST
 
+START_TEST(test_feed_url)
+{
+	ck_assert_int_eq(load(""), CB_OK);
+	ck_assert_str_eq(cfg.feed, "");
+	cbd_config_fini(&cfg);
+	ck_assert_int_eq(load("[broker]\nfeed = ipc:///run/f.sock\n"), CB_OK);
+	ck_assert_str_eq(cfg.feed, "ipc:///run/f.sock");
+	cbd_config_fini(&cfg);
+	ck_assert_int_eq(load("[broker]\nfeed =\n"), CB_OK);
+	ck_assert_str_eq(cfg.feed, "");
+	cbd_config_fini(&cfg);
+	/* Bad URLs, like a listener's, with their line; not a listener. */
+	ck_assert_int_eq(load("[broker]\nlisten = tcp://127.0.0.1:7000\n"
+	                      "feed = http://x\n"),
+	    CB_INVALID_ARGUMENT);
+	ck_assert_int_eq(errs.count, 1);
+	ck_assert_ptr_nonnull(
+	    strstr(errs.text, "t.conf:3: feed = 'http://x'"));
+	cbd_errors_fini(&errs);
+	ck_assert_int_eq(load("[broker]\nlisten = tcp://127.0.0.1:7000\n"
+	                      "feed = tcp://127.0.0.1:7000\n"),
+	    CB_INVALID_ARGUMENT);
+	ck_assert_ptr_nonnull(strstr(errs.text, "also a listener"));
+}
+END_TEST
+
 START_TEST(test_environment)
 {
 	setenv("REDIS_HOST", "redis.example", 1);
@@ -233,6 +259,12 @@ START_TEST(test_shipped_config)
 }
 END_TEST
 
+/* The events examples/workflow/schema.sql's triggers send. */
+static const char *const notified[] = { "users.created", "users.updated",
+	"users.deleted", "technicians.changed", "schedules.changed",
+	"orders.changed", "tasks.changed", "tasks.unassigned_changed",
+	"reports.refreshed", "workflow.bulk_changed" };
+
 START_TEST(test_workflow_config)
 {
 	/* The demo's policy: every resource must pass the whole check. */
@@ -244,6 +276,23 @@ START_TEST(test_workflow_config)
 	ck_assert_ptr_nonnull(
 	    cbd_config_resource(&cfg, "schedules.technician_date"));
 	ck_assert_ptr_nonnull(cbd_config_resource(&cfg, "reports.dashboard"));
+	/* Every event schema.sql's triggers send has its rule, and no rule
+	 * is left that no write sends. */
+	ck_assert_str_eq(cfg.db.notify_channel, "cachebroker");
+	for (size_t i = 0; i < sizeof(notified) / sizeof(notified[0]); i++) {
+		ck_assert_msg(cbd_config_event(&cfg, notified[i]) != NULL,
+		    "no [event %s]", notified[i]);
+	}
+	ck_assert_uint_eq(
+	    cfg.n_events, sizeof(notified) / sizeof(notified[0]));
+	/* DESIGN.md's start-up warming. */
+	ck_assert_uint_eq(cfg.n_warms, 10);
+	for (size_t i = 0; i < cfg.n_warms; i++) {
+		ck_assert_msg(cfg.warms[i].startup, "%s", cfg.warms[i].name);
+	}
+	ck_assert_ptr_nonnull(cbd_config_warm(&cfg, "users.active_profiles"));
+	ck_assert_ptr_nonnull(cbd_config_warm(&cfg, "schedules.next_days"));
+	ck_assert_ptr_nonnull(cbd_config_warm(&cfg, "reports.performance"));
 }
 END_TEST
 
@@ -259,6 +308,7 @@ config_suite(void)
 	tcase_add_test(tc, test_every_error_has_its_line);
 	tcase_add_test(tc, test_relations);
 	tcase_add_test(tc, test_listen_urls);
+	tcase_add_test(tc, test_feed_url);
 	tcase_add_test(tc, test_environment);
 	tcase_add_test(tc, test_secret_not_echoed);
 	tcase_add_test(tc, test_set_listeners);

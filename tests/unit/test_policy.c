@@ -297,6 +297,80 @@ START_TEST(test_events)
 }
 END_TEST
 
+START_TEST(test_warm_and_notify)
+{
+	cbd_config      c;
+	cbd_errors      e = { 0 };
+	const cbd_warm *w;
+	const char     *base = "[database]\n"
+	                       "notify_channel = app_events\n"
+	                       "[resource users.profile]\n"
+	                       "key = users:profile:{user_id}\n"
+	                       "param = user_id int\n"
+	                       "sql = SELECT p($1)\n"
+	                       "ttl = 1h\n";
+	char            text[1024];
+
+	snprintf(text, sizeof(text),
+	    "%s[warm users.active]\nresource = users.profile\n"
+	    "sql = SELECT id AS user_id\n  FROM users WHERE active\n"
+	    "concurrency = 4\n[warm later]\nresource = users.profile\n"
+	    "sql = SELECT 1 AS user_id\nstartup = no\n",
+	    base);
+	ck_assert_msg(cbd_config_load_string(&c, "w.conf", text, &e) == CB_OK,
+	    "%s", e.text != NULL ? e.text : "");
+	ck_assert_str_eq(c.db.notify_channel, "app_events");
+	ck_assert_uint_eq(c.n_warms, 2);
+	w = cbd_config_warm(&c, "users.active");
+	ck_assert_ptr_nonnull(w);
+	ck_assert_uint_eq(w->res, 0);
+	ck_assert_str_eq(
+	    w->sql, "SELECT id AS user_id FROM users WHERE active");
+	ck_assert_int_eq(w->startup, 1);
+	ck_assert_uint_eq(w->concurrency, 4);
+	w = cbd_config_warm(&c, "later");
+	ck_assert_int_eq(w->startup, 0);
+	ck_assert_uint_eq(w->concurrency, 2);
+	cbd_config_fini(&c);
+
+	ck_assert_int_eq(cbd_config_load_string(&c, "bad.conf",
+	                     "[database]\n"                /* 1 */
+	                     "notify_channel = Bad-Name\n" /* 2 */
+	                     "[warm a]\n"                  /* 3: no sql */
+	                     "resource = users.nope\n"     /* 4 */
+	                     "[warm b]\n"                  /* 5 */
+	                     "startup = maybe\n"           /* 6 */
+	                     "concurrency = 0\n"           /* 7 */
+	                     "colour = red\n"              /* 8 */
+	                     "[warm b]\n",                 /* 9: twice */
+	                     &e),
+	    CB_INVALID_ARGUMENT);
+	ck_assert_ptr_nonnull(strstr(e.text, "notify_channel 'Bad-Name'"));
+	ck_assert_ptr_nonnull(strstr(
+	    e.text, "bad.conf:3: warm strategy 'a' needs resource and sql"));
+	ck_assert_ptr_nonnull(
+	    strstr(e.text, "bad.conf:5: warm strategy 'b' needs resource"));
+	ck_assert_ptr_nonnull(strstr(e.text, "bad.conf:6: startup: not yes"));
+	ck_assert_ptr_nonnull(
+	    strstr(e.text, "bad.conf:7: concurrency: not a number"));
+	ck_assert_ptr_nonnull(
+	    strstr(e.text, "bad.conf:8: unknown key 'colour' in [warm b]"));
+	ck_assert_ptr_nonnull(
+	    strstr(e.text, "bad.conf:9: warm strategy 'b' is declared twice"));
+	cbd_errors_fini(&e);
+
+	ck_assert_int_eq(cbd_config_load_string(&c, "res.conf",
+	                     "[database]\n[warm a]\n"
+	                     "resource = users.nope\n" /* 3 */
+	                     "sql = SELECT 1\n",
+	                     &e),
+	    CB_INVALID_ARGUMENT);
+	ck_assert_ptr_nonnull(strstr(
+	    e.text, "res.conf:3: resource 'users.nope' is not declared"));
+	cbd_errors_fini(&e);
+}
+END_TEST
+
 static Suite *
 policy_suite(void)
 {
@@ -311,6 +385,7 @@ policy_suite(void)
 	tcase_add_test(tc, test_jitter);
 	tcase_add_test(tc, test_invalid_resources);
 	tcase_add_test(tc, test_events);
+	tcase_add_test(tc, test_warm_and_notify);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -12,13 +12,8 @@
 #define CB_VERSION_STRING "0.0.0"
 #endif
 
-/*
- * dial_status translates an error of nng_dial. With NNG_FLAG_NONBLOCK the
- * dial itself never fails for an absent broker, only for a URL nng cannot
- * use: a bad address, or a transport this build of nng lacks.
- */
-static cb_status
-dial_status(int rv)
+cb_status
+cbc_dial_status(int rv)
 {
 	switch (rv) {
 	case NNG_EADDRINVAL:
@@ -100,7 +95,7 @@ cb_client_open(cb_client **out, const char *url, const cb_client_opts *opts)
 	 * again in the background, and calls wait for it (within their
 	 * deadline) instead of failing here. */
 	if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-		st = dial_status(rv);
+		st = cbc_dial_status(rv);
 		goto fail;
 	}
 	*out = c;

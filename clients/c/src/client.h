@@ -70,6 +70,14 @@ CBC_HIDDEN void cbc_slot_put(cb_client *c, cbc_slot *slot);
 /* cbc_slot_free closes a slot's context and frees it. */
 CBC_HIDDEN void cbc_slot_free(cbc_slot *slot);
 
+/*
+ * cbc_dial_status translates an error of nng_dial (or of setting up the
+ * socket before it). With NNG_FLAG_NONBLOCK the dial itself never fails
+ * for an absent broker, only for a URL nng cannot use: a bad address, or a
+ * transport this build of nng lacks (INVALID_ARGUMENT).
+ */
+CBC_HIDDEN cb_status cbc_dial_status(int rv);
+
 /* cbc_client_is_closing says whether cb_client_close has begun on c. */
 CBC_HIDDEN bool cbc_client_is_closing(cb_client *c);
 

@@ -10,6 +10,8 @@
 #include <cachebroker/v1/cache.pb-c.h>
 #include <cachebroker/v1/envelope.pb-c.h>
 #include <cachebroker/v1/event.pb-c.h>
+#include <cachebroker/v1/warm.pb-c.h>
+#include <cachebroker/v1/feed.pb-c.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -153,12 +155,15 @@ void cb_message_free(void *msg);
 	X(cache_expire, "CacheService", "Expire",                            \
 	    Cachebroker__V1__ExpireRequest, Cachebroker__V1__ExpireResponse, \
 	    cachebroker__v1__expire_response)                                \
-	X(cache_fetch, "CacheService", "Fetch",                               \
-	    Cachebroker__V1__FetchRequest, Cachebroker__V1__FetchResponse,    \
-	    cachebroker__v1__fetch_response)                                  \
-	X(event_publish, "EventService", "Publish",                           \
-	    Cachebroker__V1__PublishRequest, Cachebroker__V1__PublishResponse, \
-	    cachebroker__v1__publish_response)                                \
+	X(cache_fetch, "CacheService", "Fetch",                              \
+	    Cachebroker__V1__FetchRequest, Cachebroker__V1__FetchResponse,   \
+	    cachebroker__v1__fetch_response)                                 \
+	X(event_publish, "EventService", "Publish",                          \
+	    Cachebroker__V1__PublishRequest,                                 \
+	    Cachebroker__V1__PublishResponse,                                \
+	    cachebroker__v1__publish_response)                               \
+	X(warm_warm, "WarmService", "Warm", Cachebroker__V1__WarmRequest,    \
+	    Cachebroker__V1__WarmResponse, cachebroker__v1__warm_response)   \
 	X(admin_health, "AdminService", "Health",                            \
 	    Cachebroker__V1__HealthRequest, Cachebroker__V1__HealthResponse, \
 	    cachebroker__v1__health_response)                                \
@@ -176,6 +181,52 @@ void cb_message_free(void *msg);
 	    RESP **resp, const cb_callopts *opts, cb_result *res);
 CB_CLIENT_METHODS(CB_DECLARE_CALL)
 #undef CB_DECLARE_CALL
+
+/*
+ * The invalidation feed: the broker publishes every invalidation it has
+ * applied (Delete, InvalidatePattern, EventService/Publish; one message
+ * per namespace) on a pub0 socket, its [broker] feed URL. A subscriber
+ * that keeps its own copies of cached values drops what a message names.
+ * Delivery is best effort, as with any nng pub/sub: messages published
+ * while a subscriber is not connected, or while it lags far behind, are
+ * lost, so in-process copies should still expire on their own.
+ */
+
+/* The default feed URL, used when neither an argument nor
+ * CACHEBROKER_FEED_URL names one. */
+#define CB_DEFAULT_FEED_URL "ipc:///run/cachebroker/feed.sock"
+
+typedef struct cb_feed cb_feed;
+
+/*
+ * cb_feed_open subscribes to the feed at url (NULL: $CACHEBROKER_FEED_URL,
+ * else CB_DEFAULT_FEED_URL) for the n namespaces (n == 0: all of them).
+ * Like cb_client_open it never waits for the broker: the dial goes on in
+ * the background, and messages published before it connects are not
+ * seen. Returns INVALID_ARGUMENT for a URL nng cannot use or an empty
+ * namespace. On success *out owns the subscription: cb_feed_close.
+ * Thread: any.
+ */
+CB_NODISCARD cb_status cb_feed_open(
+    cb_feed **out, const char *url, const char *const *namespaces, size_t n);
+
+/*
+ * cb_feed_recv waits up to timeout_ms (negative: forever, 0: only what has
+ * arrived) for the next message. On CB_OK *out is the invalidation, which
+ * the caller owns (cb_message_free). Otherwise *out is left untouched:
+ * DEADLINE_EXCEEDED, nothing came in time; INVALID_ARGUMENT, a message
+ * arrived that is not a well-formed feed message (no NUL after the
+ * namespace, an Invalidation that does not decode, or one whose namespace
+ * differs from its topic): it is dropped, and the next call goes on with
+ * the next message; UNAVAILABLE, the socket failed (it was closed). Blocks
+ * the calling thread; one thread at a time per feed.
+ */
+CB_NODISCARD cb_status cb_feed_recv(
+    cb_feed *f, Cachebroker__V1__Invalidation **out, int timeout_ms);
+
+/* cb_feed_close closes the subscription and frees f. NULL-safe. Not while
+ * another thread is in cb_feed_recv on f. */
+void cb_feed_close(cb_feed *f);
 
 #ifdef __cplusplus
 }

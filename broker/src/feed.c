@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/* The invalidation feed: a pub0 socket announcing applied invalidations. */
+#include "feed.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+
+#include "listener.h"
+#include "log.h"
+
+/*
+ *   sweep_finish (invalidate.c, loop thread), code OK
+ *     └► one Invalidation per namespace ─► cbd_feed_publish
+ *          "<ns>\0" + packed message ─► nng_sendmsg(NONBLOCK)
+ *            └► pub0: one queue per subscriber, oldest dropped when full
+ *
+ * The topic is the namespace and a NUL, so that a subscription to
+ * "users\0" matches neither "users2" nor anything else.
+ */
+
+/* Messages queued per subscriber before pub0 drops the oldest: room for
+ * a burst of invalidations while a subscriber is briefly busy. */
+#define FEED_SENDBUF 1024
+
+struct cbd_feed {
+	nng_socket   sock;     /* pub0 */
+	nng_listener listener; /* on cfg->feed */
+	uint64_t     failed;   /* sends that failed, loop thread */
+};
+
+cb_status
+cbd_feed_open(cbd_feed **out, const cbd_config *cfg)
+{
+	cbd_feed *f;
+	cb_status st;
+	int       rv;
+
+	if (cfg->feed == NULL || cfg->feed[0] == '\0') {
+		*out = NULL;
+		return CB_OK;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL) {
+		return CB_RESOURCE_EXHAUSTED;
+	}
+	if ((rv = nng_pub0_open(&f->sock)) != 0) {
+		cbd_log_error(
+		    "nng: cannot open a pub0 socket: %s", nng_strerror(rv));
+		free(f);
+		return CB_INTERNAL;
+	}
+	if ((rv = nng_socket_set_int(
+	         f->sock, NNG_OPT_SENDBUF, FEED_SENDBUF)) != 0) {
+		cbd_log_error(
+		    "feed: cannot set the send buffer: %s", nng_strerror(rv));
+		st = CB_INTERNAL;
+		goto fail;
+	}
+	if ((st = cbd_listener_listen(
+	         f->sock, cfg->feed, cfg->ipc_mode, &f->listener)) != CB_OK) {
+		goto fail;
+	}
+	*out = f;
+	return CB_OK;
+fail:
+	cbd_feed_close(f);
+	return st;
+}
+
+void
+cbd_feed_publish(cbd_feed *f, const Cachebroker__V1__Invalidation *inv)
+{
+	size_t   nslen;
+	size_t   len;
+	nng_msg *msg;
+	int      rv;
+
+	if (f == NULL) {
+		return;
+	}
+	nslen = strlen(inv->namespace_);
+	len   = protobuf_c_message_get_packed_size(&inv->base);
+	if ((rv = nng_msg_alloc(&msg, nslen + 1 + len)) != 0) {
+		goto fail;
+	}
+	memcpy(nng_msg_body(msg), inv->namespace_, nslen + 1);
+	(void) protobuf_c_message_pack(
+	    &inv->base, (uint8_t *) nng_msg_body(msg) + nslen + 1);
+	/* pub0 never blocks a sender; NONBLOCK says so all the same. */
+	if ((rv = nng_sendmsg(f->sock, msg, NNG_FLAG_NONBLOCK)) != 0) {
+		nng_msg_free(msg); /* still ours after a failed send */
+		goto fail;
+	}
+	return;
+fail:
+	/* Log the first failure and then every 1000th: a broken feed must
+	 * not flood the log with a line per invalidation. */
+	if (f->failed++ % 1000 == 0) {
+		cbd_log_warning("feed: cannot publish an invalidation of %s: "
+		                "%s (%llu failed so far)",
+		    inv->namespace_, nng_strerror(rv),
+		    (unsigned long long) f->failed);
+	}
+}
+
+void
+cbd_feed_close(cbd_feed *f)
+{
+	if (f == NULL) {
+		return;
+	}
+	/* Closing the socket closes its listener and connections. */
+	if (f->sock.id != 0) {
+		(void) nng_close(f->sock);
+	}
+	free(f);
+}

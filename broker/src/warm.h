@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* Warming: running warm strategies, at start-up and on WarmService/Warm. */
+#ifndef CBD_WARM_H
+#define CBD_WARM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cachebroker/cachebroker.h>
+
+#include "policy.h"
+
+typedef struct cbd_server cbd_server;
+typedef struct cbd_warmer cbd_warmer;
+
+/* A finished run of one strategy. */
+typedef struct cbd_warm_result {
+	const cbd_warm *w;
+	uint64_t        keys;      /* loaded and stored */
+	uint64_t        not_found; /* the loader found no row */
+	uint64_t        errors;    /* rows that failed */
+	uint64_t        duration_ms;
+	char            error[160]; /* the run's own failure, "" if none */
+} cbd_warm_result;
+
+/* A strategy's record since start (for metrics). */
+typedef struct cbd_warm_stats {
+	uint64_t        runs;
+	uint64_t        keys_total;
+	uint64_t        errors_total;
+	unsigned        running; /* runs going on now */
+	cbd_warm_result last;    /* valid when runs > 0 */
+} cbd_warm_stats;
+
+typedef void cbd_warm_done_fn(void *arg, const cbd_warm_result *res);
+
+/* cbd_warmer_alloc makes the warmer of srv (its strategies are
+ * srv->cfg.warms). Loop thread. */
+CB_NODISCARD cb_status cbd_warmer_alloc(cbd_warmer **out, cbd_server *srv);
+
+/* cbd_warmer_free ends the runs still going (their done gets "broker
+ * shutting down") and frees the warmer. NULL-safe. Loop thread. */
+void cbd_warmer_free(cbd_warmer *wm);
+
+/*
+ * cbd_warmer_start runs strategy w: its SQL lists rows, each row is a
+ * Fetch with refresh of the strategy's resource (an internal request),
+ * at most w->concurrency at a time. done(arg, result) is called once,
+ * later, never inside this call. Loop thread.
+ */
+void cbd_warmer_start(
+    cbd_warmer *wm, const cbd_warm *w, cbd_warm_done_fn *done, void *arg);
+
+/* cbd_warmer_cron starts the start-up strategies once, when the broker
+ * can warm: the database and Redis are ready, the journal is empty and,
+ * with a notify channel, the LISTEN connection has listened (its first
+ * flush would undo the warming). Loop thread. */
+void cbd_warmer_cron(cbd_warmer *wm);
+
+/* cbd_warmer_stats is strategy i's record. */
+const cbd_warm_stats *cbd_warmer_stats(const cbd_warmer *wm, size_t i);
+
+#endif /* CBD_WARM_H */
