@@ -476,6 +476,19 @@ cbd_req_journaled(const cbd_req *req)
 }
 
 void
+cbd_req_internal_cancel(cbd_server *srv)
+{
+	for (cbd_req *req = srv->all_internal; req != NULL;
+	     req          = req->internal->all) {
+		if (req->state == CBD_REQ_WORK) {
+			/* Its callback runs now, while its owner exists. */
+			cbd_req_fail(
+			    req, CB_UNAVAILABLE, "broker shutting down");
+		}
+	}
+}
+
+void
 cbd_req_internal_free(cbd_server *srv)
 {
 	cbd_req *req = srv->all_internal;

@@ -153,8 +153,14 @@ CB_NODISCARD cb_status cbd_req_submit(cbd_server *srv, int method,
  * to the journal: yes, unless the journal itself is replaying it. */
 int cbd_req_journaled(const cbd_req *req);
 
+/* cbd_req_internal_cancel answers every internal request still in WORK
+ * with UNAVAILABLE ("broker shutting down"), so that their callbacks
+ * run. Loop thread, at close, after the pools completed their work and
+ * before the callbacks' owners (warmer, journal) are freed. */
+void cbd_req_internal_cancel(cbd_server *srv);
+
 /* cbd_req_internal_free frees every internal request of srv, idle or
- * not. Loop thread, at close, after the pools completed their work. */
+ * not. Loop thread, at close, after cbd_req_internal_cancel. */
 void cbd_req_internal_free(cbd_server *srv);
 
 #endif /* CBD_REQUEST_H */

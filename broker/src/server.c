@@ -180,6 +180,7 @@ cbd_server_close(cbd_server *srv)
 	srv->db = NULL;
 	cbd_redis_pool_close(srv->redis);
 	srv->redis = NULL;
+	cbd_req_internal_cancel(srv); /* their callbacks run now */
 	cbd_warmer_free(srv->warmer); /* may answer Warm calls */
 	srv->warmer = NULL;
 	cbd_listener_close(srv);
