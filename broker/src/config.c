@@ -32,6 +32,7 @@ enum key_type {
 	K_SIZE,     /* size_t bytes within [min, max] */
 	K_MODE,     /* int, octal file mode */
 	K_LOGLEVEL, /* int, CBD_LOG_* */
+	K_FAILOPEN, /* int: 1 for fail-open, 0 for fail-closed */
 	K_LISTEN,   /* appended to cfg->listen */
 	K_URL,      /* char *, a listener URL or "" */
 };
@@ -70,6 +71,16 @@ static const config_key config_keys[] = {
 	{ "broker", "drain_timeout", K_DURATION, OFF(drain_timeout_ms), 0,
 	    3600000 },
 	{ "broker", "log_level", K_LOGLEVEL, OFF(log_level), 0, 0 },
+	{ "auth", "max_token_lifetime", K_DURATION,
+	    OFF(auth.max_token_lifetime_ms), 1000, 366 * 86400000ull },
+	{ "auth", "session_ttl", K_DURATION, OFF(auth.session_ttl_ms), 1000,
+	    366 * 86400000ull },
+	{ "auth", "rate_limit_window", K_DURATION,
+	    OFF(auth.rate_limit_window_ms), 1, 366 * 86400000ull },
+	{ "auth", "revocation_when_down", K_FAILOPEN,
+	    OFF(auth.revocation_fail_open), 0, 0 },
+	{ "auth", "rate_limit_when_down", K_FAILOPEN,
+	    OFF(auth.rate_limit_fail_open), 0, 0 },
 	{ "redis", "host", K_STR, OFF(redis.host), 0, 0 },
 	{ "redis", "port", K_INT, OFF(redis.port), 1, 65535 },
 	{ "redis", "password", K_STR, OFF(redis.password), 0, 0 },
@@ -369,6 +380,13 @@ set_value(cbd_config *cfg, const config_key *k, const char *value)
 			return "not a log level (debug, info, warning, error)";
 		}
 		*(int *) (void *) base = lvl;
+		return NULL;
+	case K_FAILOPEN:
+		if (strcmp(value, "fail-open") != 0 &&
+		    strcmp(value, "fail-closed") != 0) {
+			return "not fail-open or fail-closed";
+		}
+		*(int *) (void *) base = strcmp(value, "fail-open") == 0;
 		return NULL;
 	}
 	return "internal: unknown key type";
@@ -691,30 +709,35 @@ static int
 config_defaults(cbd_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->ipc_mode                 = 0660;
-	cfg->contexts                 = 256;
-	cfg->max_message_size         = 1u << 20;
-	cfg->max_key_size             = 512;
-	cfg->max_value_size           = 512u << 10;
-	cfg->max_batch_keys           = 1000;
-	cfg->default_deadline_ms      = 5000;
-	cfg->max_deadline_ms          = 60000;
-	cfg->dedupe_window_ms         = 60000;
-	cfg->dedupe_entries           = 100000;
-	cfg->drain_timeout_ms         = 10000;
-	cfg->log_level                = CBD_LOG_INFO;
-	cfg->redis.port               = 6379;
-	cfg->redis.db                 = 0;
-	cfg->redis.connections        = 2;
-	cfg->redis.connect_timeout_ms = 1000;
-	cfg->redis.command_timeout_ms = 2000;
-	cfg->redis.reconnect_min_ms   = 100;
-	cfg->redis.reconnect_max_ms   = 5000;
-	cfg->redis.scan_count         = 1000;
-	cfg->redis.journal_size       = 100000;
-	cfg->db.connections           = 4;
-	cfg->db.connect_timeout_ms    = 2000;
-	cfg->db.statement_timeout_ms  = 2000;
+	cfg->ipc_mode                   = 0660;
+	cfg->contexts                   = 256;
+	cfg->max_message_size           = 1u << 20;
+	cfg->max_key_size               = 512;
+	cfg->max_value_size             = 512u << 10;
+	cfg->max_batch_keys             = 1000;
+	cfg->default_deadline_ms        = 5000;
+	cfg->max_deadline_ms            = 60000;
+	cfg->dedupe_window_ms           = 60000;
+	cfg->dedupe_entries             = 100000;
+	cfg->drain_timeout_ms           = 10000;
+	cfg->log_level                  = CBD_LOG_INFO;
+	cfg->redis.port                 = 6379;
+	cfg->redis.db                   = 0;
+	cfg->redis.connections          = 2;
+	cfg->redis.connect_timeout_ms   = 1000;
+	cfg->redis.command_timeout_ms   = 2000;
+	cfg->redis.reconnect_min_ms     = 100;
+	cfg->redis.reconnect_max_ms     = 5000;
+	cfg->redis.scan_count           = 1000;
+	cfg->redis.journal_size         = 100000;
+	cfg->auth.max_token_lifetime_ms = 86400000;
+	cfg->auth.session_ttl_ms        = 86400000;
+	cfg->auth.rate_limit_window_ms  = 15 * 60000;
+	cfg->auth.revocation_fail_open  = 0;
+	cfg->auth.rate_limit_fail_open  = 1;
+	cfg->db.connections             = 4;
+	cfg->db.connect_timeout_ms      = 2000;
+	cfg->db.statement_timeout_ms    = 2000;
 	if (cbd_config_strset(&cfg->redis.host, "127.0.0.1") != 0 ||
 	    cbd_config_strset(&cfg->db.conninfo, "") != 0 ||
 	    cbd_config_strset(&cfg->db.notify_channel, "") != 0 ||

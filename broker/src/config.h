@@ -39,6 +39,15 @@ typedef struct cbd_db_config {
 	char    *notify_channel;       /* LISTEN on it ("": do not) */
 } cbd_db_config;
 
+/* The [auth] section: AuthService's lifetimes and Redis-down policies. */
+typedef struct cbd_auth_config {
+	uint64_t max_token_lifetime_ms; /* how long a watermark is kept */
+	uint64_t session_ttl_ms;        /* sessions' default TTL */
+	uint64_t rate_limit_window_ms;  /* CheckRateLimit's default window */
+	int      revocation_fail_open;  /* Redis down: "not revoked" (1) */
+	int      rate_limit_fail_open;  /* Redis down: allowed (1) */
+} cbd_auth_config;
+
 /* A whole configuration: immutable once loaded. */
 typedef struct cbd_config {
 	char            *path;                      /* file it came from */
@@ -59,6 +68,7 @@ typedef struct cbd_config {
 	int              log_level;           /* CBD_LOG_* */
 	cbd_redis_config redis;               /* [redis] */
 	cbd_db_config    db;                  /* [database] */
+	cbd_auth_config  auth;                /* [auth] */
 	char            *time_zone;           /* [policy]: for by-date TTLs */
 	cbd_event       *events;              /* [event NAME] sections */
 	size_t           n_events;

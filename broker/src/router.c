@@ -18,7 +18,7 @@ const cbd_method cbd_methods[CBD_METHOD_COUNT] = {
 const cbd_method *
 cbd_router_lookup(const char *name)
 {
-	/* A dozen names: a linear scan is as fast as a hash here. */
+	/* Twenty names: a linear scan is as fast as a hash here. */
 	for (int i = 0; i < CBD_METHOD_COUNT; i++) {
 		if (strcmp(cbd_methods[i].name, name) == 0) {
 			return &cbd_methods[i];

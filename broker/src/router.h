@@ -52,6 +52,30 @@ typedef struct cbd_req cbd_req;
 	X(WARM_WARM, "WarmService", "Warm",                                   \
 	    cachebroker__v1__warm_request__descriptor, 0, cbd_warm_check,     \
 	    cbd_warm_run)                                                     \
+	X(AUTH_REVOKE_TOKEN, "AuthService", "RevokeToken",                    \
+	    cachebroker__v1__revoke_token_request__descriptor, 1,             \
+	    cbd_auth_revoke_token_check, cbd_auth_revoke_token_run)           \
+	X(AUTH_REVOKE_USER_TOKENS, "AuthService", "RevokeUserTokens",         \
+	    cachebroker__v1__revoke_user_tokens_request__descriptor, 1,       \
+	    cbd_auth_revoke_user_check, cbd_auth_revoke_user_run)             \
+	X(AUTH_IS_TOKEN_REVOKED, "AuthService", "IsTokenRevoked",             \
+	    cachebroker__v1__is_token_revoked_request__descriptor, 0,         \
+	    cbd_auth_is_revoked_check, cbd_auth_is_revoked_run)               \
+	X(AUTH_PUT_SESSION, "AuthService", "PutSession",                      \
+	    cachebroker__v1__put_session_request__descriptor, 1,              \
+	    cbd_auth_put_session_check, cbd_auth_put_session_run)             \
+	X(AUTH_GET_SESSION, "AuthService", "GetSession",                      \
+	    cachebroker__v1__get_session_request__descriptor, 0,              \
+	    cbd_auth_get_session_check, cbd_auth_get_session_run)             \
+	X(AUTH_DELETE_SESSION, "AuthService", "DeleteSession",                \
+	    cachebroker__v1__delete_session_request__descriptor, 1,           \
+	    cbd_auth_delete_session_check, cbd_auth_delete_session_run)       \
+	X(AUTH_TOUCH_SESSION, "AuthService", "TouchSession",                  \
+	    cachebroker__v1__touch_session_request__descriptor, 1,            \
+	    cbd_auth_touch_session_check, cbd_auth_touch_session_run)         \
+	X(AUTH_CHECK_RATE_LIMIT, "AuthService", "CheckRateLimit",             \
+	    cachebroker__v1__check_rate_limit_request__descriptor, 1,         \
+	    cbd_auth_rate_limit_check, cbd_auth_rate_limit_run)               \
 	X(ADMIN_HEALTH, "AdminService", "Health",                             \
 	    cachebroker__v1__health_request__descriptor, 0, cbd_admin_check,  \
 	    cbd_admin_health_run)                                             \

@@ -13,7 +13,7 @@
 /* Exit codes, as documented in --help. */
 enum {
 	CLI_EXIT_OK        = 0, /* the command did what was asked */
-	CLI_EXIT_NOT_FOUND = 1, /* missing key, or --nx/--xx prevented a set */
+	CLI_EXIT_NOT_FOUND = 1, /* not found/stored, not revoked, denied */
 	CLI_EXIT_USAGE     = 2, /* bad command line */
 	CLI_EXIT_FAILURE   = 3, /* any other failure; status on stderr */
 };
@@ -26,6 +26,7 @@ enum {
 	CLI_OPT_REFRESH = 1u << 3, /* --refresh */
 	CLI_OPT_FEED    = 1u << 4, /* --feed URL: talks to the feed, not -u */
 	CLI_OPT_COUNT   = 1u << 5, /* --count N */
+	CLI_OPT_COST    = 1u << 6, /* --cost N */
 };
 
 /* What the command line asked for, and the client to do it with. */
@@ -39,6 +40,7 @@ struct cli {
 	const char *synopsis;   /* the running command's, for usage errors */
 	const char *feed_url;   /* --feed; NULL: the library's default */
 	uint64_t    count;      /* --count, when CLI_OPT_COUNT is in given */
+	uint64_t    cost;       /* --cost, when CLI_OPT_COST is in given */
 };
 
 /* A command handler gets the arguments after the command's name, their
@@ -60,6 +62,14 @@ int cli_cmd_health(struct cli *cli, int argc, char **argv);
 int cli_cmd_metrics(struct cli *cli, int argc, char **argv);
 int cli_cmd_reset_stats(struct cli *cli, int argc, char **argv);
 int cli_cmd_watch(struct cli *cli, int argc, char **argv);
+int cli_cmd_revoke_token(struct cli *cli, int argc, char **argv);
+int cli_cmd_revoke_user(struct cli *cli, int argc, char **argv);
+int cli_cmd_is_revoked(struct cli *cli, int argc, char **argv);
+int cli_cmd_session_get(struct cli *cli, int argc, char **argv);
+int cli_cmd_session_put(struct cli *cli, int argc, char **argv);
+int cli_cmd_session_del(struct cli *cli, int argc, char **argv);
+int cli_cmd_session_touch(struct cli *cli, int argc, char **argv);
+int cli_cmd_ratelimit(struct cli *cli, int argc, char **argv);
 
 struct cli_json;
 
@@ -79,6 +89,16 @@ bool cli_duration_parse(const char *s, int64_t *ms);
 /* cli_duration_format writes seconds as "3d 4h 5m 6s" into buf. */
 void cli_duration_format(char *buf, size_t size, uint64_t seconds);
 
+/* number.c */
+
+/* cli_int64_parse reads a decimal integer, sign allowed, into *out.
+ * Returns false, leaving *out alone, for anything else. */
+bool cli_int64_parse(const char *s, int64_t *out);
+
+/* cli_count_parse reads a positive whole number (no sign, no leading 0)
+ * into *out. Returns false, leaving *out alone, for anything else. */
+bool cli_count_parse(const char *s, uint64_t *out);
+
 /* output.c */
 
 /* cli_usage_error prints "cachebroker: <message>" and the short usage to
@@ -97,6 +117,27 @@ int cli_fail(cb_status st, const char *message);
  * newline when stdout is a terminal (so that the prompt is not glued to
  * it). */
 void cli_write_value(const uint8_t *data, size_t len);
+
+/* cli_print_number prints "N\n", or {"name":N} with --json. */
+void cli_print_number(const struct cli *cli, const char *name, int64_t n);
+
+/* cli_print_flag prints nothing (the exit code tells), or {"name":b}
+ * with --json. */
+void cli_print_flag(const struct cli *cli, const char *name, bool b);
+
+/*
+ * cli_print_found prints the answer of a lookup: the value's bytes as
+ * they are (cli_write_value; nothing when not found or value is NULL), or
+ * with --json {"found":b,"<name>":...,"ttl_ms":N} and x_cache, the value
+ * and ttl_ms only when found. Returns CLI_EXIT_OK when found, else
+ * CLI_EXIT_NOT_FOUND.
+ */
+int cli_print_found(const struct cli *cli, bool found, const char *name,
+    const ProtobufCBinaryData *value, int64_t ttl_ms, const cb_result *res);
+
+/* cli_json_x_cache writes "x_cache":"..." into an object when the reply
+ * had x-cache metadata (hit, miss, stale, degraded). */
+void cli_json_x_cache(struct cli_json *j, const cb_result *res);
 
 /* cli_finish flushes stdout; a write error turns rc into a failure. */
 int cli_finish(int rc);

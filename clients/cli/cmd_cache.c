@@ -1,76 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* The cache commands: get, set, del, mget, incr, expire, invalidate,
  * fetch, publish. */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 
-static bool
-parse_int64(const char *s, int64_t *out)
-{
-	char     *end;
-	long long v;
-
-	errno = 0;
-	v     = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0') {
-		return false;
-	}
-	*out = (int64_t) v;
-	return true;
-}
-
-static void
-json_x_cache(struct cli_json *j, const cb_result *res)
-{
-	if (res->x_cache[0] != '\0') {
-		cli_json_key(j, "x_cache");
-		cli_json_string(j, res->x_cache);
-	}
-}
-
-/* print_number: "N\n", or {"name":N} with --json. */
-static void
-print_number(const struct cli *cli, const char *name, int64_t n)
-{
-	struct cli_json j;
-
-	if (!cli->json) {
-		printf("%lld\n", (long long) n);
-		return;
-	}
-	cli_json_init(&j, stdout);
-	cli_json_begin_object(&j);
-	cli_json_key(&j, name);
-	cli_json_int(&j, n);
-	cli_json_end(&j);
-}
-
-/* print_flag: nothing (the exit code tells), or {"name":b} with --json. */
-static void
-print_flag(const struct cli *cli, const char *name, bool b)
-{
-	struct cli_json j;
-
-	if (!cli->json) {
-		return;
-	}
-	cli_json_init(&j, stdout);
-	cli_json_begin_object(&j);
-	cli_json_key(&j, name);
-	cli_json_bool(&j, b);
-	cli_json_end(&j);
-}
-
 int
 cli_cmd_get(struct cli *cli, int argc, char **argv)
 {
 	Cachebroker__V1__GetRequest   req = CACHEBROKER__V1__GET_REQUEST__INIT;
 	Cachebroker__V1__GetResponse *resp = NULL;
-	struct cli_json               j;
 	cb_result                     res;
 	cb_status                     st;
 	int                           rc;
@@ -84,23 +25,8 @@ cli_cmd_get(struct cli *cli, int argc, char **argv)
 		rc = cli_fail(st, res.message);
 		goto out;
 	}
-	rc = resp->found ? CLI_EXIT_OK : CLI_EXIT_NOT_FOUND;
-	if (cli->json) {
-		cli_json_init(&j, stdout);
-		cli_json_begin_object(&j);
-		cli_json_key(&j, "found");
-		cli_json_bool(&j, resp->found);
-		if (resp->found) {
-			cli_json_value(
-			    &j, "value", resp->value.data, resp->value.len);
-			cli_json_key(&j, "ttl_ms");
-			cli_json_int(&j, resp->ttl_ms);
-		}
-		json_x_cache(&j, &res);
-		cli_json_end(&j);
-	} else if (resp->found) {
-		cli_write_value(resp->value.data, resp->value.len);
-	}
+	rc = cli_print_found(
+	    cli, resp->found, "value", &resp->value, resp->ttl_ms, &res);
 
 out:
 	cb_message_free(resp);
@@ -135,7 +61,7 @@ cli_cmd_set(struct cli *cli, int argc, char **argv)
 		rc = cli_fail(st, res.message);
 		goto out;
 	}
-	print_flag(cli, "stored", resp->stored);
+	cli_print_flag(cli, "stored", resp->stored);
 	rc = resp->stored ? CLI_EXIT_OK : CLI_EXIT_NOT_FOUND;
 
 out:
@@ -162,7 +88,7 @@ cli_cmd_del(struct cli *cli, int argc, char **argv)
 		rc = cli_fail(st, res.message);
 		goto out;
 	}
-	print_number(cli, "deleted", resp->deleted);
+	cli_print_number(cli, "deleted", resp->deleted);
 	rc = CLI_EXIT_OK;
 
 out:
@@ -225,7 +151,7 @@ cli_cmd_mget(struct cli *cli, int argc, char **argv)
 		cli_json_end_object(&j);
 	}
 	cli_json_end_array(&j);
-	json_x_cache(&j, &res);
+	cli_json_x_cache(&j, &res);
 	cli_json_end(&j);
 
 out:
@@ -247,7 +173,7 @@ cli_cmd_incr(struct cli *cli, int argc, char **argv)
 	req.key        = argv[1];
 	req.delta      = 1;
 	req.ttl_ms     = (cli->given & CLI_OPT_TTL) ? cli->ttl_ms : 0;
-	if (argc > 2 && !parse_int64(argv[2], &req.delta)) {
+	if (argc > 2 && !cli_int64_parse(argv[2], &req.delta)) {
 		rc = cli_usage_error(cli->synopsis,
 		    "invalid DELTA '%s': expected an integer", argv[2]);
 		goto out;
@@ -257,7 +183,7 @@ cli_cmd_incr(struct cli *cli, int argc, char **argv)
 		rc = cli_fail(st, res.message);
 		goto out;
 	}
-	print_number(cli, "value", resp->value);
+	cli_print_number(cli, "value", resp->value);
 	rc = CLI_EXIT_OK;
 
 out:
@@ -293,7 +219,7 @@ cli_cmd_expire(struct cli *cli, int argc, char **argv)
 		rc = cli_fail(st, res.message);
 		goto out;
 	}
-	print_flag(cli, "updated", resp->updated);
+	cli_print_flag(cli, "updated", resp->updated);
 	rc = resp->updated ? CLI_EXIT_OK : CLI_EXIT_NOT_FOUND;
 
 out:
@@ -319,7 +245,7 @@ cli_cmd_invalidate(struct cli *cli, int argc, char **argv)
 		rc = cli_fail(st, res.message);
 		goto out;
 	}
-	print_number(cli, "deleted", (int64_t) resp->deleted);
+	cli_print_number(cli, "deleted", (int64_t) resp->deleted);
 	rc = CLI_EXIT_OK;
 
 out:
@@ -390,7 +316,7 @@ cli_cmd_fetch(struct cli *cli, int argc, char **argv)
 			cli_json_begin_object(&j);
 			cli_json_key(&j, "found");
 			cli_json_bool(&j, false);
-			json_x_cache(&j, &res);
+			cli_json_x_cache(&j, &res);
 			cli_json_end(&j);
 		}
 		goto out;
@@ -415,7 +341,7 @@ cli_cmd_fetch(struct cli *cli, int argc, char **argv)
 		cli_json_value(&j, "value", resp->value.data, resp->value.len);
 		cli_json_key(&j, "ttl_ms");
 		cli_json_int(&j, resp->ttl_ms);
-		json_x_cache(&j, &res);
+		cli_json_x_cache(&j, &res);
 		cli_json_end(&j);
 	} else {
 		cli_write_value(resp->value.data, resp->value.len);

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* cachebroker: argv parsing, the command table and dispatch, exit codes. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +12,7 @@
 #define ARGS_MANY (-1) /* no upper bound on a command's arguments */
 
 struct command {
-	const char *name;     /* as typed */
+	const char *name;     /* as typed: one word, or two ("session get") */
 	const char *synopsis; /* for --help and usage errors */
 	int         min_args; /* arguments after the name */
 	int         max_args; /* or ARGS_MANY */
@@ -52,6 +51,22 @@ static const struct command commands[] = {
 	{ "watch", "watch [NS...] [--feed URL] [--count N]", 0, ARGS_MANY,
 	    CLI_OPT_FEED | CLI_OPT_COUNT, cli_cmd_watch,
 	    "print invalidations as they happen" },
+	{ "revoke-token", "revoke-token TOKEN EXPIRES_AT", 2, 2, 0,
+	    cli_cmd_revoke_token, "revoke a token until it expires" },
+	{ "revoke-user", "revoke-user USER ISSUED_BEFORE", 2, 2, 0,
+	    cli_cmd_revoke_user, "revoke a user's tokens issued before" },
+	{ "is-revoked", "is-revoked TOKEN USER ISSUED_AT", 3, 3, 0,
+	    cli_cmd_is_revoked, "exit 0 if revoked, 1 if not" },
+	{ "session get", "session get USER", 1, 1, 0, cli_cmd_session_get,
+	    "print a user's session data" },
+	{ "session put", "session put USER DATA [--ttl T]", 2, 2, CLI_OPT_TTL,
+	    cli_cmd_session_put, "store it (default TTL 24h)" },
+	{ "session del", "session del USER", 1, 1, 0, cli_cmd_session_del,
+	    "delete it (logout)" },
+	{ "session touch", "session touch USER [--ttl T]", 1, 1, CLI_OPT_TTL,
+	    cli_cmd_session_touch, "extend its TTL" },
+	{ "ratelimit", "ratelimit SUBJECT LIMIT WINDOW [--cost N]", 3, 3,
+	    CLI_OPT_COST, cli_cmd_ratelimit, "exit 0 allowed, 1 denied" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -66,6 +81,7 @@ enum opt_id {
 	O_REFRESH,
 	O_FEED,
 	O_COUNT,
+	O_COST,
 	O_HELP,
 	O_VERSION
 };
@@ -87,6 +103,7 @@ static const struct option options[] = {
 	{ "refresh", 0, false, O_REFRESH },
 	{ "feed", 0, true, O_FEED },
 	{ "count", 0, true, O_COUNT },
+	{ "cost", 0, true, O_COST },
 	{ "help", 'h', false, O_HELP },
 	{ "version", 0, false, O_VERSION },
 };
@@ -100,13 +117,15 @@ static const char help_text[] =
     "                    " CB_DEFAULT_URL "\n"
     "      --json        print one JSON object per command\n"
     "      --timeout T   deadline of the call (default 5s)\n"
-    "      --ttl T       time to live for set and incr (default: none)\n"
+    "      --ttl T       time to live for set and incr (default: none),\n"
+    "                    session put and touch (default: the broker's, 24h)\n"
     "      --nx, --xx    set only if the key is absent / present\n"
     "      --refresh     fetch: load even on a hit, and store\n"
     "      --feed URL    watch: the broker's feed; default\n"
     "                    $CACHEBROKER_FEED_URL, else\n"
     "                    " CB_DEFAULT_FEED_URL "\n"
     "      --count N     watch: exit after N invalidations\n"
+    "      --cost N      ratelimit: what this request counts (default 1)\n"
     "  -h, --help        print this help\n"
     "      --version     print the version\n"
     "\n"
@@ -128,15 +147,27 @@ static const char help_text[] =
     "60s unless --timeout says otherwise, and exits 3 if any row or\n"
     "strategy failed.\n"
     "\n"
+    "Auth: EXPIRES_AT, ISSUED_BEFORE and ISSUED_AT are Unix times in\n"
+    "seconds. revoke-token and revoke-user print how long (ms) the broker\n"
+    "keeps the entry. is-revoked prints 'revoked (token)', 'revoked\n"
+    "(user)', 'not revoked', or 'not revoked (unknown: redis down)' when\n"
+    "the broker answers fail-open without Redis. session get prints the\n"
+    "data as get prints a value; put, del and touch print nothing.\n"
+    "ratelimit prints 'allowed remaining=N reset_after=MS' or 'denied\n"
+    "retry_after=MS remaining=N reset_after=MS', plus '(decided without\n"
+    "redis)' when Redis could not be asked.\n"
+    "\n"
     "watch prints one line per invalidation of the namespaces NS (all\n"
     "without any), 'NS keys=K1,K2 patterns=P1 removed=N' (empty parts\n"
     "left out), or with --json one object per line; it runs until\n"
     "SIGINT or SIGTERM, or until --count invalidations, and exits 0.\n"
     "\n"
-    "Exit status: 0 ok; 1 not found (get or expire of a missing key, or a\n"
-    "set that --nx/--xx prevented); 2 usage error; 3 any other failure,\n"
-    "reported as 'cachebroker: STATUS: message' on stderr (health: also\n"
-    "when the broker is NOT_SERVING).\n"
+    "Exit status: 0 ok; 1 not found (get or expire of a missing key, a\n"
+    "set that --nx/--xx prevented, session get, del or touch without a\n"
+    "session), not revoked (is-revoked: 0 means revoked) or denied\n"
+    "(ratelimit); 2 usage error; 3 any other failure, reported as\n"
+    "'cachebroker: STATUS: message' on stderr (health: also when the\n"
+    "broker is NOT_SERVING; is-revoked: the broker cannot tell).\n"
     "\n"
     "A negative number (incr's DELTA, expire's -1) is an argument, not an\n"
     "option; put other arguments that start with '-' after '--'.\n";
@@ -155,15 +186,53 @@ print_help(void)
 	fputs(help_text, stdout);
 }
 
-static const struct command *
-command_find(const char *name)
+/* group_len is the length of a two-word name's first word, else 0. */
+static size_t
+group_len(const char *name)
 {
-	size_t i;
+	const char *sp = strchr(name, ' ');
+
+	return sp != NULL ? (size_t) (sp - name) : 0;
+}
+
+/*
+ * command_find looks up the command that pos (npos operands) starts with:
+ * one word, or two for a group such as "session get". *words says how
+ * many it took. Returns NULL after a usage message.
+ */
+static const struct command *
+command_find(char **pos, int npos, int *words)
+{
+	size_t i, g;
+	bool   group = false;
 
 	for (i = 0; i < NCOMMANDS; i++) {
-		if (strcmp(commands[i].name, name) == 0) {
+		const char *name = commands[i].name;
+
+		if ((g = group_len(name)) == 0) {
+			if (strcmp(name, pos[0]) == 0) {
+				*words = 1;
+				return &commands[i];
+			}
+			continue;
+		}
+		if (strncmp(name, pos[0], g) != 0 || pos[0][g] != '\0') {
+			continue;
+		}
+		group = true;
+		if (npos > 1 && strcmp(name + g + 1, pos[1]) == 0) {
+			*words = 2;
 			return &commands[i];
 		}
+	}
+	if (!group) {
+		cli_usage_error(NULL, "unknown command '%s'", pos[0]);
+	} else if (npos < 2) {
+		cli_usage_error(
+		    NULL, "'%s' needs a subcommand (see --help)", pos[0]);
+	} else {
+		cli_usage_error(
+		    NULL, "unknown command '%s %s'", pos[0], pos[1]);
 	}
 	return NULL;
 }
@@ -209,25 +278,6 @@ is_option(const char *word)
 {
 	return word[0] == '-' && word[1] != '\0' &&
 	    !(word[1] >= '0' && word[1] <= '9');
-}
-
-/* count_parse reads a positive whole number, as for --count. */
-static bool
-count_parse(const char *s, uint64_t *out)
-{
-	char              *end;
-	unsigned long long v;
-
-	if (*s < '1' || *s > '9') {
-		return false;
-	}
-	errno = 0;
-	v     = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0') {
-		return false;
-	}
-	*out = (uint64_t) v;
-	return true;
 }
 
 static int
@@ -285,13 +335,23 @@ option_apply(struct cli *cli, const struct option *o, const char *val,
 		cli->given |= CLI_OPT_FEED;
 		break;
 	case O_COUNT:
-		if (!count_parse(val, &cli->count)) {
+		if (!cli_count_parse(val, &cli->count)) {
 			return cli_usage_error(NULL,
 			    "invalid --count '%s': expected a positive whole "
 			    "number",
 			    val);
 		}
 		cli->given |= CLI_OPT_COUNT;
+		break;
+	case O_COST:
+		if (!cli_count_parse(val, &cli->cost) ||
+		    cli->cost > INT64_MAX) {
+			return cli_usage_error(NULL,
+			    "invalid --cost '%s': expected a positive whole "
+			    "number",
+			    val);
+		}
+		cli->given |= CLI_OPT_COST;
 		break;
 	case O_HELP:
 		*help = true;
@@ -363,6 +423,7 @@ check_command(const struct cli *cli, const struct command *cmd, int nargs)
 		{ CLI_OPT_REFRESH, "--refresh" },
 		{ CLI_OPT_FEED, "--feed" },
 		{ CLI_OPT_COUNT, "--count" },
+		{ CLI_OPT_COST, "--cost" },
 	};
 	size_t i;
 
@@ -402,7 +463,7 @@ main(int argc, char **argv)
 	const char           *url;
 	char                  msg[512];
 	cb_status             st;
-	int                   npos, rc;
+	int                   npos, words, rc;
 
 	if ((pos = calloc((size_t) argc + 1, sizeof(*pos))) == NULL) {
 		rc = cli_fail(CB_RESOURCE_EXHAUSTED, "out of memory");
@@ -425,11 +486,11 @@ main(int argc, char **argv)
 		rc = cli_usage_error(NULL, "no command given");
 		goto out;
 	}
-	if ((cmd = command_find(pos[0])) == NULL) {
-		rc = cli_usage_error(NULL, "unknown command '%s'", pos[0]);
+	if ((cmd = command_find(pos, npos, &words)) == NULL) {
+		rc = CLI_EXIT_USAGE;
 		goto out;
 	}
-	if ((rc = check_command(&cli, cmd, npos - 1)) != CLI_EXIT_OK) {
+	if ((rc = check_command(&cli, cmd, npos - words)) != CLI_EXIT_OK) {
 		goto out;
 	}
 	cli.synopsis    = cmd->synopsis;
@@ -446,7 +507,7 @@ main(int argc, char **argv)
 		rc = cli_fail(st, msg);
 		goto out;
 	}
-	rc = cmd->run(&cli, npos - 1, pos + 1);
+	rc = cmd->run(&cli, npos - words, pos + words);
 
 out:
 	cb_client_close(cli.client);

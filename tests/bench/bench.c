@@ -16,10 +16,14 @@
 
 /*
  *   cb_bench echo-server URL CONTEXTS
- *   cb_bench load --url URL --mode echo|get [--engine threads|aio]
- *       [--concurrency C] [--duration S] [--warmup S] [--value-size N]
- *       [--namespace NS] [--key KEY] [--timeout MS] [--pid NAME=PID]...
- *   cb_bench preset --url URL [--namespace NS] [--key KEY] [--value-size N]
+ *   cb_bench load --url URL --mode echo|get|revoked|ratelimit
+ *       [--engine threads|aio] [--concurrency C] [--duration S]
+ *       [--warmup S] [--value-size N] [--namespace NS] [--key KEY]
+ *       [--keys N] [--users N] [--revoked-every N] [--limit N]
+ *       [--window MS] [--timeout MS] [--pid NAME=PID]...
+ *   cb_bench preset --url URL [--mode get|revoked] [--namespace NS]
+ *       [--key KEY] [--keys N] [--users N] [--revoked-every N]
+ *       [--value-size N]
  *   cb_bench wait-ready --url URL [--timeout MS]
  *   cb_bench free-port
  *
@@ -31,14 +35,20 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: cb_bench echo-server URL CONTEXTS\n"
-	    "       cb_bench load --url URL --mode echo|get "
-	    "[--engine threads|aio]\n"
-	    "           [--concurrency C] [--duration S] [--warmup S] "
-	    "[--value-size N]\n"
-	    "           [--namespace NS] [--key KEY] [--timeout MS] "
-	    "[--pid NAME=PID]...\n"
-	    "       cb_bench preset --url URL [--namespace NS] [--key KEY] "
-	    "[--value-size N]\n"
+	    "       cb_bench load --url URL "
+	    "--mode echo|get|revoked|ratelimit\n"
+	    "           [--engine threads|aio] [--concurrency C] "
+	    "[--duration S]\n"
+	    "           [--warmup S] [--value-size N] [--namespace NS] "
+	    "[--key KEY]\n"
+	    "           [--keys N] [--users N] [--revoked-every N] "
+	    "[--limit N]\n"
+	    "           [--window MS] [--timeout MS] [--pid NAME=PID]...\n"
+	    "       cb_bench preset --url URL [--mode get|revoked] "
+	    "[--namespace NS]\n"
+	    "           [--key KEY] [--keys N] [--users N] "
+	    "[--revoked-every N]\n"
+	    "           [--value-size N]\n"
 	    "       cb_bench wait-ready --url URL [--timeout MS]\n"
 	    "       cb_bench free-port\n");
 }
@@ -53,6 +63,11 @@ enum {
 	OPT_VALUE_SIZE,
 	OPT_NS,
 	OPT_KEY,
+	OPT_KEYS,
+	OPT_USERS,
+	OPT_REVOKED_EVERY,
+	OPT_LIMIT,
+	OPT_WINDOW,
 	OPT_TIMEOUT,
 	OPT_PID,
 };
@@ -67,20 +82,39 @@ static const struct option long_opts[] = {
 	{ "value-size", required_argument, NULL, OPT_VALUE_SIZE },
 	{ "namespace", required_argument, NULL, OPT_NS },
 	{ "key", required_argument, NULL, OPT_KEY },
+	{ "keys", required_argument, NULL, OPT_KEYS },
+	{ "users", required_argument, NULL, OPT_USERS },
+	{ "revoked-every", required_argument, NULL, OPT_REVOKED_EVERY },
+	{ "limit", required_argument, NULL, OPT_LIMIT },
+	{ "window", required_argument, NULL, OPT_WINDOW },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "pid", required_argument, NULL, OPT_PID },
 	{ NULL, 0, NULL, 0 },
 };
 
-/* parse_opts fills o from argv (after the command); exits on a bad one. */
+/* parse_mode reads --mode; exits on a bad one. */
+static bench_mode
+parse_mode(const char *s)
+{
+	for (int m = BENCH_MODE_ECHO; m <= BENCH_MODE_RATELIMIT; m++) {
+		if (strcmp(s, bench_kinds[m].name) == 0) {
+			return ((bench_mode) m);
+		}
+	}
+	fprintf(stderr, "cb_bench: bad mode: %s\n", s);
+	exit(1);
+}
+
+/* parse_opts fills o from argv (after the command), mode unless --mode
+ * says otherwise; exits on a bad one. */
 static void
-parse_opts(int argc, char **argv, bench_load_opts *o)
+parse_opts(int argc, char **argv, bench_load_opts *o, bench_mode mode)
 {
 	char *eq;
 	int   c;
 
 	memset(o, 0, sizeof(*o));
-	o->mode        = BENCH_MODE_ECHO;
+	o->mode        = mode;
 	o->engine      = BENCH_ENGINE_THREADS;
 	o->concurrency = 1;
 	o->duration_s  = 5;
@@ -88,7 +122,12 @@ parse_opts(int argc, char **argv, bench_load_opts *o)
 	o->value_size  = 100;
 	o->ns          = "bench";
 	o->key         = "hit";
+	o->keys        = 1;
+	o->users       = 1;
+	o->every       = 100;
+	o->limit       = 1000;
 	o->timeout_ms  = 5000;
+	o->now_s       = (int64_t) time(NULL);
 	optind         = 1;
 	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -96,15 +135,7 @@ parse_opts(int argc, char **argv, bench_load_opts *o)
 			o->url = optarg;
 			break;
 		case OPT_MODE:
-			if (strcmp(optarg, "echo") == 0) {
-				o->mode = BENCH_MODE_ECHO;
-			} else if (strcmp(optarg, "get") == 0) {
-				o->mode = BENCH_MODE_GET;
-			} else {
-				fprintf(stderr, "cb_bench: bad mode: %s\n",
-				    optarg);
-				exit(1);
-			}
+			o->mode = parse_mode(optarg);
 			break;
 		case OPT_ENGINE:
 			if (strcmp(optarg, "threads") == 0) {
@@ -139,6 +170,26 @@ parse_opts(int argc, char **argv, bench_load_opts *o)
 		case OPT_KEY:
 			o->key = optarg;
 			break;
+		case OPT_KEYS:
+			o->keys = (uint32_t) bench_parse_num(
+			    "keys", optarg, 1, 1 << 24);
+			break;
+		case OPT_USERS:
+			o->users = (uint32_t) bench_parse_num(
+			    "users", optarg, 1, 1 << 24);
+			break;
+		case OPT_REVOKED_EVERY:
+			o->every = (uint32_t) bench_parse_num(
+			    "revoked-every", optarg, 0, 1 << 24);
+			break;
+		case OPT_LIMIT:
+			o->limit = (uint32_t) bench_parse_num(
+			    "limit", optarg, 1, 4294967295.0);
+			break;
+		case OPT_WINDOW:
+			o->window_ms = (int64_t) bench_parse_num(
+			    "window", optarg, 0, 366 * 86400000.0);
+			break;
 		case OPT_TIMEOUT:
 			o->timeout_ms = (uint32_t) bench_parse_num(
 			    "timeout", optarg, 1, 600000);
@@ -165,78 +216,6 @@ parse_opts(int argc, char **argv, bench_load_opts *o)
 		usage();
 		exit(1);
 	}
-}
-
-/* cmd_preset stores the benchmark's key through the broker and reads it
- * back, so that every Get of the run is a hit. */
-static int
-cmd_preset(const bench_load_opts *o)
-{
-	Cachebroker__V1__SetRequest   set = CACHEBROKER__V1__SET_REQUEST__INIT;
-	Cachebroker__V1__GetRequest   get = CACHEBROKER__V1__GET_REQUEST__INIT;
-	Cachebroker__V1__SetResponse *sres = NULL;
-	Cachebroker__V1__GetResponse *gres = NULL;
-	cb_client_opts                copts;
-	cb_client                    *c = NULL;
-	cb_result                     res;
-	uint8_t                      *val = NULL;
-	cb_status                     rc;
-	int                           code = 1;
-
-	memset(&copts, 0, sizeof(copts));
-	memset(&res, 0, sizeof(res));
-	copts.timeout_ms = o->timeout_ms;
-	if ((val = malloc(o->value_size + 1)) == NULL) {
-		fprintf(stderr, "cb_bench: out of memory\n");
-		return (1);
-	}
-	for (size_t i = 0; i < o->value_size; i++) {
-		val[i] = (uint8_t) ('a' + i % 26);
-	}
-	if ((rc = cb_client_open(&c, o->url, &copts)) != CB_OK) {
-		fprintf(stderr, "cb_bench: cb_client_open %s: %s\n", o->url,
-		    cb_status_str((int) rc));
-		goto out;
-	}
-	set.namespace_ = (char *) o->ns;
-	set.key        = (char *) o->key;
-	set.value.data = val;
-	set.value.len  = o->value_size;
-	set.ttl_ms     = 0;
-	set.condition  = CACHEBROKER__V1__SET_CONDITION__SET_CONDITION_ALWAYS;
-	if ((rc = cb_cache_set(c, &set, &sres, NULL, &res)) != CB_OK) {
-		fprintf(stderr, "cb_bench: Set %s/%s: %s: %s\n", o->ns, o->key,
-		    cb_status_str((int) rc), res.message);
-		goto out;
-	}
-	if (!sres->stored) {
-		fprintf(stderr, "cb_bench: Set %s/%s: not stored\n", o->ns,
-		    o->key);
-		goto out;
-	}
-	get.namespace_ = (char *) o->ns;
-	get.key        = (char *) o->key;
-	if ((rc = cb_cache_get(c, &get, &gres, NULL, &res)) != CB_OK) {
-		fprintf(stderr, "cb_bench: Get %s/%s: %s: %s\n", o->ns, o->key,
-		    cb_status_str((int) rc), res.message);
-		goto out;
-	}
-	if (!gres->found || gres->value.len != o->value_size ||
-	    memcmp(gres->value.data, val, o->value_size) != 0) {
-		fprintf(stderr,
-		    "cb_bench: Get %s/%s does not return the "
-		    "value just set\n",
-		    o->ns, o->key);
-		goto out;
-	}
-	printf("preset %s/%s: %zu bytes\n", o->ns, o->key, o->value_size);
-	code = 0;
-out:
-	cb_message_free(sres);
-	cb_message_free(gres);
-	cb_client_close(c);
-	free(val);
-	return (code);
 }
 
 /* cmd_wait_ready polls AdminService/Health until the broker answers OK or
@@ -339,15 +318,15 @@ main(int argc, char **argv)
 		return (cmd_free_port());
 	}
 	if (strcmp(cmd, "load") == 0) {
-		parse_opts(argc, argv, &o);
+		parse_opts(argc, argv, &o, BENCH_MODE_ECHO);
 		return (bench_load_run(&o));
 	}
 	if (strcmp(cmd, "preset") == 0) {
-		parse_opts(argc, argv, &o);
-		return (cmd_preset(&o));
+		parse_opts(argc, argv, &o, BENCH_MODE_GET);
+		return (bench_preset(&o));
 	}
 	if (strcmp(cmd, "wait-ready") == 0) {
-		parse_opts(argc, argv, &o);
+		parse_opts(argc, argv, &o, BENCH_MODE_ECHO);
 		return (cmd_wait_ready(o.url, o.timeout_ms / 1000.0));
 	}
 	usage();

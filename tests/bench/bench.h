@@ -3,6 +3,7 @@
 #ifndef CB_BENCH_BENCH_H
 #define CB_BENCH_BENCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -10,17 +11,16 @@
 #include <cachebroker/cachebroker.h>
 #include <nng/nng.h>
 
-/* The method a Get travels under, as libcachebroker names it. */
-#define BENCH_GET_METHOD "/cachebroker.v1.CacheService/Get"
-
 /* Length of the request ids the benchmark puts in its envelopes; the same
  * as libcachebroker's (16 random bytes in hex). */
 #define BENCH_REQUEST_ID_LEN 32
 
 /* What one load run sends. */
 typedef enum bench_mode {
-	BENCH_MODE_ECHO, /* raw nng req to an echo server */
-	BENCH_MODE_GET,  /* CacheService/Get of one key known to be set */
+	BENCH_MODE_ECHO,      /* raw nng req (Get bytes) to an echo server */
+	BENCH_MODE_GET,       /* CacheService/Get of keys known to be set */
+	BENCH_MODE_REVOKED,   /* AuthService/IsTokenRevoked of tokens */
+	BENCH_MODE_RATELIMIT, /* AuthService/CheckRateLimit of subjects */
 } bench_mode;
 
 /*
@@ -30,8 +30,8 @@ typedef enum bench_mode {
  *   THREADS  concurrency threads, each one blocking call after another
  *            (the only way libcachebroker can be driven: its calls block)
  *   AIO      concurrency nng contexts, each an aio state machine run by
- *            nng's own threads; Get sends envelopes packed here instead
- *            of going through libcachebroker
+ *            nng's own threads; the broker modes send envelopes packed
+ *            here instead of going through libcachebroker
  */
 typedef enum bench_engine {
 	BENCH_ENGINE_THREADS,
@@ -43,14 +43,20 @@ typedef enum bench_engine {
 /* Options of one load run (cb_bench load). */
 typedef struct bench_load_opts {
 	const char  *url;         /* broker or echo server */
-	bench_mode   mode;        /* echo or get */
+	bench_mode   mode;        /* echo, get, revoked or ratelimit */
 	bench_engine engine;      /* threads or aio */
 	int          concurrency; /* requests in flight */
 	double       duration_s;  /* measured window */
 	double       warmup_s;    /* run before the window, not measured */
 	size_t       value_size;  /* expected length of the value (get) */
 	const char  *ns;          /* namespace of the key (get) */
-	const char  *key;         /* the key (get) */
+	const char  *key;         /* the key, or the keys' prefix */
+	uint32_t     keys;        /* 1: key; else keys 0 .. keys-1 (call.c) */
+	uint32_t     users;       /* revoked: token i is user i % users's */
+	uint32_t     every;       /* revoked: every Nth token, user revoked */
+	uint32_t     limit;       /* ratelimit: requests per window */
+	int64_t      window_ms;   /* ratelimit: 0, the broker's default */
+	int64_t      now_s;       /* Unix time at start: tokens' iat */
 	uint32_t     timeout_ms;  /* per request */
 	int          npids;       /* other processes whose CPU to report */
 	pid_t        pids[BENCH_MAX_PIDS];      /* their ids */
@@ -73,22 +79,99 @@ int bench_load_run(const bench_load_opts *o);
 int bench_echo_serve(const char *url, int ncontexts);
 
 /*
- * bench_envelope_get packs a Request envelope carrying a Get of ns/key
- * into a new nng message (*out, owned by the caller on success). seq
- * makes the request id unique. Returns 0 or an nng error.
+ * bench_call is one request of a load run: a Get, an IsTokenRevoked or a
+ * CheckRateLimit (the echo mode sends a Get's bytes), with the storage
+ * its strings point into and what its answer must say. call.c.
  */
-int bench_envelope_get(
-    nng_msg **out, const char *ns, const char *key, uint64_t seq);
+#define BENCH_ID_MAX 288
+
+typedef struct bench_call {
+	union {
+		ProtobufCMessage                       base;
+		Cachebroker__V1__GetRequest            get;
+		Cachebroker__V1__IsTokenRevokedRequest revoked;
+		Cachebroker__V1__CheckRateLimitRequest rate;
+	} req;
+	char id[BENCH_ID_MAX];   /* key, token id or subject */
+	char user[BENCH_ID_MAX]; /* revoked: the token's user */
+	bool expect;             /* revoked: whether the token is revoked */
+} bench_call;
+
+/* What each mode sends and what its answers say, indexed by bench_mode. */
+typedef struct bench_kind {
+	const char                       *name;    /* --mode: "get", ... */
+	const char                       *method;  /* full method name */
+	const ProtobufCMessageDescriptor *resp;    /* its answer */
+	const char                       *outcome; /* what *yes counts */
+} bench_kind;
+
+extern const bench_kind bench_kinds[];
+
+/* bench_call_pick returns the index (0 .. keys-1) of request seq of
+ * worker idx: uniform over the keys, the same on every run. */
+uint32_t bench_call_pick(const bench_load_opts *o, int idx, uint64_t seq);
+
+/* bench_call_init fills c (caller's storage) with the request of index i
+ * of o->mode (Get for the echo mode). */
+void bench_call_init(bench_call *c, const bench_load_opts *o, uint32_t i);
 
 /*
- * bench_envelope_check_get checks that a reply (body of len bytes) is an
- * OK Response whose GetResponse found a value of value_size bytes. On
- * failure it returns -1 and writes why into err (errlen bytes).
+ * bench_call_check checks resp, the answer of c (NULL: none): 0 and *yes
+ * (found, revoked, allowed: bench_kinds[].outcome), or -1 and why in err
+ * (errlen bytes). A revocation answer must be the one the preset made; a rate
+ * limit answer must have come from Redis.
  */
-int bench_envelope_check_get(
-    const void *body, size_t len, size_t value_size, char *err, size_t errlen);
+int bench_call_check(const bench_load_opts *o, const bench_call *c,
+    const ProtobufCMessage *resp, bool *yes, char *err, size_t errlen);
 
-/* Used by every benchmark program (common.c, proc.c, hist.c): */
+/*
+ * bench_call_run makes the call c through libcachebroker (blocking) and
+ * checks its answer as bench_call_check does.
+ */
+int bench_call_run(cb_client *client, const bench_load_opts *o,
+    const bench_call *c, bool *yes, char *err, size_t errlen);
+
+/* bench_preset stores what o's runs read: o->keys values for get, the
+ * revocations for revoked (nothing for ratelimit). Prints one line;
+ * returns 0, or 1 after saying why. Blocks. */
+int bench_preset(const bench_load_opts *o);
+
+/* Used by every benchmark program (common.c, envelope.c, proc.c,
+ * hist.c): */
+
+/*
+ * bench_envelope_pack packs a Request envelope for method carrying
+ * payload into a new nng message (*out, owned by the caller on success),
+ * with the deadline libcachebroker sends by default. The 32-character
+ * request id is seq and tag in hex: a run keeps seq unique and tag fixed
+ * (mutating calls need ids never seen before: the broker replays them).
+ * Returns 0 or an nng error.
+ */
+int bench_envelope_pack(nng_msg **out, const char *method,
+    const ProtobufCMessage *payload, uint64_t seq, uint64_t tag);
+
+/*
+ * bench_envelope_unpack decodes a reply (body of len bytes): an OK
+ * Response whose payload is a desc message. 0 and *out (the caller frees
+ * it: protobuf_c_message_free_unpacked), or -1 and why in err.
+ */
+int bench_envelope_unpack(const void *body, size_t len,
+    const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out, char *err,
+    size_t errlen);
+
+/* bench_splitmix64 advances *x and returns its next output (splitmix64):
+ * seeds, and keys picked uniformly. */
+uint64_t bench_splitmix64(uint64_t *x);
+
+/*
+ * bench_set_many stores ns:PREFIX{first} .. ns:PREFIX{first + n - 1},
+ * value_size bytes each (the letters a-z over and over), TTL ttl_ms (0:
+ * none), with SetMany, batch entries a call. 0, or -1 and why in err.
+ * Blocks.
+ */
+int bench_set_many(cb_client *c, const char *ns, const char *prefix,
+    int64_t first, int64_t n, size_t value_size, int64_t ttl_ms,
+    uint32_t batch, char *err, size_t errlen);
 
 /* bench_parse_num reads a number in [min, max] from s, the value of the
  * option what; otherwise it says so on stderr and exits 1. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Helpers of every benchmark program: option numbers, the client. */
+/* Helpers of every benchmark program: option numbers, the client, keys. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,4 +74,78 @@ bench_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
 	host[colon - s] = '\0';
 	*port           = (int) p;
 	return (0);
+}
+
+uint64_t
+bench_splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return (z ^ (z >> 31));
+}
+
+int
+bench_set_many(cb_client *c, const char *ns, const char *prefix, int64_t first,
+    int64_t n, size_t value_size, int64_t ttl_ms, uint32_t batch, char *err,
+    size_t errlen)
+{
+	Cachebroker__V1__SetManyRequest req =
+	    CACHEBROKER__V1__SET_MANY_REQUEST__INIT;
+	Cachebroker__V1__SetManyEntry  *e;
+	Cachebroker__V1__SetManyEntry **ep;
+	char(*keys)[BENCH_ID_MAX];
+	uint8_t *val;
+	int      rv = -1;
+
+	e    = calloc(batch, sizeof(*e));
+	ep   = calloc(batch, sizeof(*ep));
+	keys = calloc(batch, sizeof(*keys));
+	val  = malloc(value_size + 1);
+	if (e == NULL || ep == NULL || keys == NULL || val == NULL) {
+		(void) snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < value_size; i++) {
+		val[i] = (uint8_t) ('a' + i % 26);
+	}
+	req.namespace_ = (char *) ns;
+	req.entries    = ep;
+	for (int64_t i = 0; i < n; i += batch) {
+		Cachebroker__V1__SetManyResponse *resp = NULL;
+		cb_result                         res;
+		int64_t m = n - i < (int64_t) batch ? n - i : (int64_t) batch;
+		cb_status st;
+
+		for (int64_t j = 0; j < m; j++) {
+			cachebroker__v1__set_many_entry__init(&e[j]);
+			(void) snprintf(keys[j], sizeof(keys[j]), "%s%" PRId64,
+			    prefix, first + i + j);
+			e[j].key        = keys[j];
+			e[j].value.data = val;
+			e[j].value.len  = value_size;
+			e[j].ttl_ms     = ttl_ms;
+			ep[j]           = &e[j];
+		}
+		req.n_entries = (size_t) m;
+		memset(&res, 0, sizeof(res));
+		st = cb_cache_set_many(c, &req, &resp, NULL, &res);
+		if (st != CB_OK || resp->stored != (uint32_t) m) {
+			(void) snprintf(err, errlen, "SetMany %s: %s: %s", ns,
+			    cb_status_str((int) st),
+			    st == CB_OK ? "not every entry stored"
+			                : res.message);
+			cb_message_free(resp);
+			goto out;
+		}
+		cb_message_free(resp);
+	}
+	rv = 0;
+out:
+	free(e);
+	free(ep);
+	free(keys);
+	free(val);
+	return (rv);
 }

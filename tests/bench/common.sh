@@ -5,11 +5,13 @@
 # exit, and printing the table. Sourced.
 #
 # The sourcing script defines log (one line on stderr), then calls, in
-# this order: bench_build_dir "${1:-}", need_built, need_cmds, need_pg,
-# bench_tmp PREFIX. From then on an EXIT trap stops whatever was started:
-# the broker ($broker_pid, which must exit 0 on SIGTERM), PostgreSQL,
-# Redis; it keeps $tmp when the run failed or KEEP=1. (run.sh, which
-# starts its own servers, takes only bench_build_dir and wait_for.)
+# this order: bench_build_dir "${1:-}", need_built, need_cmds, need_pg
+# (if it uses PostgreSQL), bench_tmp PREFIX. From then on an EXIT trap
+# stops whatever was started: the broker ($broker_pid, which must exit 0
+# on SIGTERM), PostgreSQL, Redis; it keeps $tmp when the run failed or
+# KEEP=1. (run.sh, which starts its own servers, takes only
+# bench_build_dir, load_defaults, wait_for, bench_broker_conf and the
+# repeated rows of cb_bench load.)
 # shellcheck shell=bash
 
 PG_USER=postgres
@@ -17,6 +19,17 @@ PG_USER=postgres
 die() {
 	log "$*"
 	exit 1
+}
+
+# load_defaults REPEAT CONCURRENCY ENGINES: the knobs of the repeated
+# rows of cb_bench load (below) from the environment, else DURATION 5,
+# WARMUP 1 and these.
+load_defaults() {
+	DURATION=${DURATION:-5}
+	WARMUP=${WARMUP:-1}
+	REPEAT=${REPEAT:-$1}
+	CONCURRENCY=${CONCURRENCY:-$2}
+	ENGINES=${ENGINES:-$3}
 }
 
 # bench_build_dir ARG: BUILD from ARG, $BUILD or "build" (relative to the
@@ -67,7 +80,9 @@ bench_tmp() {
 	tmp=$(mktemp -d "/tmp/$1.XXXXXX")
 	chmod 711 "$tmp" # the postgres user must reach $tmp/pg
 	mkdir "$tmp/pg" "$tmp/res"
-	chown "$PG_USER:" "$tmp/pg"
+	if id "$PG_USER" >/dev/null 2>&1; then
+		chown "$PG_USER:" "$tmp/pg"
+	fi
 	results=$tmp/res/results
 	broker_url="ipc://$tmp/broker.sock"
 	: >"$results"
@@ -232,6 +247,21 @@ load_schema() {
 	done
 }
 
+# bench_broker_conf CONTEXTS REDIS_HOST: a broker's config on stdout: on
+# $broker_url with CONTEXTS contexts, in front of REDIS_HOST:$redis_port
+# with $BROKER_REDIS_CONNECTIONS connections.
+bench_broker_conf() {
+	cat <<-EOF
+		[broker]
+		listen = $broker_url
+		contexts = $1
+		[redis]
+		host = $2
+		port = $redis_port
+		connections = $BROKER_REDIS_CONNECTIONS
+	EOF
+}
+
 # run_broker CONF: check CONF (-t), start cachebrokerd on it ($broker_pid,
 # its output in CONF's name with .log) and wait until Health answers on
 # $broker_url.
@@ -314,6 +344,90 @@ run_row() {
 	printf '%s\n' "$line" >>"$results"
 }
 
+# --- repeated rows of cb_bench load ----------------------------------------
+#
+# A row is a TARGET (echo/aio, revoked/threads, ...) at a concurrency C,
+# run REPEAT times. Each run is one file, "$(rowfile TARGET C).$rep": a
+# line of name=value pairs (cb_bench's format) with target= in front and
+# note= when something went wrong. pick_median turns the runs into the
+# row. Used by run.sh and run-auth.sh; they set DURATION, WARMUP, REPEAT,
+# rep and tmp (with a res/ directory).
+
+# rowfile TARGET C: where the row is kept.
+rowfile() { printf '%s/res/%s.%s' "$tmp" "${1//\//-}" "$2"; }
+
+# pick_median TARGET C: the row's run with the median req/s becomes the row.
+pick_median() {
+	local base bad
+	base=$(rowfile "$1" "$2")
+	compgen -G "$base.*" >/dev/null || return 0
+	bad=$(cat "$base".* | grep -c ' note=' || true)
+	cat "$base".* | awk '
+		{
+			r = 0
+			for (i = 1; i <= NF; i++)
+				if ($i ~ /^rps=/)
+					r = substr($i, 5) + 0
+			print r "\t" $0
+		}' | sort -g | awk -F'\t' -v runs="$REPEAT" -v bad="$bad" '
+		{ line[NR] = $2 }
+		END {
+			l = line[int((NR + 1) / 2)]
+			if (bad > 0 && l !~ / note=/)
+				l = l " note=" bad "_of_" runs "_runs_failed"
+			print l
+		}' >"$base"
+}
+
+# median_rows TARGET...: each TARGET's rows, one per concurrency of
+# $CONCURRENCY, each its median run (pick_median), on stdout. With
+# ROW_HOOK set (a function name), "$ROW_HOOK TARGET C" may add to a row's
+# file first.
+median_rows() {
+	local target c f
+	for target in "$@"; do
+		for c in $CONCURRENCY; do
+			pick_median "$target" "$c"
+			if [[ -n ${ROW_HOOK:-} ]]; then
+				"$ROW_HOOK" "$target" "$c"
+			fi
+			f=$(rowfile "$target" "$c")
+			if [[ -f $f ]]; then
+				cat "$f"
+			fi
+		done
+	done
+}
+
+# target_fail TARGET C WHY: a run that has no figures.
+# shellcheck disable=SC2154 # rep: the caller's run number
+target_fail() {
+	printf 'target=%s concurrency=%s note=%s\n' "$1" "$2" "${3// /_}" \
+		>"$(rowfile "$1" "$2").$rep"
+	failed=1
+}
+
+# measure_nng TARGET C ARG...: one `cb_bench load` run of TARGET at
+# concurrency C; ARGs say the rest (--url, --mode, --engine, --pid, ...).
+# shellcheck disable=SC2154 # rep: the caller's run number
+measure_nng() {
+	local target=$1 c=$2 line rc=0
+	shift 2
+	log "$target at $c, run $rep of $REPEAT: ${DURATION}s"
+	line=$("$CB_BENCH" load --concurrency "$c" --duration "$DURATION" \
+		--warmup "$WARMUP" "$@") || rc=$?
+	if [[ -z $line ]]; then
+		target_fail "$target" "$c" "no result (cb_bench exit $rc)"
+		return
+	fi
+	if ((rc != 0)); then
+		line+=" note=REQUESTS_FAILED"
+		failed=1
+	fi
+	printf 'target=%s %s\n' "$target" "$line" \
+		>"$(rowfile "$target" "$c").$rep"
+}
+
 # bench_rev: the commit the build is of, and whether the daemon's or the
 # clients' sources differ from it.
 bench_rev() {
@@ -326,18 +440,20 @@ bench_rev() {
 	printf '%s\n' "$rev"
 }
 
-# bench_table TITLE AWK: print the results through the awk program (and
-# as Markdown to $MARKDOWN); then exit non-zero if a row failed.
+# bench_table TITLE AWK [AWKARG...]: print the results through the awk
+# program (and as Markdown to $MARKDOWN); then exit non-zero if a row
+# failed.
 bench_table() {
 	local title=$1 prog=$2
+	shift 2
 	echo
 	echo "$title"
-	awk -f "$prog" "$results"
+	awk "$@" -f "$prog" "$results"
 	if [[ -n ${MARKDOWN:-} ]]; then
 		{
 			echo "$title"
 			echo
-			awk -v md=1 -f "$prog" "$results"
+			awk -v md=1 "$@" -f "$prog" "$results"
 		} >"$MARKDOWN"
 	fi
 	log "done in $(($(date +%s) - t_start)) s"

@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include <cachebroker/v1/cache.pb-c.h>
-#include <cachebroker/v1/envelope.pb-c.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
@@ -39,12 +38,6 @@
  */
 
 enum { W_IDLE, W_SEND, W_RECV };
-
-/* Deadline the envelopes carry: libcachebroker's default. */
-#define ZL_DEADLINE_MS 5000
-
-/* Big enough for a Fetch envelope of a sane resource and parameter. */
-#define ZL_ENVELOPE_MAX 1024
 
 /* The main thread reports progress this often (s). */
 #define ZL_PROGRESS_S 10
@@ -169,41 +162,11 @@ static int
 zl_pack(zl_worker *w, int64_t key, nng_msg **out)
 {
 	Cachebroker__V1__FetchRequest req;
-	Cachebroker__V1__Request      env = CACHEBROKER__V1__REQUEST__INIT;
 	fb_params                     p;
-	uint8_t                       payload[ZL_ENVELOPE_MAX];
-	uint8_t                       buf[ZL_ENVELOPE_MAX];
-	char                          id[BENCH_REQUEST_ID_LEN + 1];
-	size_t                        len;
-	nng_msg                      *msg;
-	int                           rv;
 
 	fb_request_init(&req, &p, w->z->o, key);
-	if (cachebroker__v1__fetch_request__get_packed_size(&req) >
-	    sizeof(payload)) {
-		return (NNG_EMSGSIZE);
-	}
-	env.method       = FB_FETCH_METHOD;
-	env.payload.data = payload;
-	env.payload.len  = cachebroker__v1__fetch_request__pack(&req, payload);
-	env.deadline_ms  = ZL_DEADLINE_MS;
-	/* As long as libcachebroker's ids, and unique per call. */
-	(void) snprintf(id, sizeof(id), "%016" PRIx64 "%016" PRIx64,
-	    ((uint64_t) w->idx << 40) | w->seq++, (uint64_t) 0xfe7c4u);
-	env.request_id = id;
-	if (cachebroker__v1__request__get_packed_size(&env) > sizeof(buf)) {
-		return (NNG_EMSGSIZE);
-	}
-	len = cachebroker__v1__request__pack(&env, buf);
-	if ((rv = nng_msg_alloc(&msg, 0)) != 0) {
-		return (rv);
-	}
-	if ((rv = nng_msg_append(msg, buf, len)) != 0) {
-		nng_msg_free(msg);
-		return (rv);
-	}
-	*out = msg;
-	return (0);
+	return (bench_envelope_pack(out, FB_FETCH_METHOD, &req.base,
+	    ((uint64_t) w->idx << 40) | w->seq++, 0xfe7c4u));
 }
 
 /* zl_unpack checks a reply: an OK Response carrying a FetchResponse with
@@ -211,34 +174,16 @@ zl_pack(zl_worker *w, int64_t key, nng_msg **out)
 static int
 zl_unpack(nng_msg *msg, int *source, char *err, size_t errlen)
 {
-	Cachebroker__V1__Response      *resp;
-	Cachebroker__V1__FetchResponse *f  = NULL;
-	int                             rv = -1;
+	ProtobufCMessage *m;
+	int               rv;
 
-	resp = cachebroker__v1__response__unpack(
-	    NULL, nng_msg_len(msg), nng_msg_body(msg));
-	if (resp == NULL) {
-		(void) snprintf(err, errlen, "undecodable Response");
+	if (bench_envelope_unpack(nng_msg_body(msg), nng_msg_len(msg),
+	        &cachebroker__v1__fetch_response__descriptor, &m, err,
+	        errlen) != 0) {
 		return (-1);
 	}
-	if (resp->status != NULL && resp->status->code != 0) {
-		(void) snprintf(err, errlen, "status %s: %s",
-		    cb_status_str((int) resp->status->code),
-		    resp->status->message ? resp->status->message : "");
-		goto out;
-	}
-	f = cachebroker__v1__fetch_response__unpack(
-	    NULL, resp->payload.len, resp->payload.data);
-	if (f == NULL) {
-		(void) snprintf(err, errlen, "undecodable FetchResponse");
-		goto out;
-	}
-	rv = fb_check(f, source, err, errlen);
-out:
-	if (f != NULL) {
-		cachebroker__v1__fetch_response__free_unpacked(f, NULL);
-	}
-	cachebroker__v1__response__free_unpacked(resp, NULL);
+	rv = fb_check((const void *) m, source, err, errlen);
+	protobuf_c_message_free_unpacked(m, NULL);
 	return (rv);
 }
 

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "bench.h"
 #include "fetch.h"
 
 /*
@@ -21,16 +22,6 @@ typedef struct rng {
 } rng;
 
 static uint64_t
-splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return (z ^ (z >> 31));
-}
-
-static uint64_t
 rotl(uint64_t x, int k)
 {
 	return ((x << k) | (x >> (64 - k)));
@@ -40,7 +31,7 @@ static void
 rng_seed(rng *g, uint64_t seed)
 {
 	for (int i = 0; i < 4; i++) {
-		g->s[i] = splitmix64(&seed);
+		g->s[i] = bench_splitmix64(&seed);
 	}
 }
 

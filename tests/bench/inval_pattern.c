@@ -191,70 +191,6 @@ count_keys(redisContext *rc, const char *ns, char *err, size_t errlen)
 	return (n);
 }
 
-/* fill stores ns:k:1 .. ns:k:N (o->value_size bytes each, TTL 1 h) with
- * SetMany, o->batch entries a call. 0, or -1 and err. */
-static int
-fill(cb_client *c, const ib_opts *o, const char *ns, char *err, size_t errlen)
-{
-	Cachebroker__V1__SetManyRequest req =
-	    CACHEBROKER__V1__SET_MANY_REQUEST__INIT;
-	Cachebroker__V1__SetManyEntry  *e;
-	Cachebroker__V1__SetManyEntry **ep;
-	char(*keys)[32];
-	uint8_t *val;
-	int      rv = -1;
-
-	e    = calloc(o->batch, sizeof(*e));
-	ep   = calloc(o->batch, sizeof(*ep));
-	keys = calloc(o->batch, sizeof(*keys));
-	val  = malloc(o->value_size);
-	if (e == NULL || ep == NULL || keys == NULL || val == NULL) {
-		(void) snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	memset(val, 'v', o->value_size);
-	req.namespace_ = (char *) ns;
-	req.entries    = ep;
-	for (int64_t i = 0; i < o->keys; i += o->batch) {
-		Cachebroker__V1__SetManyResponse *resp = NULL;
-		cb_callopts co = { .timeout_ms = o->timeout_ms };
-		cb_result   res;
-		int64_t     n = o->keys - i < (int64_t) o->batch
-		        ? o->keys - i
-		        : (int64_t) o->batch;
-		cb_status   st;
-
-		for (int64_t j = 0; j < n; j++) {
-			cachebroker__v1__set_many_entry__init(&e[j]);
-			(void) snprintf(
-			    keys[j], sizeof(keys[j]), "k:%" PRId64, i + 1 + j);
-			e[j].key        = keys[j];
-			e[j].value.data = val;
-			e[j].value.len  = o->value_size;
-			e[j].ttl_ms     = PAT_TTL_MS;
-			ep[j]           = &e[j];
-		}
-		req.n_entries = (size_t) n;
-		st            = cb_cache_set_many(c, &req, &resp, &co, &res);
-		if (st != CB_OK || resp->stored != (uint32_t) n) {
-			(void) snprintf(err, errlen, "SetMany %s: %s: %s", ns,
-			    cb_status_str((int) st),
-			    st == CB_OK ? "not every entry stored"
-			                : res.message);
-			cb_message_free(resp);
-			goto out;
-		}
-		cb_message_free(resp);
-	}
-	rv = 0;
-out:
-	free(e);
-	free(ep);
-	free(keys);
-	free(val);
-	return (rv);
-}
-
 /* One command's line of INFO commandstats. */
 typedef struct cmd_sum {
 	long long calls; /* how many ran */
@@ -336,8 +272,10 @@ pat_measure(pat_run *p)
 	int64_t     cpu0[IB_MAX_PIDS];
 
 	t0 = bench_now_ns();
-	if (fill(p->client, o, o->ns, p->err, sizeof(p->err)) != 0 ||
-	    fill(p->client, o, o->keep, p->err, sizeof(p->err)) != 0) {
+	if (bench_set_many(p->client, o->ns, "k:", 1, o->keys, o->value_size,
+	        PAT_TTL_MS, o->batch, p->err, sizeof(p->err)) != 0 ||
+	    bench_set_many(p->client, o->keep, "k:", 1, o->keys, o->value_size,
+	        PAT_TTL_MS, o->batch, p->err, sizeof(p->err)) != 0) {
 		return (-1);
 	}
 	p->fill_s = (double) (bench_now_ns() - t0) / 1e9;

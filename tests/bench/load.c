@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cachebroker/cachebroker.h>
 #include <nng/nng.h>
@@ -30,10 +31,12 @@
  * Engines (bench.h):
  *
  *   THREADS  worker i is a thread: call, record, call, record, ...
- *            echo: its own req0 context + aio, nng_aio_wait
- *            get:  cb_cache_get on the one shared cb_client
+ *            echo:   its own req0 context + aio, nng_aio_wait
+ *            others: the mode's call (call.c) on the one shared
+ *                    cb_client (libcachebroker)
  *
- *   AIO      worker i is a req0 context whose aio callback is
+ *   AIO      worker i is a req0 context, sending the mode's envelopes
+ *            packed here, whose aio callback is
  *
  *              load_next --send--> W_SEND --sent--> W_RECV --reply--+
  *                  ^                                                |
@@ -58,23 +61,26 @@ typedef struct load_worker {
 	load      *l;        /* the run */
 	int        idx;      /* 0 .. concurrency-1 */
 	pthread_t  thread;   /* THREADS engine */
-	nng_ctx    ctx;      /* req0 context (all but lib Get) */
+	nng_ctx    ctx;      /* req0 context (all but lib calls) */
 	nng_aio   *aio;      /* its aio; callback only in the AIO engine */
 	int        state;    /* AIO engine: W_IDLE, W_SEND or W_RECV */
 	uint64_t   seq;      /* requests started, keeps ids unique */
 	uint64_t   t_start;  /* when the request in flight started */
+	bench_call call;     /* the request in flight */
 	size_t     sent_len; /* echo: length of what was sent */
 	uint8_t    sent[LOAD_SENT_MAX]; /* echo: what was sent */
 	uint64_t   errors;              /* failed requests, every phase */
-	bench_hist hist;                /* latencies of measured requests */
+	uint64_t   yes;  /* measured answers found, revoked, allowed */
+	bench_hist hist; /* latencies of measured requests */
 } load_worker;
 
 struct load {
 	const bench_load_opts *o;         /* what to do */
+	uint64_t               id_tag;    /* request ids' half of this run */
 	atomic_int             phase;     /* PHASE_* */
-	nng_socket             sock;      /* req0, unless lib Get */
+	nng_socket             sock;      /* req0, unless lib calls */
 	bool                   sock_open; /* sock needs closing */
-	cb_client             *client;    /* lib Get only */
+	cb_client             *client;    /* lib calls only */
 	load_worker           *workers;   /* concurrency of them */
 	pthread_mutex_t        mtx;       /* protects busy, first_err */
 	pthread_cond_t         cv;        /* signalled when busy drops */
@@ -107,17 +113,29 @@ load_fail(load_worker *w, const char *why)
 	pthread_mutex_unlock(&l->mtx);
 }
 
-/* load_request builds w's next raw request: a packed Get envelope, for the
- * echo server as for the broker, so both carry the same bytes. */
+/* load_call makes w's next request, of a key picked for it; returns the
+ * number that makes its request id unique. */
+static uint64_t
+load_call(load_worker *w)
+{
+	const bench_load_opts *o = w->l->o;
+
+	bench_call_init(&w->call, o, bench_call_pick(o, w->idx, w->seq));
+	return (((uint64_t) w->idx << 40) | w->seq++);
+}
+
+/* load_request builds w's next raw request: the mode's envelope; for the
+ * echo server a Get's, so both carry the same bytes. */
 static int
 load_request(load_worker *w, nng_msg **out)
 {
-	const bench_load_opts *o = w->l->o;
+	const bench_load_opts *o   = w->l->o;
+	uint64_t               seq = load_call(w);
 	nng_msg               *msg;
 	int                    rv;
 
-	rv = bench_envelope_get(
-	    &msg, o->ns, o->key, ((uint64_t) w->idx << 40) | w->seq++);
+	rv = bench_envelope_pack(&msg, bench_kinds[o->mode].method,
+	    &w->call.req.base, seq, w->l->id_tag);
 	if (rv != 0) {
 		return (rv);
 	}
@@ -131,16 +149,25 @@ load_request(load_worker *w, nng_msg **out)
 	return (0);
 }
 
-/* load_check says whether msg is the right reply to w's last request. */
+/* load_check says whether msg is the right reply to w's last request,
+ * and (*yes) whether it found, revoked or allowed. */
 static int
-load_check(load_worker *w, nng_msg *msg, char *err, size_t errlen)
+load_check(load_worker *w, nng_msg *msg, bool *yes, char *err, size_t errlen)
 {
 	const bench_load_opts *o   = w->l->o;
 	size_t                 len = nng_msg_len(msg);
+	ProtobufCMessage      *m;
+	int                    rv;
 
-	if (o->mode == BENCH_MODE_GET) {
-		return (bench_envelope_check_get(
-		    nng_msg_body(msg), len, o->value_size, err, errlen));
+	*yes = false;
+	if (o->mode != BENCH_MODE_ECHO) {
+		if (bench_envelope_unpack(nng_msg_body(msg), len,
+		        bench_kinds[o->mode].resp, &m, err, errlen) != 0) {
+			return (-1);
+		}
+		rv = bench_call_check(o, &w->call, m, yes, err, errlen);
+		protobuf_c_message_free_unpacked(m, NULL);
+		return (rv);
 	}
 	if (len != w->sent_len ||
 	    (len <= sizeof(w->sent) &&
@@ -155,7 +182,7 @@ load_check(load_worker *w, nng_msg *msg, char *err, size_t errlen)
 
 /* load_call_raw is one blocking raw request (THREADS engine, echo). */
 static int
-load_call_raw(load_worker *w, char *err, size_t errlen)
+load_call_raw(load_worker *w, bool *yes, char *err, size_t errlen)
 {
 	nng_msg *msg;
 	int      rv;
@@ -181,40 +208,8 @@ load_call_raw(load_worker *w, char *err, size_t errlen)
 	}
 	msg = nng_aio_get_msg(w->aio);
 	nng_aio_set_msg(w->aio, NULL);
-	rv = load_check(w, msg, err, errlen);
+	rv = load_check(w, msg, yes, err, errlen);
 	nng_msg_free(msg);
-	return (rv);
-}
-
-/* load_call_lib is one cb_cache_get (THREADS engine, get). */
-static int
-load_call_lib(load_worker *w, char *err, size_t errlen)
-{
-	const bench_load_opts        *o   = w->l->o;
-	Cachebroker__V1__GetRequest   req = CACHEBROKER__V1__GET_REQUEST__INIT;
-	Cachebroker__V1__GetResponse *resp = NULL;
-	cb_result                     res;
-	cb_status                     rc;
-	int                           rv = -1;
-
-	memset(&res, 0, sizeof(res));
-	req.namespace_ = (char *) o->ns;
-	req.key        = (char *) o->key;
-	rc             = cb_cache_get(w->l->client, &req, &resp, NULL, &res);
-	if (rc != CB_OK) {
-		(void) snprintf(err, errlen, "%s: %s", cb_status_str((int) rc),
-		    res.message);
-		return (-1);
-	}
-	if (resp == NULL || !resp->found) {
-		(void) snprintf(err, errlen, "miss: the key is not set");
-	} else if (resp->value.len != o->value_size) {
-		(void) snprintf(err, errlen, "value of %zu bytes, not %zu",
-		    resp->value.len, o->value_size);
-	} else {
-		rv = 0;
-	}
-	cb_message_free(resp);
 	return (rv);
 }
 
@@ -226,20 +221,24 @@ load_thread(void *arg)
 	char         err[LOAD_ERR_MAX];
 	uint64_t     t0;
 	uint64_t     t1;
+	bool         yes;
 	int          rv;
 
 	while (load_phase(l) != PHASE_STOP) {
 		t0 = bench_now_ns();
-		if (l->o->mode == BENCH_MODE_GET) {
-			rv = load_call_lib(w, err, sizeof(err));
+		if (l->client != NULL) {
+			(void) load_call(w);
+			rv = bench_call_run(
+			    l->client, l->o, &w->call, &yes, err, sizeof(err));
 		} else {
-			rv = load_call_raw(w, err, sizeof(err));
+			rv = load_call_raw(w, &yes, err, sizeof(err));
 		}
 		t1 = bench_now_ns();
 		if (rv != 0) {
 			load_fail(w, err);
 		} else if (load_phase(l) == PHASE_MEASURE) {
 			bench_hist_add(&w->hist, t1 - t0);
+			w->yes += yes;
 		}
 	}
 	return (NULL);
@@ -295,6 +294,7 @@ load_cb(void *arg)
 	nng_msg     *msg;
 	char         err[LOAD_ERR_MAX];
 	uint64_t     t1;
+	bool         yes;
 	int          rv;
 
 	switch (w->state) {
@@ -322,10 +322,11 @@ load_cb(void *arg)
 		}
 		msg = nng_aio_get_msg(w->aio);
 		nng_aio_set_msg(w->aio, NULL);
-		if (load_check(w, msg, err, sizeof(err)) != 0) {
+		if (load_check(w, msg, &yes, err, sizeof(err)) != 0) {
 			load_fail(w, err);
 		} else if (load_phase(w->l) == PHASE_MEASURE) {
 			bench_hist_add(&w->hist, t1 - w->t_start);
+			w->yes += yes;
 		}
 		nng_msg_free(msg);
 		load_next(w, 0);
@@ -346,7 +347,7 @@ load_sleep(double s)
 }
 
 /* load_open connects what the run sends through: the shared client (lib
- * Get) or a req0 socket and one context + aio per worker. */
+ * calls) or a req0 socket and one context + aio per worker. */
 static int
 load_open(load *l)
 {
@@ -355,7 +356,7 @@ load_open(load *l)
 	cb_status              rc;
 	int                    rv;
 
-	if (o->mode == BENCH_MODE_GET && o->engine == BENCH_ENGINE_THREADS) {
+	if (o->mode != BENCH_MODE_ECHO && o->engine == BENCH_ENGINE_THREADS) {
 		memset(&copts, 0, sizeof(copts));
 		copts.timeout_ms = o->timeout_ms;
 		if ((rc = cb_client_open(&l->client, o->url, &copts)) !=
@@ -470,12 +471,6 @@ load_join(load *l, int started)
 }
 
 static const char *
-load_mode_name(bench_mode m)
-{
-	return (m == BENCH_MODE_GET ? "get" : "echo");
-}
-
-static const char *
 load_engine_name(bench_engine e)
 {
 	return (e == BENCH_ENGINE_AIO ? "aio" : "threads");
@@ -565,6 +560,9 @@ bench_load_run(const bench_load_opts *o)
 	bench_hist *all    = NULL;
 	nng_msg    *sample = NULL;
 	uint64_t    errors = 0;
+	uint64_t    yes    = 0;
+	uint64_t    seed;
+	bench_call  call;
 	load_sample s0;
 	load_sample s1;
 	uint64_t    t0      = 0;
@@ -578,6 +576,10 @@ bench_load_run(const bench_load_opts *o)
 	memset(&s0, 0, sizeof(s0));
 	memset(&s1, 0, sizeof(s1));
 	l.o = o;
+	/* Request ids unique across runs too: the broker remembers a
+	 * mutating call's id (CheckRateLimit's) and replays its answer. */
+	seed     = bench_now_ns() ^ ((uint64_t) getpid() << 32);
+	l.id_tag = bench_splitmix64(&seed);
 	atomic_init(&l.phase, PHASE_WARMUP);
 	atomic_init(&l.have_err, false);
 	pthread_mutex_init(&l.mtx, NULL);
@@ -593,8 +595,10 @@ bench_load_run(const bench_load_opts *o)
 		l.workers[i].idx = i;
 		bench_hist_init(&l.workers[i].hist);
 	}
-	/* The size of one packed Get envelope: what echo sends every time. */
-	if (bench_envelope_get(&sample, o->ns, o->key, 0) == 0) {
+	/* The size of one packed envelope (echo: always the same). */
+	bench_call_init(&call, o, 0);
+	if (bench_envelope_pack(&sample, bench_kinds[o->mode].method,
+	        &call.req.base, 0, l.id_tag) == 0) {
 		req_len = nng_msg_len(sample);
 		nng_msg_free(sample);
 	}
@@ -623,13 +627,14 @@ bench_load_run(const bench_load_opts *o)
 	for (int i = 0; i < o->concurrency; i++) {
 		bench_hist_merge(all, &l.workers[i].hist);
 		errors += l.workers[i].errors;
+		yes += l.workers[i].yes;
 	}
 	window = (double) (t1 - t0) / 1e9;
 	printf("mode=%s engine=%s concurrency=%d duration_s=%.3f "
 	       "count=%" PRIu64 " errors=%" PRIu64 " rps=%.1f p50_us=%.1f "
 	       "p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f "
 	       "mean_us=%.1f req_bytes=%zu",
-	    load_mode_name(o->mode), load_engine_name(o->engine),
+	    bench_kinds[o->mode].name, load_engine_name(o->engine),
 	    o->concurrency, window, all->count, errors,
 	    (double) all->count / window,
 	    load_us(bench_hist_percentile(all, 50)),
@@ -637,6 +642,9 @@ bench_load_run(const bench_load_opts *o)
 	    load_us(bench_hist_percentile(all, 99)),
 	    load_us(bench_hist_percentile(all, 99.9)), load_us(all->max_ns),
 	    all->count ? load_us(all->sum_ns / all->count) : 0.0, req_len);
+	if (o->mode != BENCH_MODE_ECHO) {
+		printf(" %s=%" PRIu64, bench_kinds[o->mode].outcome, yes);
+	}
 	load_print_costs(o, &s0, &s1, all->count);
 	printf("\n");
 	(void) fflush(stdout);
@@ -645,7 +653,7 @@ bench_load_run(const bench_load_opts *o)
 		fprintf(stderr,
 		    "cb_bench: *** %s/%s at %d: %" PRIu64 " REQUESTS FAILED, "
 		    "%" PRIu64 " measured; first failure: %s ***\n",
-		    load_mode_name(o->mode), load_engine_name(o->engine),
+		    bench_kinds[o->mode].name, load_engine_name(o->engine),
 		    o->concurrency, errors, all->count,
 		    l.first_err[0] ? l.first_err
 		                   : "(none: nothing completed)");

@@ -27,11 +27,7 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 # shellcheck source=common.sh
 . "$here/common.sh"
 bench_build_dir "${1:-}"
-DURATION=${DURATION:-5}
-WARMUP=${WARMUP:-1}
-REPEAT=${REPEAT:-1}
-CONCURRENCY=${CONCURRENCY:-1 16 64}
-ENGINES=${ENGINES:-threads aio}
+load_defaults 1 "1 16 64" "threads aio"
 TARGETS=${TARGETS:-echo broker redis twemproxy}
 VALUE_SIZE=${VALUE_SIZE:-100}
 CONTEXTS=${CONTEXTS:-128}
@@ -143,15 +139,11 @@ start_echo() {
 
 broker_url="ipc://$tmp/broker.sock"
 start_broker() {
-	cat >"$tmp/broker.conf" <<-EOF
-		[broker]
-		listen = $broker_url
-		contexts = $CONTEXTS
-		[redis]
-		host = $([ "$BROKER_REDIS" = unix ] && echo "$tmp/redis.sock" || echo 127.0.0.1)
-		port = $redis_port
-		connections = $BROKER_REDIS_CONNECTIONS
-	EOF
+	local host=127.0.0.1
+	if [[ $BROKER_REDIS == unix ]]; then
+		host=$tmp/redis.sock
+	fi
+	bench_broker_conf "$CONTEXTS" "$host" >"$tmp/broker.conf"
 	"$BROKERD" -c "$tmp/broker.conf" >"$tmp/broker.log" 2>&1 &
 	broker_pid=$!
 	pids+=("$broker_pid")
@@ -167,65 +159,19 @@ start_broker() {
 
 # --- rows ------------------------------------------------------------------
 #
-# Each run of a row is one file in $tmp/res: a line of name=value pairs
-# (cb_bench's format), plus target=, and note= when something went wrong.
+# Each run of a row is one file in $tmp/res (common.sh: rowfile,
+# measure_nng, median_rows).
 
 rep=1
 
-# rowfile TARGET C: where the row is kept; the current run's file is
-# "$(rowfile TARGET C).$rep".
-rowfile() { printf '%s/res/%s.%s' "$tmp" "${1//\//-}" "$2"; }
-
-# pick_median TARGET C: the row's run with the median req/s becomes the row.
-pick_median() {
-	local base bad
-	base=$(rowfile "$1" "$2")
-	compgen -G "$base.*" >/dev/null || return 0
-	bad=$(cat "$base".* | grep -c ' note=' || true)
-	cat "$base".* | awk '
-		{
-			r = 0
-			for (i = 1; i <= NF; i++)
-				if ($i ~ /^rps=/)
-					r = substr($i, 5) + 0
-			print r "\t" $0
-		}' | sort -g | awk -F'\t' -v runs="$REPEAT" -v bad="$bad" '
-		{ line[NR] = $2 }
-		END {
-			l = line[int((NR + 1) / 2)]
-			if (bad > 0 && l !~ / note=/)
-				l = l " note=" bad "_of_" runs "_runs_failed"
-			print l
-		}' >"$base"
-}
-
-# row_fail TARGET C WHY: a row that has no figures.
-row_fail() {
-	printf 'target=%s concurrency=%s note=%s\n' "$1" "$2" "${3// /_}" \
-		>"$(rowfile "$1" "$2").$rep"
-	failed=1
-}
-
-# measure_nng TARGET MODE ENGINE C URL PIDSPEC...: one cb_bench load run.
-measure_nng() {
-	local target=$1 mode=$2 engine=$3 c=$4 url=$5 line rc=0
+# measure_get TARGET MODE ENGINE C URL PIDSPEC...: one cb_bench load run
+# of Gets of the benchmark key (or of their bytes, echoed).
+measure_get() {
+	local target=$1 mode=$2 engine=$3 c=$4 url=$5
 	shift 5
-	log "$target at $c, run $rep of $REPEAT: ${DURATION}s"
-	line=$("$CB_BENCH" load --url "$url" --mode "$mode" \
-		--engine "$engine" --concurrency "$c" \
-		--duration "$DURATION" --warmup "$WARMUP" \
-		--value-size "$VALUE_SIZE" --namespace "$BENCH_NS" \
-		--key "$BENCH_KEY" "$@") || rc=$?
-	if [[ -z $line ]]; then
-		row_fail "$target" "$c" "no result (cb_bench exit $rc)"
-		return
-	fi
-	if ((rc != 0)); then
-		line+=" note=REQUESTS_FAILED"
-		failed=1
-	fi
-	printf 'target=%s %s\n' "$target" "$line" \
-		>"$(rowfile "$target" "$c").$rep"
+	measure_nng "$target" "$c" --url "$url" --mode "$mode" \
+		--engine "$engine" --value-size "$VALUE_SIZE" \
+		--namespace "$BENCH_NS" --key "$BENCH_KEY" "$@"
 }
 
 # misses PORT: Redis' keyspace_misses so far.
@@ -246,7 +192,7 @@ measure_redis() {
 		-c "$c" -n 5000 --csv 2>"$tmp/$target.$c.err") || true
 	rps=$(awk -F'"' '$2 == "GET" { print $4 }' <<<"$out")
 	if [[ -z $rps ]]; then
-		row_fail "$target" "$c" "redis-benchmark failed"
+		target_fail "$target" "$c" "redis-benchmark failed"
 		return
 	fi
 	n=$(awk -v r="$rps" -v d="$DURATION" \
@@ -302,7 +248,7 @@ measure_redis() {
 			printf "\n"
 		}' <<<"$out" >"$(rowfile "$target" "$c").$rep"
 	if [[ ! -s $(rowfile "$target" "$c").$rep ]]; then
-		row_fail "$target" "$c" "redis-benchmark printed no GET line"
+		target_fail "$target" "$c" "redis-benchmark printed no GET line"
 	elif [[ -n $err ]]; then
 		failed=1
 	fi
@@ -350,20 +296,20 @@ measure_pair() {
 	local engine=$1 c=$2
 	if want echo; then
 		if ((have_echo)); then
-			measure_nng "echo/$engine" echo "$engine" "$c" \
+			measure_get "echo/$engine" echo "$engine" "$c" \
 				"$echo_url" --pid "echo=$echo_pid"
 		else
-			row_fail "echo/$engine" "$c" \
+			target_fail "echo/$engine" "$c" \
 				"echo server did not start"
 		fi
 	fi
 	if want broker; then
 		if ((have_broker)); then
-			measure_nng "broker/$engine" get "$engine" "$c" \
+			measure_get "broker/$engine" get "$engine" "$c" \
 				"$broker_url" --pid "broker=$broker_pid" \
 				--pid "redis=$redis_pid"
 		else
-			row_fail "broker/$engine" "$c" "$broker_why"
+			target_fail "broker/$engine" "$c" "$broker_why"
 		fi
 	fi
 }
@@ -379,7 +325,7 @@ measure_redis_pair() {
 			measure_redis twemproxy "$twem_port" "$c" "$twem_pid" \
 				"$redis_pid"
 		else
-			row_fail twemproxy "$c" "nutcracker did not start"
+			target_fail twemproxy "$c" "nutcracker did not start"
 		fi
 	fi
 }
@@ -399,20 +345,11 @@ done
 
 # --- the table -------------------------------------------------------------
 
-order=""
+order=()
 for engine in $ENGINES; do
-	order+=" echo/$engine broker/$engine"
+	order+=("echo/$engine" "broker/$engine")
 done
-order+=" redis twemproxy"
-for target in $order; do
-	for c in $CONCURRENCY; do
-		pick_median "$target" "$c"
-		f=$(rowfile "$target" "$c")
-		if [[ -f $f ]]; then
-			cat "$f"
-		fi
-	done
-done >"$tmp/results"
+median_rows "${order[@]}" redis twemproxy >"$tmp/results"
 
 title="cachebroker benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs"
 title+=", ${DURATION}s per row (median of $REPEAT), value $VALUE_SIZE bytes"

@@ -1,11 +1,32 @@
 # SPDX-License-Identifier: MIT
-# Prints run.sh's results (one line of name=value pairs per row) as a table.
+# Prints the rows of run.sh or run-auth.sh (one line of name=value pairs
+# each, cb_bench's format) as a table, then the targets.
 #
-#   awk -v maxc=64 [-v md=1] -f table.awk RESULTS
+#   awk -v maxc=64 [-v md=1] [-v base=echo] [-v cmp='^broker/']
+#       [-v rps_min=0.8] [-v p99_max=3] [-v cpu_max=N] [-v parts='A B']
+#       -f table.awk RESULTS
 #
 # maxc: the concurrency the targets are checked at; md=1: Markdown.
-# A broker/ENGINE row is compared with the echo/ENGINE row of the same
-# concurrency: rps/echo = broker req/s / echo req/s, p99/echo likewise.
+# A row whose target is X/ENGINE and matches cmp is compared with the row
+# base/ENGINE of the same concurrency: rps/base = its req/s / base's,
+# p99/base likewise; with cpu_max, also cpu/base = its server CPU per
+# request / base's (run-auth.sh: the cost of a call against a Get's).
+# Ratios the line gives (rps_ratio, p99_ratio, cpu_ratio: run-auth.sh's
+# medians of run-by-run ratios) are shown instead.
+# parts: processes whose CPU per request gets a column of its own
+# (cb_bench's cpu_us_NAME).
+
+BEGIN {
+	if (base == "")
+		base = "echo"
+	if (cmp == "")
+		cmp = "^broker/"
+	if (rps_min == "")
+		rps_min = 0.8
+	if (p99_max == "")
+		p99_max = 3
+	nsplit = split(parts, procs, " ")
+}
 
 {
 	delete f
@@ -23,11 +44,54 @@
 	gen[n] = f["gen_cpu_us"]
 	srvsw[n] = f["srv_csw"]
 	gensw[n] = f["gen_csw"]
-	note[n] = f["note"]
+	for (k = 1; k <= nsplit; k++)
+		part[n, k] = f["cpu_us_" procs[k]]
+	given[n, "rps"] = f["rps_ratio"]
+	given[n, "p99"] = f["p99_ratio"]
+	given[n, "cpu"] = f["cpu_ratio"]
+	note[n] = join(join(outcome(f), redis_cmds(f["redis_cmds"])),
+	    f["note"])
+	if (f["cpu_runs"] != "") {
+		gsub(/\//, ", ", f["cpu_runs"])
+		note[n] = join(note[n], "cpu/" base " run by run: " \
+		    f["cpu_runs"])
+	}
 	gsub(/_/, " ", note[n])
 	if (f["errors"] + 0 > 0)
 		note[n] = note[n] " (" f["errors"] " errors)"
 	row[tgt[n] "@" conc[n]] = n
+	if (length(tgt[n]) > wide)
+		wide = length(tgt[n])
+}
+
+# outcome F: what the answers said, when not all the same by design.
+function outcome(f,   c) {
+	c = f["count"] + 0
+	if (c <= 0)
+		return ""
+	if (f["revoked"] != "")
+		return sprintf("%.1f%% revoked", 100 * f["revoked"] / c)
+	if (f["allowed"] != "")
+		return sprintf("%.1f%% allowed", 100 * f["allowed"] / c)
+	return ""
+}
+
+# redis_cmds S: "get:CALLS:USEC,pttl:..." (Redis' INFO commandstats over
+# the run) as "; Redis µs/call: GET 0.61, PTTL 0.42".
+function redis_cmds(s,   k, i, a, out) {
+	if (s == "")
+		return ""
+	k = split(s, cmds, ",")
+	for (i = 1; i <= k; i++) {
+		split(cmds[i], a, ":")
+		out = out (i > 1 ? ", " : "") toupper(a[1]) " " a[3]
+	}
+	return "Redis µs/call: " out
+}
+
+# join A B: A and B with "; " between them, if both are there.
+function join(a, b) {
+	return a == "" ? b : b == "" ? a : a "; " b
 }
 
 function num(v, fmt) {
@@ -38,54 +102,140 @@ function ratio(a, b) {
 	return (a == "" || b + 0 <= 0) ? "" : sprintf("%.2f", a / b)
 }
 
-# check RR PR TARGET C: one line saying whether the targets are met.
-function check(rr, pr, t, c) {
-	return sprintf("%s at %s: req/s %sx echo (target >= 0.8: %s), " \
-	    "p99 %sx echo (target <= 3: %s)", t, c, rr,
-	    rr + 0 >= 0.8 ? "met" : "MISSED", pr,
-	    pr != "" && pr + 0 <= 3 ? "met" : "MISSED")
+# pad S W: S right-aligned in W columns (µ counts as one, in any awk).
+function pad(s, w,   v) {
+	v = s
+	gsub(/µ/, "u", v)
+	while (length(v) < w) {
+		s = " " s
+		v = " " v
+	}
+	return s
+}
+
+# verdict OK: "met" or "MISSED".
+function verdict(ok) {
+	return ok ? "met" : "MISSED"
+}
+
+# check I RR PR CR: one line saying whether row I meets the targets.
+function check(i, rr, pr, cr,   s, ok, all) {
+	ok = rr != "" && rr + 0 >= rps_min
+	all = ok
+	s = sprintf("%s at %s: req/s %sx %s (target >= %s: %s)", tgt[i],
+	    conc[i], rr, base, rps_min, verdict(ok))
+	ok = pr != "" && pr + 0 <= p99_max
+	all = all && ok
+	s = s sprintf(", p99 %sx %s (target <= %s: %s)", pr, base, p99_max,
+	    verdict(ok))
+	if (cpu_max != "") {
+		ok = cr != "" && cr + 0 <= cpu_max
+		all = all && ok
+		s = s sprintf(", server CPU %sx %s (target <= %s: %s): %s", cr,
+		    base, cpu_max, verdict(ok), all ? "MET" : "MISSED")
+	}
+	return s
+}
+
+# header: the column names, and the columns' widths in w[].
+function header(   top, bot, sep, k, name) {
+	ncol = 0
+	col("target", "", wide, "l")
+	col("conc", "", 5)
+	col("req/s", "", 10)
+	col("p50 µs", "", 9)
+	col("p99 µs", "", 9)
+	col("rps/" base, "", 9)
+	col("p99/" base, "", 9)
+	if (cpu_max != "")
+		col("cpu/" base, "", 9)
+	col("srv CPU", "µs/req", 8)
+	for (k = 1; k <= nsplit; k++)
+		col(procs[k] " CPU", "µs/req", 8)
+	col("gen CPU", "µs/req", 8)
+	col("srv csw", "/req", 8)
+	col("gen csw", "/req", 8)
+	if (md) {
+		for (k = 1; k <= ncol; k++) {
+			name = cname[k] (csub[k] ~ /^\// ? "" : " ") csub[k]
+			sub(/ $/, "", name)
+			top = top "| " name " "
+			sep = sep (k <= 1 ? "|---" : "|--:")
+		}
+		print top "| notes |"
+		print sep "|---|"
+		return
+	}
+	for (k = 1; k <= ncol; k++) {
+		if (calign[k] == "l") {
+			top = top sprintf("%-" cw[k] "s", cname[k])
+			bot = bot sprintf("%" cw[k] "s", "")
+		} else {
+			top = top " " pad(cname[k], cw[k])
+			bot = bot " " pad(csub[k], cw[k])
+		}
+	}
+	print top "  notes"
+	print bot
+}
+
+function col(name, sub_, width, align) {
+	ncol++
+	cname[ncol] = name
+	csub[ncol] = sub_
+	cw[ncol] = width < length(name) ? length(name) : width
+	calign[ncol] = align
 }
 
 END {
-	if (md) {
-		print "| target | conc | req/s | p50 µs | p99 µs | rps/echo " \
-		    "| p99/echo | srv CPU µs/req | gen CPU µs/req " \
-		    "| srv csw/req | gen csw/req | notes |"
-		print "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
-	} else {
-		# Literal: some awks count bytes in printf widths; µ is two.
-		print "target            conc      req/s    p50 µs    p99 µs" \
-		    "  rps/echo  p99/echo  srv CPU  gen CPU" \
-		    "  srv csw  gen csw  notes"
-		print "                                                    " \
-		    "                      µs/req   µs/req      /req     /req"
-	}
+	header()
 	for (i = 1; i <= n; i++) {
 		rr = ""
 		pr = ""
-		if (tgt[i] ~ /^broker\//) {
+		cr = ""
+		if (tgt[i] ~ cmp && tgt[i] ~ /\// && tgt[i] !~ "^" base "/") {
 			e = tgt[i]
-			sub(/^broker/, "echo", e)
+			sub(/^[^\/]*/, base, e)
 			j = row[e "@" conc[i]]
-			if (j != "") {
+			if (given[i, "rps"] != "") {
+				rr = given[i, "rps"]
+				pr = given[i, "p99"]
+				cr = given[i, "cpu"]
+			} else if (j != "") {
 				rr = ratio(rps[i], rps[j])
 				pr = ratio(p99[i], p99[j])
+				cr = ratio(srv[i], srv[j])
 			}
 			if (conc[i] == maxc && rr != "")
 				checks = checks (md ? "- " : "  ") \
-				    check(rr, pr, tgt[i], conc[i]) "\n"
+				    check(i, rr, pr, cr) "\n"
 		}
-		if (md)
-			fmt = "| %s | %s | %s | %s | %s | %s | %s | %s | %s " \
-			    "| %s | %s | %s |\n"
-		else
-			fmt = "%-16s %5s %10s %9s %9s %9s %9s" \
-			    " %8s %8s %8s %8s  %s\n"
-		printf fmt, tgt[i], conc[i], num(rps[i], "%.0f"),
-		    num(p50[i], "%.0f"), num(p99[i], "%.0f"),
-		    rr == "" ? "-" : rr, pr == "" ? "-" : pr,
-		    num(srv[i], "%.1f"), num(gen[i], "%.1f"),
-		    num(srvsw[i], "%.2f"), num(gensw[i], "%.2f"), note[i]
+		k = 0
+		v[++k] = tgt[i]
+		v[++k] = conc[i]
+		v[++k] = num(rps[i], "%.0f")
+		v[++k] = num(p50[i], "%.0f")
+		v[++k] = num(p99[i], "%.0f")
+		v[++k] = rr == "" ? "-" : rr
+		v[++k] = pr == "" ? "-" : pr
+		if (cpu_max != "")
+			v[++k] = cr == "" ? "-" : cr
+		v[++k] = num(srv[i], "%.1f")
+		for (m = 1; m <= nsplit; m++)
+			v[++k] = num(part[i, m], "%.1f")
+		v[++k] = num(gen[i], "%.1f")
+		v[++k] = num(srvsw[i], "%.2f")
+		v[++k] = num(gensw[i], "%.2f")
+		line = ""
+		for (m = 1; m <= k; m++) {
+			if (md)
+				line = line "| " v[m] " "
+			else if (m == 1)
+				line = sprintf("%-" cw[m] "s", v[m])
+			else
+				line = line " " sprintf("%" cw[m] "s", v[m])
+		}
+		print line (md ? "| " note[i] " |" : "  " note[i])
 	}
 	if (checks != "")
 		printf "\nTargets at %s concurrent:\n%s%s", maxc,

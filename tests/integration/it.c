@@ -44,9 +44,15 @@ it_teardown(void)
 TCase *
 it_tcase(const char *name)
 {
+	return (it_tcase_with(name, it_setup));
+}
+
+TCase *
+it_tcase_with(const char *name, void (*setup)(void))
+{
 	TCase *tc = tcase_create(name);
 
-	tcase_add_checked_fixture(tc, it_setup, it_teardown);
+	tcase_add_checked_fixture(tc, setup, it_teardown);
 	tcase_set_timeout(tc, IT_TEST_TIMEOUT_S);
 	return (tc);
 }
@@ -131,6 +137,16 @@ long long
 it_pttl(const char *key)
 {
 	return (it_redis_int("PTTL %s", key));
+}
+
+void
+it_assert_ttl_near(const char *key, long long ttl_ms)
+{
+	long long pttl = it_pttl(key);
+
+	ck_assert_msg(
+	    pttl > 0 && pttl > ttl_ms - IT_TTL_SLACK_MS && pttl <= ttl_ms,
+	    "PTTL %s = %lld, want about %lld", key, pttl, ttl_ms);
 }
 
 bool
@@ -235,6 +251,36 @@ it_metrics(void)
 	st = cb_admin_metrics(it_env->client, &req, &resp, NULL, &res);
 	it_assert_code(st, CB_OK, &res);
 	return (resp);
+}
+
+bool
+it_wait_redis_connected(bool want, int limit_ms)
+{
+	int64_t end = cbh_now_ms() + limit_ms;
+
+	for (;;) {
+		Cachebroker__V1__HealthResponse *h = it_health();
+		bool got = h->redis != NULL && h->redis->connected;
+		cb_message_free(h);
+		if (got == want) {
+			return (true);
+		}
+		if (cbh_now_ms() > end) {
+			return (false);
+		}
+		cbh_sleep_ms(50);
+	}
+}
+
+bool
+it_need_own_redis(void)
+{
+	if (cbh_redis_external(it_env->redis)) {
+		cbh_skip("stops Redis, and CB_TEST_REDIS names a server the "
+		         "tests must not stop");
+		return (false);
+	}
+	return (true);
 }
 
 void

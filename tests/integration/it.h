@@ -26,6 +26,10 @@ void it_setup_config(const char *config);
  * and a generous timeout (Check's default of 4 s is too short). */
 TCase *it_tcase(const char *name);
 
+/* it_tcase_with is it_tcase with setup (which starts it_env) instead of
+ * it_setup. */
+TCase *it_tcase_with(const char *name, void (*setup)(void));
+
 /* ---- Redis, through the test's own hiredis connection ---- */
 
 /* it_redis runs a command and returns its reply, which must not be an
@@ -46,7 +50,15 @@ char *it_redis_get(const char *key, size_t *len);
 
 /* PTTL of key: -2 missing, -1 no expiry. */
 long long it_pttl(const char *key);
-bool      it_exists(const char *key);
+
+/* How far a TTL may have run down between a write and its check (slow
+ * machines, sanitizers). */
+#define IT_TTL_SLACK_MS 5000
+
+/* it_assert_ttl_near asserts that key has a TTL of ttl_ms, or up to
+ * IT_TTL_SLACK_MS less. */
+void it_assert_ttl_near(const char *key, long long ttl_ms);
+bool it_exists(const char *key);
 
 /* it_count_keys counts the keys matching a glob pattern (KEYS, in one
  * EVAL: for tests, on small databases). */
@@ -78,6 +90,14 @@ Cachebroker__V1__HealthResponse *it_health(void);
 
 /* it_metrics asserts Metrics answers OK and returns it. */
 Cachebroker__V1__MetricsResponse *it_metrics(void);
+
+/* it_wait_redis_connected polls Health until its redis.connected is
+ * want, at most limit_ms; returns whether it got there. */
+bool it_wait_redis_connected(bool want, int limit_ms);
+
+/* it_need_own_redis says whether the test may stop Redis (the harness
+ * started it), and otherwise reports the test as skipped. */
+bool it_need_own_redis(void);
 
 /* it_wait_listening waits, at most 5 s, until the broker's LISTEN
  * connection (notify_channel) listens and the flush it made when it began

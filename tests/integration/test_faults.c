@@ -17,17 +17,6 @@
 /* The broker's budget to notice that Redis went away. */
 #define NOTICE_MS 3000
 
-static bool
-need_own_redis(void)
-{
-	if (cbh_redis_external(it_env->redis)) {
-		cbh_skip("stops Redis, and CB_TEST_REDIS names a server the "
-		         "tests must not stop");
-		return (false);
-	}
-	return (true);
-}
-
 static cb_status
 get_timed(const char *ns, const char *key, uint32_t timeout_ms,
     int64_t *elapsed_ms, cb_result *res)
@@ -85,26 +74,6 @@ wait_get_ok(const char *ns, const char *key, int limit_ms)
 	cbh_log("Get still failing after %d ms: %s (%s)", limit_ms,
 	    cb_status_str(st), res.message);
 	return (-1);
-}
-
-/* Polls Health until its redis.connected is want, up to limit_ms. */
-static bool
-wait_redis_connected(bool want, int limit_ms)
-{
-	int64_t end = cbh_now_ms() + limit_ms;
-
-	for (;;) {
-		Cachebroker__V1__HealthResponse *h = it_health();
-		bool got = h->redis != NULL && h->redis->connected;
-		cb_message_free(h);
-		if (got == want) {
-			return (true);
-		}
-		if (cbh_now_ms() > end) {
-			return (false);
-		}
-		cbh_sleep_ms(50);
-	}
 }
 
 /* ---------------------------------------------------------------- */
@@ -178,7 +147,7 @@ redis_down_and_back(int sig)
 
 	it_set_str("users", "k", "v");
 	ck_assert_int_eq(cbh_redis_stop(it_env->redis, sig), 0);
-	ck_assert_msg(wait_redis_connected(false, NOTICE_MS),
+	ck_assert_msg(it_wait_redis_connected(false, NOTICE_MS),
 	    "Health still says Redis is connected %d ms after it stopped",
 	    NOTICE_MS);
 
@@ -207,7 +176,7 @@ redis_down_and_back(int sig)
 	    "serving again %lld ms after Redis restarted", (long long) took);
 	it_set_str("users", "k", "again");
 	it_get_str("users", "k", "again");
-	ck_assert_msg(wait_redis_connected(true, 5000),
+	ck_assert_msg(it_wait_redis_connected(true, 5000),
 	    "Health does not see Redis again");
 	h = it_health();
 	ck_assert_int_eq(h->status, SERVING);
@@ -221,14 +190,14 @@ redis_down_and_back(int sig)
 
 CBH_TEST(test_redis_stopped)
 {
-	if (need_own_redis()) {
+	if (it_need_own_redis()) {
 		redis_down_and_back(SIGTERM);
 	}
 }
 
 CBH_TEST(test_redis_killed)
 {
-	if (need_own_redis()) {
+	if (it_need_own_redis()) {
 		redis_down_and_back(SIGKILL);
 	}
 }
@@ -256,7 +225,7 @@ CBH_TEST(test_redis_dies_during_call)
 {
 	call c = { .timeout_ms = 5000 };
 
-	if (!need_own_redis()) {
+	if (!it_need_own_redis()) {
 		return;
 	}
 	it_set_str("users", "k", "v");
@@ -306,11 +275,11 @@ CBH_TEST(test_sigterm_drains)
 
 CBH_TEST(test_sigterm_redis_down)
 {
-	if (!need_own_redis()) {
+	if (!it_need_own_redis()) {
 		return;
 	}
 	ck_assert_int_eq(cbh_redis_stop(it_env->redis, SIGTERM), 0);
-	ck_assert(wait_redis_connected(false, NOTICE_MS));
+	ck_assert(it_wait_redis_connected(false, NOTICE_MS));
 	/* The teardown stops the broker, which must still exit 0. */
 }
 

@@ -49,6 +49,39 @@ START_TEST(test_defaults)
 }
 END_TEST
 
+START_TEST(test_auth_section)
+{
+	ck_assert_int_eq(load(""), CB_OK);
+	ck_assert_uint_eq(cfg.auth.max_token_lifetime_ms, 86400000);
+	ck_assert_uint_eq(cfg.auth.session_ttl_ms, 86400000);
+	ck_assert_uint_eq(cfg.auth.rate_limit_window_ms, 900000);
+	ck_assert_int_eq(cfg.auth.revocation_fail_open, 0);
+	ck_assert_int_eq(cfg.auth.rate_limit_fail_open, 1);
+	cbd_config_fini(&cfg);
+	ck_assert_int_eq(load("[auth]\n"
+	                      "max_token_lifetime = 1h\n"
+	                      "session_ttl = 30m\n"
+	                      "rate_limit_window = 1m\n"
+	                      "revocation_when_down = fail-open\n"
+	                      "rate_limit_when_down = fail-closed\n"),
+	    CB_OK);
+	ck_assert_uint_eq(cfg.auth.max_token_lifetime_ms, 3600000);
+	ck_assert_uint_eq(cfg.auth.session_ttl_ms, 1800000);
+	ck_assert_uint_eq(cfg.auth.rate_limit_window_ms, 60000);
+	ck_assert_int_eq(cfg.auth.revocation_fail_open, 1);
+	ck_assert_int_eq(cfg.auth.rate_limit_fail_open, 0);
+	cbd_config_fini(&cfg);
+	ck_assert_int_eq(load("[auth]\n"
+	                      "revocation_when_down = maybe\n" /* 2 */
+	                      "session_ttl = 10ms\n"),         /* 3 */
+	    CB_INVALID_ARGUMENT);
+	ck_assert_ptr_nonnull(strstr(errs.text,
+	    "t.conf:2: revocation_when_down = 'maybe': not fail-open or "
+	    "fail-closed"));
+	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:3: session_ttl"));
+}
+END_TEST
+
 START_TEST(test_values)
 {
 	ck_assert_int_eq(load("[broker]\n"
@@ -316,6 +349,7 @@ config_suite(void)
 	tcase_add_test(tc, test_durations_and_sizes);
 	tcase_add_test(tc, test_shipped_config);
 	tcase_add_test(tc, test_workflow_config);
+	tcase_add_test(tc, test_auth_section);
 	suite_add_tcase(s, tc);
 	return s;
 }

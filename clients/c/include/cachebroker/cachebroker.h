@@ -12,6 +12,7 @@
 #include <cachebroker/v1/event.pb-c.h>
 #include <cachebroker/v1/warm.pb-c.h>
 #include <cachebroker/v1/feed.pb-c.h>
+#include <cachebroker/v1/auth.pb-c.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -164,6 +165,38 @@ void cb_message_free(void *msg);
 	    cachebroker__v1__publish_response)                               \
 	X(warm_warm, "WarmService", "Warm", Cachebroker__V1__WarmRequest,    \
 	    Cachebroker__V1__WarmResponse, cachebroker__v1__warm_response)   \
+	X(auth_revoke_token, "AuthService", "RevokeToken",                   \
+	    Cachebroker__V1__RevokeTokenRequest,                             \
+	    Cachebroker__V1__RevokeTokenResponse,                            \
+	    cachebroker__v1__revoke_token_response)                          \
+	X(auth_revoke_user_tokens, "AuthService", "RevokeUserTokens",        \
+	    Cachebroker__V1__RevokeUserTokensRequest,                        \
+	    Cachebroker__V1__RevokeUserTokensResponse,                       \
+	    cachebroker__v1__revoke_user_tokens_response)                    \
+	X(auth_is_token_revoked, "AuthService", "IsTokenRevoked",            \
+	    Cachebroker__V1__IsTokenRevokedRequest,                          \
+	    Cachebroker__V1__IsTokenRevokedResponse,                         \
+	    cachebroker__v1__is_token_revoked_response)                      \
+	X(auth_put_session, "AuthService", "PutSession",                     \
+	    Cachebroker__V1__PutSessionRequest,                              \
+	    Cachebroker__V1__PutSessionResponse,                             \
+	    cachebroker__v1__put_session_response)                           \
+	X(auth_get_session, "AuthService", "GetSession",                     \
+	    Cachebroker__V1__GetSessionRequest,                              \
+	    Cachebroker__V1__GetSessionResponse,                             \
+	    cachebroker__v1__get_session_response)                           \
+	X(auth_delete_session, "AuthService", "DeleteSession",               \
+	    Cachebroker__V1__DeleteSessionRequest,                           \
+	    Cachebroker__V1__DeleteSessionResponse,                          \
+	    cachebroker__v1__delete_session_response)                        \
+	X(auth_touch_session, "AuthService", "TouchSession",                 \
+	    Cachebroker__V1__TouchSessionRequest,                            \
+	    Cachebroker__V1__TouchSessionResponse,                           \
+	    cachebroker__v1__touch_session_response)                         \
+	X(auth_check_rate_limit, "AuthService", "CheckRateLimit",            \
+	    Cachebroker__V1__CheckRateLimitRequest,                          \
+	    Cachebroker__V1__CheckRateLimitResponse,                         \
+	    cachebroker__v1__check_rate_limit_response)                      \
 	X(admin_health, "AdminService", "Health",                            \
 	    Cachebroker__V1__HealthRequest, Cachebroker__V1__HealthResponse, \
 	    cachebroker__v1__health_response)                                \
