@@ -3,6 +3,7 @@
 #include "server.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,11 +19,44 @@
 #include "notify.h"
 #include "redis_pool.h"
 #include "request.h"
+#include "sdnotify.h"
 #include "warm.h"
 
 /* Housekeeping period: stalled Redis connections are noticed within
  * command_timeout + this. */
 #define CRON_MS 100
+
+/* The STATUS= line for systemd: backends and load, as Health sees them. */
+static void
+server_status(cbd_server *srv, char *buf, size_t cap)
+{
+	char db[48];
+
+	if (srv->db == NULL) {
+		snprintf(db, sizeof(db), "no database");
+	} else {
+		snprintf(db, sizeof(db), "database %zu/%u ready",
+		    cbd_db_ready_count(srv->db), srv->cfg.db.connections);
+	}
+	snprintf(buf, cap, "%s; redis %zu/%u ready; %s; %u in flight",
+	    atomic_load(&srv->draining) ? "draining" : "serving",
+	    cbd_redis_ready_count(srv->redis), srv->cfg.redis.connections, db,
+	    atomic_load(&srv->in_flight));
+}
+
+/* Watchdog pings and STATUS= updates, from the cron: a loop that stalls
+ * stops pinging, and systemd restarts it. */
+static void
+server_sdnotify(cbd_server *srv, uint64_t now)
+{
+	char status[160];
+
+	cbd_sdnotify_cron(&srv->sd, now, CRON_MS * 1000);
+	if (cbd_sdnotify_status_due(&srv->sd, now)) {
+		server_status(srv, status, sizeof(status));
+		cbd_sdnotify_status(&srv->sd, now, status);
+	}
+}
 
 static void
 server_cron_cb(evutil_socket_t fd, short what, void *arg)
@@ -39,6 +73,7 @@ server_cron_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	cbd_dedupe_expire(srv->dedupe, now);
 	cbd_journal_cron(srv->journal);
+	server_sdnotify(srv, now);
 	if (!atomic_load(&srv->draining)) {
 		cbd_warmer_cron(srv->warmer);
 	}
@@ -60,6 +95,7 @@ static void
 server_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	cbd_server *srv = arg;
+	char        status[160];
 
 	(void) what;
 	if (sig == SIGHUP) {
@@ -81,6 +117,8 @@ server_signal_cb(evutil_socket_t sig, short what, void *arg)
 	 * refused with UNAVAILABLE instead (request.c). */
 	atomic_store(&srv->draining, 1);
 	srv->drain_until_us = cbd_now_us() + srv->cfg.drain_timeout_ms * 1000;
+	server_status(srv, status, sizeof(status));
+	cbd_sdnotify_stopping(&srv->sd, status);
 }
 
 static cb_status
@@ -109,6 +147,7 @@ cbd_server_open(cbd_server **out, cbd_config *cfg)
 {
 	cbd_server *srv;
 	cb_status   rv;
+	char        status[160];
 
 	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
 		return CB_RESOURCE_EXHAUSTED;
@@ -119,6 +158,7 @@ cbd_server_open(cbd_server **out, cbd_config *cfg)
 	cbd_stats_init(&srv->stats);
 	atomic_init(&srv->draining, 0);
 	atomic_init(&srv->in_flight, 0);
+	cbd_sdnotify_init(&srv->sd);
 
 	if ((srv->base = event_base_new()) == NULL) {
 		rv = CB_INTERNAL;
@@ -149,6 +189,8 @@ cbd_server_open(cbd_server **out, cbd_config *cfg)
 	cbd_log_info("cachebrokerd %s ready: %u contexts, redis %s:%d",
 	    CBD_VERSION, srv->n_reqs, srv->cfg.redis.host,
 	    srv->cfg.redis.port);
+	server_status(srv, status, sizeof(status));
+	cbd_sdnotify_ready(&srv->sd, status);
 	*out = srv;
 	return CB_OK;
 fail:

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "loop.h"
+#include "sdnotify.h"
 #include "stats.h"
 
 struct event_base;
@@ -70,6 +71,7 @@ typedef struct cbd_server {
 	uint64_t           drain_until_us; /* give up waiting then */
 	struct event      *cron;           /* 100 ms housekeeping */
 	struct event      *signals[3];     /* SIGTERM, SIGINT, SIGHUP */
+	cbd_sdnotify       sd;             /* loop thread: systemd */
 } cbd_server;
 
 /*
