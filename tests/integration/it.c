@@ -425,3 +425,23 @@ it_need_pg(void)
 	}
 	return (true);
 }
+
+cb_status
+it_delete(const char *ns, char **keys, size_t n, uint32_t *deleted,
+    const cb_callopts *opts, cb_result *res)
+{
+	Cachebroker__V1__DeleteRequest req =
+	    CACHEBROKER__V1__DELETE_REQUEST__INIT;
+	Cachebroker__V1__DeleteResponse *resp = NULL;
+	cb_status                        st;
+
+	req.namespace_ = (char *) ns;
+	req.keys       = keys;
+	req.n_keys     = n;
+	st = cb_cache_delete(it_env->client, &req, &resp, opts, res);
+	if (st == CB_OK && deleted != NULL) {
+		*deleted = resp->deleted;
+	}
+	cb_message_free(resp);
+	return (st);
+}

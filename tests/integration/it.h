@@ -104,6 +104,11 @@ bool it_need_own_redis(void);
  * is applied (the journal is empty). */
 void it_wait_listening(void);
 
+/* it_delete calls CacheService/Delete of n keys of ns; on OK *deleted
+ * (optional) is how many existed. opts may be NULL. */
+cb_status it_delete(const char *ns, char **keys, size_t n, uint32_t *deleted,
+    const cb_callopts *opts, cb_result *res);
+
 /* it_publish calls EventService/Publish of event with one parameter (none
  * when name is NULL); on OK *count (optional) is keys_invalidated. */
 cb_status it_publish(const char *event, const char *name, const char *value,

@@ -25,26 +25,6 @@ get_many(const char *ns, char **keys, size_t n,
 }
 
 static cb_status
-delete_keys(const char *ns, char **keys, size_t n, uint32_t *deleted,
-    const cb_callopts *opts, cb_result *res)
-{
-	Cachebroker__V1__DeleteRequest req =
-	    CACHEBROKER__V1__DELETE_REQUEST__INIT;
-	Cachebroker__V1__DeleteResponse *resp = NULL;
-	cb_status                        st;
-
-	req.namespace_ = (char *) ns;
-	req.keys       = keys;
-	req.n_keys     = n;
-	st = cb_cache_delete(it_env->client, &req, &resp, opts, res);
-	if (st == CB_OK) {
-		*deleted = resp->deleted;
-		cb_message_free(resp);
-	}
-	return (st);
-}
-
-static cb_status
 increment(const char *ns, const char *key, int64_t delta, int64_t ttl_ms,
     const char *request_id, int64_t *value, cb_result *res)
 {
@@ -379,7 +359,7 @@ CBH_TEST(test_delete)
 	it_redis_ok("SET users:d:2 b");
 	it_redis_ok("SET users2:d:1 neighbour");
 	ck_assert_int_eq(
-	    delete_keys("users", keys, 3, &deleted, NULL, &res), CB_OK);
+	    it_delete("users", keys, 3, &deleted, NULL, &res), CB_OK);
 	ck_assert_uint_eq(deleted, 2);
 	ck_assert(!it_exists("users:d:1"));
 	ck_assert(!it_exists("users:d:2"));
@@ -388,10 +368,10 @@ CBH_TEST(test_delete)
 	/* Nothing left to delete; a key named twice counts once. */
 	it_redis_ok("SET users:d:1 a");
 	ck_assert_int_eq(
-	    delete_keys("users", keys, 4, &deleted, NULL, &res), CB_OK);
+	    it_delete("users", keys, 4, &deleted, NULL, &res), CB_OK);
 	ck_assert_uint_eq(deleted, 1);
 	ck_assert_int_eq(
-	    delete_keys("users", keys, 4, &deleted, NULL, &res), CB_OK);
+	    it_delete("users", keys, 4, &deleted, NULL, &res), CB_OK);
 	ck_assert_uint_eq(deleted, 0);
 }
 
@@ -665,14 +645,14 @@ CBH_TEST(test_request_id_delete)
 
 	it_redis_ok("SET users:d v");
 	ck_assert_int_eq(
-	    delete_keys("users", keys, 1, &deleted, &co, &res), CB_OK);
+	    it_delete("users", keys, 1, &deleted, &co, &res), CB_OK);
 	ck_assert_uint_eq(deleted, 1);
 	/* Someone writes the key again; the replayed Delete must not touch
 	 * it, and answers as the first time. */
 	it_redis_ok("SET users:d w");
 	deleted = 0;
 	ck_assert_int_eq(
-	    delete_keys("users", keys, 1, &deleted, &co, &res), CB_OK);
+	    it_delete("users", keys, 1, &deleted, &co, &res), CB_OK);
 	ck_assert_uint_eq(deleted, 1);
 	ck_assert(it_exists("users:d"));
 }
@@ -730,7 +710,7 @@ CBH_TEST(test_prefix_keys)
 
 	keys[0] = "cnt";
 	ck_assert_int_eq(
-	    delete_keys("users", keys, 2, &deleted, NULL, &res), CB_OK);
+	    it_delete("users", keys, 2, &deleted, NULL, &res), CB_OK);
 	ck_assert_uint_eq(deleted, 1);
 	ck_assert(!it_exists("app:users:cnt"));
 	ck_assert(it_exists("users:p:2"));

@@ -13,9 +13,6 @@
 
 #include "it.h"
 
-/* One PostgreSQL for the suite: initdb costs seconds. */
-static cbh_pg *pg;
-
 /* users: what the loader reads; a trigger notifies every write. calls:
  * how many loads ran. */
 static const char schema[] =
@@ -70,28 +67,17 @@ static const char policy[] =
     "sql = SELECT id FROM users\n"
     "startup = no\n";
 
+static void
+suite_setup(void)
+{
+	it_pg_start(schema);
+}
+
 /* Redis that keeps what it had across a restart, so that a value an
  * invalidation missed is really there when Redis comes back. */
 static const cbh_redis_opts durable = {
 	.config = "appendonly yes\nappendfsync always\n",
 };
-
-static void
-suite_setup(void)
-{
-	if (!cbh_pg_available()) {
-		return;
-	}
-	ck_assert_int_eq(cbh_pg_start(&pg), 0);
-	it_pg_sql(pg, schema);
-}
-
-static void
-suite_teardown(void)
-{
-	cbh_pg_free(pg);
-	pg = NULL;
-}
 
 /* wait_journal_empty polls Metrics until nothing waits for Redis. */
 static void
@@ -120,8 +106,8 @@ start_with(const char *reconnect_min, const char *reconnect_max,
 	cbh_env_opts    eo = { .broker = &bo, .redis = &durable };
 
 	snprintf(conf, sizeof(conf), policy, reconnect_min, reconnect_max,
-	    journal_size, cbh_pg_conninfo(pg), startup);
-	it_pg_sql(pg, "UPDATE calls SET n = 0");
+	    journal_size, cbh_pg_conninfo(it_pg), startup);
+	it_pg_sql(it_pg, "UPDATE calls SET n = 0");
 	it_env = NULL;
 	ck_assert_msg(cbh_env_start(&it_env, &eo) == 0,
 	    "could not start Redis and the broker (see above)");
@@ -133,17 +119,6 @@ static void
 start(int journal_size, const char *startup)
 {
 	start_with("50ms", "200ms", journal_size, startup);
-}
-
-static bool
-need_pg(void)
-{
-	if (pg == NULL) {
-		cbh_skip("PostgreSQL (initdb, pg_ctl, user postgres) is not "
-		         "installed");
-		return false;
-	}
-	return true;
 }
 
 static cb_status
@@ -163,22 +138,6 @@ fetch_profile(const char *id, Cachebroker__V1__FetchResponse **resp)
 	req.params   = ep;
 	*resp        = NULL;
 	return cb_cache_fetch(it_env->client, &req, resp, NULL, &res);
-}
-
-static cb_status
-delete_keys(const char *ns, char **keys, size_t n, cb_result *res)
-{
-	Cachebroker__V1__DeleteRequest req =
-	    CACHEBROKER__V1__DELETE_REQUEST__INIT;
-	Cachebroker__V1__DeleteResponse *resp = NULL;
-	cb_status                        st;
-
-	req.namespace_ = (char *) ns;
-	req.keys       = keys;
-	req.n_keys     = n;
-	st = cb_cache_delete(it_env->client, &req, &resp, NULL, res);
-	cb_message_free(resp);
-	return st;
 }
 
 /* kill_redis stops Redis hard: nothing of what follows reaches it. */
@@ -210,7 +169,7 @@ CBH_TEST(test_journal_replays_before_reads)
 	int                           unavailable = 0;
 	Cachebroker__V1__GetResponse *get;
 
-	if (!need_pg()) {
+	if (!it_need_pg()) {
 		return;
 	}
 	start(1000, "no");
@@ -220,7 +179,7 @@ CBH_TEST(test_journal_replays_before_reads)
 	kill_redis();
 
 	t0 = cbh_now_ms();
-	st = delete_keys("users", keys, 1, &res);
+	st = it_delete("users", keys, 1, NULL, NULL, &res);
 	it_assert_code(st, CB_UNAVAILABLE, &res);
 	st = it_publish("users.updated", "user_id", "2", NULL, &res);
 	it_assert_code(st, CB_UNAVAILABLE, &res);
@@ -261,7 +220,7 @@ CBH_TEST(test_journal_overflow_flushes_namespace)
 	char     *keys[] = { "a", "b", "c", "d", "e" };
 	cb_result res;
 
-	if (!need_pg()) {
+	if (!it_need_pg()) {
 		return;
 	}
 	start(2, "no");
@@ -269,8 +228,8 @@ CBH_TEST(test_journal_overflow_flushes_namespace)
 	it_set_str("users", "unrelated", "2");
 	it_set_str("tasks", "other", "3");
 	kill_redis();
-	it_assert_code(
-	    delete_keys("users", keys, 5, &res), CB_UNAVAILABLE, &res);
+	it_assert_code(it_delete("users", keys, 5, NULL, NULL, &res),
+	    CB_UNAVAILABLE, &res);
 	restart_redis();
 	ck_assert(it_exists("users:unrelated"));
 	wait_journal_empty();
@@ -296,20 +255,20 @@ CBH_TEST(test_notify_invalidates)
 	Cachebroker__V1__FetchResponse   *f;
 	Cachebroker__V1__MetricsResponse *m;
 
-	if (!need_pg()) {
+	if (!it_need_pg()) {
 		return;
 	}
 	start(1000, "no");
 	ck_assert_int_eq(fetch_profile("7", &f), CB_OK);
 	cb_message_free(f);
 	ck_assert(it_exists("users:profile:7"));
-	it_pg_sql(pg, "UPDATE users SET name = 'renamed' WHERE id = 7");
+	it_pg_sql(it_pg, "UPDATE users SET name = 'renamed' WHERE id = 7");
 	wait_gone("users:profile:7");
 	ck_assert_int_eq(fetch_profile("7", &f), CB_OK);
 	ck_assert_ptr_nonnull(strstr((char *) f->value.data, "renamed"));
 	cb_message_free(f);
 	/* A payload that is not an event is counted, not applied. */
-	it_pg_sql(pg, "SELECT pg_notify('cb_test', 'not json')");
+	it_pg_sql(it_pg, "SELECT pg_notify('cb_test', 'not json')");
 	for (int i = 0; i < 100; i++) {
 		m = it_metrics();
 		if (m->notification_errors > 0) {
@@ -338,7 +297,7 @@ static void *
 writer_run(void *arg)
 {
 	writer *w = arg;
-	PGconn *c = PQconnectdb(cbh_pg_conninfo(pg));
+	PGconn *c = PQconnectdb(cbh_pg_conninfo(it_pg));
 	char    sql[128];
 
 	while (PQstatus(c) == CONNECTION_OK && !atomic_load(&w->stop)) {
@@ -362,8 +321,8 @@ fetch_matches_db(long id)
 	char                            sql[96];
 	char                            want[64];
 	bool                            same;
-	PGconn                         *c = PQconnectdb(cbh_pg_conninfo(pg));
-	PGresult                       *r;
+	PGconn   *c = PQconnectdb(cbh_pg_conninfo(it_pg));
+	PGresult *r;
 
 	snprintf(
 	    sql, sizeof(sql), "SELECT name FROM users WHERE id = %ld", id);
@@ -392,14 +351,14 @@ CBH_TEST(test_notify_reconnect_invalidates_covered)
 	char                            sql[128];
 	long                            killed;
 
-	if (!need_pg()) {
+	if (!it_need_pg()) {
 		return;
 	}
 	/* Reconnects wait 0.5 to 1 s: writes go on in that gap. */
 	start_with("1s", "2s", 1000, "no");
 	ck_assert_int_eq(pthread_create(&w.tid, NULL, writer_run, &w), 0);
 	cbh_sleep_ms(200);
-	killed = it_pg_long(pg,
+	killed = it_pg_long(it_pg,
 	    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
 	    "WHERE query LIKE 'LISTEN%'");
 	ck_assert_int_eq(killed, 1);
@@ -411,7 +370,7 @@ CBH_TEST(test_notify_reconnect_invalidates_covered)
 		cb_message_free(f);
 		snprintf(sql, sizeof(sql),
 		    "UPDATE users SET name = 'in the gap' WHERE id = %ld", i);
-		it_pg_sql(pg, sql);
+		it_pg_sql(it_pg, sql);
 	}
 	atomic_store(&w.stop, 1);
 	pthread_join(w.tid, NULL);
@@ -451,7 +410,7 @@ CBH_TEST(test_warm_counts_and_errors)
 	char                          *one[] = { "users.first-fifty" };
 	long long                      pttl;
 
-	if (!need_pg()) {
+	if (!it_need_pg()) {
 		return;
 	}
 	start(1000, "no");
@@ -471,7 +430,7 @@ CBH_TEST(test_warm_counts_and_errors)
 	/* 1h with the ±10% jitter. */
 	ck_assert_int_gt(pttl, 3000000);
 	ck_assert_int_le(pttl, 3960000);
-	ck_assert_int_eq(it_pg_long(pg, "SELECT n FROM calls"), 50);
+	ck_assert_int_eq(it_pg_long(it_pg, "SELECT n FROM calls"), 50);
 
 	/* Idempotent: the same keys again, nothing else. */
 	w = warm(one, 1);
@@ -479,7 +438,7 @@ CBH_TEST(test_warm_counts_and_errors)
 	ck_assert_uint_eq(w->results[0]->keys, 50);
 	cb_message_free(w);
 	ck_assert_int_eq(it_count_keys("users:profile:*"), 50);
-	ck_assert_int_eq(it_pg_long(pg, "SELECT n FROM calls"), 100);
+	ck_assert_int_eq(it_pg_long(it_pg, "SELECT n FROM calls"), 100);
 }
 
 /* Start-up warming runs once the broker serves, and shows in metrics,
@@ -489,7 +448,7 @@ CBH_TEST(test_warm_at_startup)
 	Cachebroker__V1__MetricsResponse *m = NULL;
 	static char                       out[65536];
 
-	if (!need_pg()) {
+	if (!it_need_pg()) {
 		return;
 	}
 	start(1000, "yes");
@@ -535,7 +494,7 @@ invalidation_suite(void)
 	TCase *tc = tcase_create("invalidation");
 
 	tcase_set_timeout(tc, 120);
-	tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
+	tcase_add_unchecked_fixture(tc, suite_setup, it_pg_stop);
 	tcase_add_checked_fixture(tc, NULL, it_teardown);
 	tcase_add_test(tc, test_journal_replays_before_reads);
 	tcase_add_test(tc, test_journal_overflow_flushes_namespace);
