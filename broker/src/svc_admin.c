@@ -221,13 +221,9 @@ metrics_warm(cbd_server *srv, Cachebroker__V1__MetricsResponse *m)
 		wm->errors_total = st->errors_total;
 		wm->running      = st->running > 0;
 		if ((last->strategy = strdup(cfg->warms[i].name)) == NULL ||
-		    (last->error = strdup(st->last.error)) == NULL) {
+		    cbd_warm_result_copy(last, &st->last) != 0) {
 			return -1;
 		}
-		last->keys        = st->last.keys;
-		last->not_found   = st->last.not_found;
-		last->errors      = st->last.errors;
-		last->duration_ms = st->last.duration_ms;
 	}
 	return 0;
 }

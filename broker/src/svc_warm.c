@@ -60,14 +60,8 @@ strategy_done(void *arg, const cbd_warm_result *res)
 	Cachebroker__V1__WarmResult *out  = call->resp->results[slot->i];
 	cbd_req                     *req;
 
-	out->keys        = res->keys;
-	out->not_found   = res->not_found;
-	out->errors      = res->errors;
-	out->duration_ms = res->duration_ms;
-	if (res->error[0] != '\0' &&
-	    (out->error = strdup(res->error)) == NULL) {
-		out->error = (char *) protobuf_c_empty_string;
-	}
+	/* Out of memory for the error text: the counts still go. */
+	(void) cbd_warm_result_copy(out, res);
 	if (--call->left > 0) {
 		return;
 	}

@@ -68,6 +68,22 @@ cbd_warmer_alloc(cbd_warmer **out, cbd_server *srv)
 	return CB_OK;
 }
 
+int
+cbd_warm_result_copy(
+    Cachebroker__V1__WarmResult *out, const cbd_warm_result *res)
+{
+	out->keys        = res->keys;
+	out->not_found   = res->not_found;
+	out->errors      = res->errors;
+	out->duration_ms = res->duration_ms;
+	if (res->error[0] != '\0' &&
+	    (out->error = strdup(res->error)) == NULL) {
+		out->error = (char *) protobuf_c_empty_string;
+		return -1;
+	}
+	return 0;
+}
+
 const cbd_warm_stats *
 cbd_warmer_stats(const cbd_warmer *wm, size_t i)
 {

@@ -57,6 +57,12 @@ void cbd_warmer_start(
  * flush would undo the warming). Loop thread. */
 void cbd_warmer_cron(cbd_warmer *wm);
 
+/* cbd_warm_result_copy writes res's counts and error into out (a
+ * WarmResult whose strategy the caller sets); -1 when out of memory for
+ * the error text. */
+int cbd_warm_result_copy(
+    Cachebroker__V1__WarmResult *out, const cbd_warm_result *res);
+
 /* cbd_warmer_stats is strategy i's record. */
 const cbd_warm_stats *cbd_warmer_stats(const cbd_warmer *wm, size_t i);
 
