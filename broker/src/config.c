@@ -35,6 +35,7 @@ enum key_type {
 	K_FAILOPEN, /* int: 1 for fail-open, 0 for fail-closed */
 	K_LISTEN,   /* appended to cfg->listen */
 	K_URL,      /* char *, a listener URL or "" */
+	K_HTTP,     /* char *, http://HOST:PORT or "" */
 };
 
 typedef struct config_key {
@@ -52,6 +53,7 @@ static const config_key config_keys[] = {
 	{ "broker", "listen", K_LISTEN, 0, 0, 0 },
 	{ "broker", "ipc_mode", K_MODE, OFF(ipc_mode), 0, 0777 },
 	{ "broker", "feed", K_URL, OFF(feed), 0, 0 },
+	{ "broker", "http", K_HTTP, OFF(http), 0, 0 },
 	{ "broker", "contexts", K_UINT32, OFF(contexts), 1, 65536 },
 	{ "broker", "max_message_size", K_SIZE, OFF(max_message_size), 1024,
 	    256u << 20 },
@@ -277,6 +279,29 @@ check_listen_url(const char *url)
 	return "listener URL must start with ipc:// or tcp://";
 }
 
+/* check_http_url accepts http://HOST:PORT (the HTTP endpoints' own paths
+ * are fixed: a path in the URL would only mislead). */
+static const char *
+check_http_url(const char *url)
+{
+	const char *hp = url + 7;
+	const char *colon;
+
+	if (strncmp(url, "http://", 7) != 0) {
+		return "http must be http://HOST:PORT, or empty for none";
+	}
+	if ((colon = strrchr(hp, ':')) == NULL || colon == hp ||
+	    colon[1] == '\0') {
+		return "http:// URL needs HOST:PORT";
+	}
+	for (const char *p = colon + 1; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9') {
+			return "http:// URL needs HOST:PORT, without a path";
+		}
+	}
+	return NULL;
+}
+
 static int
 add_listener(cbd_config *cfg, const char *url, const char **why)
 {
@@ -328,8 +353,10 @@ set_value(cbd_config *cfg, const config_key *k, const char *value)
 	case K_LISTEN:
 		return add_listener(cfg, value, &why) == 0 ? NULL : why;
 	case K_URL:
+	case K_HTTP:
 		if (*value != '\0' &&
-		    (why = check_listen_url(value)) != NULL) {
+		    (why = k->type == K_URL ? check_listen_url(value)
+		                            : check_http_url(value)) != NULL) {
 			return why;
 		}
 		return cbd_config_strset((char **) (void *) base, value) == 0
@@ -742,6 +769,7 @@ config_defaults(cbd_config *cfg)
 	    cbd_config_strset(&cfg->db.conninfo, "") != 0 ||
 	    cbd_config_strset(&cfg->db.notify_channel, "") != 0 ||
 	    cbd_config_strset(&cfg->feed, "") != 0 ||
+	    cbd_config_strset(&cfg->http, CBD_DEFAULT_HTTP) != 0 ||
 	    cbd_config_strset(&cfg->time_zone, "UTC") != 0 ||
 	    cbd_config_strset(&cfg->redis.password, "") != 0 ||
 	    cbd_config_strset(&cfg->redis.key_prefix, "") != 0) {
@@ -977,6 +1005,7 @@ cbd_config_fini(cbd_config *cfg)
 	}
 	free(cfg->path);
 	free(cfg->feed);
+	free(cfg->http);
 	free(cfg->redis.host);
 	free(cfg->redis.password);
 	free(cfg->redis.key_prefix);

@@ -12,6 +12,7 @@
 
 #define CBD_DEFAULT_CONFIG "/etc/cachebroker/cachebroker.conf"
 #define CBD_MAX_LISTENERS 16
+#define CBD_DEFAULT_HTTP "http://127.0.0.1:9180"
 
 /* The Redis section. Strings are heap copies owned by the config. */
 typedef struct cbd_redis_config {
@@ -55,6 +56,7 @@ typedef struct cbd_config {
 	size_t           n_listen;                  /* how many */
 	int              ipc_mode;         /* mode of IPC socket files */
 	char            *feed;             /* pub0 URL; "": no feed */
+	char            *http;             /* /metrics, /readyz; "": none */
 	uint32_t         contexts;         /* nng contexts = max in flight */
 	size_t           max_message_size; /* largest request accepted */
 	size_t           max_key_size;     /* largest key in a namespace */

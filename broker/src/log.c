@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Logging: one line per event on stderr with a journald priority prefix. */
+/* Logging: one logfmt line per event on stderr, journald priority first. */
 #include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int log_level = CBD_LOG_INFO;
@@ -43,26 +45,101 @@ cbd_log_level_parse(const char *name)
 	return -1;
 }
 
+/*
+ * The line is logfmt: "<6>ts=... level=info component=redis msg=\"...\"".
+ * The "<N>" prefix is journald's priority; the timestamp is left out when
+ * stderr goes to the journal (JOURNAL_STREAM is set), which stamps lines
+ * itself. A message "word: text" names its component (redis, database,
+ * journal, ...). msg is quoted and escaped, so a client's key that ends
+ * up in a message cannot forge a line or a field.
+ */
+static size_t
+log_header(char *line, size_t cap, int level)
+{
+	struct timespec ts;
+	struct tm       tm;
+	size_t          n;
+
+	n = (size_t) snprintf(line, cap, "<%d>", level);
+	if (getenv("JOURNAL_STREAM") == NULL) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		n += strftime(line + n, cap - n, "ts=%Y-%m-%dT%H:%M:%S", &tm);
+		n += (size_t) snprintf(
+		    line + n, cap - n, ".%03ldZ ", ts.tv_nsec / 1000000);
+	}
+	n +=
+	    (size_t) snprintf(line + n, cap - n, "level=%s ", log_name(level));
+	return n;
+}
+
+/* log_component returns the length of a leading "word: " (a lower-case
+ * word), or 0. */
+static size_t
+log_component(const char *msg)
+{
+	size_t i = 0;
+
+	while ((msg[i] >= 'a' && msg[i] <= 'z') || msg[i] == '_') {
+		i++;
+	}
+	return i > 0 && msg[i] == ':' && msg[i + 1] == ' ' ? i : 0;
+}
+
+/* log_quoted appends msg, escaped, between quotes; returns the new
+ * length, at most cap - 2 (room for the newline). */
+static size_t
+log_quoted(char *line, size_t n, size_t cap, const char *msg)
+{
+	if (n + 2 < cap) {
+		line[n++] = '"';
+	}
+	for (; *msg != '\0' && n + 4 < cap; msg++) {
+		unsigned char c = (unsigned char) *msg;
+		if (c == '"' || c == '\\') {
+			line[n++] = '\\';
+			line[n++] = (char) c;
+		} else if (c == '\n') {
+			line[n++] = '\\';
+			line[n++] = 'n';
+		} else if (c < 0x20 || c == 0x7f) {
+			n +=
+			    (size_t) snprintf(line + n, cap - n, "\\x%02x", c);
+		} else {
+			line[n++] = (char) c;
+		}
+	}
+	line[n++] = '"';
+	return n;
+}
+
 void
 cbd_log(int level, const char *fmt, ...)
 {
-	char    line[1024];
-	int     n;
+	char    msg[1024];
+	char    line[1400];
+	size_t  n;
+	size_t  comp;
 	va_list ap;
 
 	if (level > log_level) {
 		return;
 	}
-	n = snprintf(line, sizeof(line), "<%d>%s: ", level, log_name(level));
 	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof(line) - (size_t) n - 1, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (n > (int) sizeof(line) - 2) {
-		n = (int) sizeof(line) - 2;
+	n = log_header(line, sizeof(line), level);
+	if ((comp = log_component(msg)) > 0) {
+		n += (size_t) snprintf(line + n, sizeof(line) - n,
+		    "component=%.*s ", (int) comp, msg);
+		comp += 2;
 	}
+	n         = log_quoted(line,
+	            n + (size_t) snprintf(line + n, sizeof(line) - n, "msg="),
+	            sizeof(line) - 1, msg + comp);
 	line[n++] = '\n';
 	/* One write per line keeps lines whole when threads log at once. */
-	if (write(STDERR_FILENO, line, (size_t) n) < 0) {
+	if (write(STDERR_FILENO, line, n) < 0) {
 		return;
 	}
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Logging: one line per event on stderr with a journald priority prefix. */
+/* Logging: one logfmt line per event on stderr, journald priority first. */
 #ifndef CBD_LOG_H
 #define CBD_LOG_H
 

@@ -34,6 +34,24 @@ loop_wake_cb(evutil_socket_t fd, short what, void *arg)
 		req->next    = NULL;
 		l->fn(req, l->arg);
 	}
+	cbd_loop_run_jobs(l);
+}
+
+void
+cbd_loop_run_jobs(cbd_loop *l)
+{
+	cbd_job *list;
+
+	pthread_mutex_lock(&l->mtx);
+	list    = l->jobs;
+	l->jobs = l->jobs_tail = NULL;
+	pthread_mutex_unlock(&l->mtx);
+	while (list != NULL) {
+		cbd_job *job = list;
+		list         = job->next;
+		job->next    = NULL;
+		job->fn(job);
+	}
 }
 
 cb_status
@@ -78,24 +96,54 @@ cbd_loop_fini(cbd_loop *l)
 	l->efd = -1;
 }
 
+/* loop_wake writes the eventfd for a producer that found the inbox
+ * empty: a burst of posts costs one wake-up. */
+static void
+loop_wake(cbd_loop *l)
+{
+	uint64_t one = 1;
+
+	if (write(l->efd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+		cbd_log_error("loop: eventfd write: %s", strerror(errno));
+	}
+}
+
 void
 cbd_loop_post(cbd_loop *l, cbd_req *req)
 {
-	int      was_empty;
-	uint64_t one = 1;
+	int was_empty;
 
 	req->next = NULL;
 	pthread_mutex_lock(&l->mtx);
-	was_empty = l->head == NULL;
-	if (was_empty) {
+	was_empty = l->head == NULL && l->jobs == NULL;
+	if (l->head == NULL) {
 		l->head = req;
 	} else {
 		l->tail->next = req;
 	}
 	l->tail = req;
 	pthread_mutex_unlock(&l->mtx);
-	if (was_empty && write(l->efd, &one, sizeof(one)) < 0 &&
-	    errno != EAGAIN) {
-		cbd_log_error("loop: eventfd write: %s", strerror(errno));
+	if (was_empty) {
+		loop_wake(l);
+	}
+}
+
+void
+cbd_loop_call(cbd_loop *l, cbd_job *job)
+{
+	int was_empty;
+
+	job->next = NULL;
+	pthread_mutex_lock(&l->mtx);
+	was_empty = l->head == NULL && l->jobs == NULL;
+	if (l->jobs == NULL) {
+		l->jobs = job;
+	} else {
+		l->jobs_tail->next = job;
+	}
+	l->jobs_tail = job;
+	pthread_mutex_unlock(&l->mtx);
+	if (was_empty) {
+		loop_wake(l);
 	}
 }

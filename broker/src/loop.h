@@ -29,6 +29,15 @@ typedef struct cbd_req cbd_req;
  */
 typedef void cbd_loop_fn(cbd_req *req, void *arg);
 
+/* A job: any other work handed to the loop thread (the HTTP endpoints'),
+ * in the caller's storage, queued behind requests posted before it. */
+typedef struct cbd_job cbd_job;
+typedef void           cbd_job_fn(cbd_job *job);
+struct cbd_job {
+	cbd_job_fn *fn;   /* runs on the loop thread */
+	cbd_job    *next; /* in the inbox */
+};
+
 typedef struct cbd_loop {
 	struct event_base *base; /* not owned */
 	struct event      *ev;   /* read event on efd */
@@ -36,6 +45,8 @@ typedef struct cbd_loop {
 	pthread_mutex_t    mtx;  /* protects head, tail */
 	cbd_req           *head; /* FIFO of posted requests */
 	cbd_req           *tail;
+	cbd_job           *jobs; /* FIFO of posted jobs */
+	cbd_job           *jobs_tail;
 	cbd_loop_fn       *fn;  /* called for each request, loop thread */
 	void              *arg; /* passed to fn */
 } cbd_loop;
@@ -52,6 +63,15 @@ void cbd_loop_fini(cbd_loop *l);
  * (a mutex held for a pointer swap). Any thread; ownership of req moves
  * to the loop. */
 void cbd_loop_post(cbd_loop *l, cbd_req *req);
+
+/* cbd_loop_call hands job to the loop thread, which runs job->fn(job)
+ * once. Any thread; the job's storage must live until fn runs. */
+void cbd_loop_call(cbd_loop *l, cbd_job *job);
+
+/* cbd_loop_run_jobs runs the jobs posted so far, on the calling thread:
+ * at close, once the loop no longer runs, so that every job's owner gets
+ * its answer. Loop thread (or its successor at close). */
+void cbd_loop_run_jobs(cbd_loop *l);
 
 /* cbd_now_us is the monotonic clock in microseconds. */
 static inline uint64_t

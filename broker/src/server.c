@@ -13,6 +13,7 @@
 #include "dedupe.h"
 #include "journal.h"
 #include "feed.h"
+#include "http.h"
 #include "listener.h"
 #include "loader.h"
 #include "log.h"
@@ -182,7 +183,8 @@ cbd_server_open(cbd_server **out, cbd_config *cfg)
 	             srv->notify)) != CB_OK) ||
 	    (rv = cbd_warmer_alloc(&srv->warmer, srv)) != CB_OK ||
 	    (rv = cbd_listener_open(srv)) != CB_OK ||
-	    (rv = cbd_feed_open(&srv->feed, &srv->cfg)) != CB_OK) {
+	    (rv = cbd_feed_open(&srv->feed, &srv->cfg)) != CB_OK ||
+	    (rv = cbd_http_open(&srv->http, srv)) != CB_OK) {
 		goto fail;
 	}
 	cbd_listener_start(srv);
@@ -218,6 +220,7 @@ cbd_server_close(cbd_server *srv)
 	/* Refuse what still arrives, then let the pool complete its pending
 	 * commands (with errors: the replies still go out) before nng goes. */
 	atomic_store(&srv->draining, 1);
+	cbd_http_quiesce(srv->http);
 	cbd_db_pool_close(srv->db);
 	srv->db = NULL;
 	cbd_redis_pool_close(srv->redis);
@@ -225,6 +228,8 @@ cbd_server_close(cbd_server *srv)
 	cbd_req_internal_cancel(srv); /* their callbacks run now */
 	cbd_warmer_free(srv->warmer); /* may answer Warm calls */
 	srv->warmer = NULL;
+	cbd_http_close(srv->http); /* its scrapes were answered above */
+	srv->http = NULL;
 	cbd_listener_close(srv);
 	cbd_feed_close(srv->feed);
 	srv->feed = NULL;

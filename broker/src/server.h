@@ -64,6 +64,7 @@ typedef struct cbd_server {
 	cbd_notify        *notify;    /* loop thread; NULL: no channel */
 	cbd_warmer        *warmer;    /* loop thread: warm runs */
 	struct cbd_feed   *feed;      /* loop thread; NULL: no feed */
+	struct cbd_http   *http;      /* NULL: no HTTP endpoints */
 	cbd_stats          stats;     /* see stats.h for threads */
 	uint64_t           start_us;  /* monotonic start time */
 	atomic_int         draining;  /* SIGTERM seen: refuse new work */

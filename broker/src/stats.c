@@ -31,6 +31,10 @@ cbd_stats_record_call(
 	if (code != CB_OK) {
 		atomic_fetch_add_explicit(&m->errors, 1, memory_order_relaxed);
 	}
+	if ((unsigned) code <= CB_STATUS_MAX) {
+		atomic_fetch_add_explicit(
+		    &m->codes[code], 1, memory_order_relaxed);
+	}
 	atomic_fetch_add_explicit(
 	    &m->lat_sum_us, latency_us, memory_order_relaxed);
 	atomic_fetch_add_explicit(
@@ -116,6 +120,9 @@ cbd_stats_reset(cbd_stats *s)
 		atomic_store(&m->lat_max_us, 0);
 		for (int b = 0; b < CBD_LAT_BUCKETS; b++) {
 			atomic_store(&m->lat[b], 0);
+		}
+		for (int c = 0; c <= CB_STATUS_MAX; c++) {
+			atomic_store(&m->codes[c], 0);
 		}
 	}
 	memset(s->ns, 0, sizeof(s->ns));

@@ -18,11 +18,12 @@
 
 /* Per-method counters, updated from any thread without locks. */
 typedef struct cbd_method_stats {
-	atomic_uint_fast64_t count;      /* calls answered */
-	atomic_uint_fast64_t errors;     /* answered with a non-OK code */
-	atomic_uint_fast64_t lat_sum_us; /* total latency */
-	atomic_uint_fast64_t lat_max_us; /* worst latency */
-	atomic_uint_fast64_t lat[CBD_LAT_BUCKETS]; /* histogram */
+	atomic_uint_fast64_t count;  /* calls answered */
+	atomic_uint_fast64_t errors; /* answered with a non-OK code */
+	atomic_uint_fast64_t codes[CB_STATUS_MAX + 1]; /* by status code */
+	atomic_uint_fast64_t lat_sum_us;               /* total latency */
+	atomic_uint_fast64_t lat_max_us;               /* worst latency */
+	atomic_uint_fast64_t lat[CBD_LAT_BUCKETS];     /* histogram */
 } cbd_method_stats;
 
 /* Per-namespace counters, loop thread only. */

@@ -228,6 +228,74 @@ metrics_warm(cbd_server *srv, Cachebroker__V1__MetricsResponse *m)
 	return 0;
 }
 
+/* metrics_method_detail adds a method's calls by status and its latency
+ * histogram, the numbers /metrics renders as Prometheus series. */
+static int
+metrics_method_detail(
+    const cbd_method_stats *ms, Cachebroker__V1__MethodMetrics *mm)
+{
+	mm->latency_sum_us = atomic_load(&ms->lat_sum_us);
+	mm->latency_buckets =
+	    calloc(CBD_LAT_BUCKETS, sizeof(*mm->latency_buckets));
+	mm->codes = calloc(CB_STATUS_MAX + 1, sizeof(*mm->codes));
+	if (mm->latency_buckets == NULL || mm->codes == NULL) {
+		return -1;
+	}
+	mm->n_latency_buckets = CBD_LAT_BUCKETS;
+	for (int b = 0; b < CBD_LAT_BUCKETS; b++) {
+		mm->latency_buckets[b] = atomic_load(&ms->lat[b]);
+	}
+	for (int c = 0; c <= CB_STATUS_MAX; c++) {
+		Cachebroker__V1__MethodMetrics__CodesEntry *e;
+		uint64_t n = atomic_load(&ms->codes[c]);
+		if (n == 0) {
+			continue;
+		}
+		if ((e = malloc(sizeof(*e))) == NULL) {
+			return -1;
+		}
+		cachebroker__v1__method_metrics__codes_entry__init(e);
+		mm->codes[mm->n_codes++] = e;
+		if ((e->key = strdup(cb_status_str(c))) == NULL) {
+			return -1;
+		}
+		e->value = n;
+	}
+	return 0;
+}
+
+static Cachebroker__V1__PoolMetrics *
+pool_alloc(uint32_t connections, size_t ready)
+{
+	Cachebroker__V1__PoolMetrics *p = malloc(sizeof(*p));
+
+	if (p != NULL) {
+		cachebroker__v1__pool_metrics__init(p);
+		p->connections = connections;
+		p->ready       = (uint32_t) ready;
+	}
+	return p;
+}
+
+/* metrics_pools adds the broker's identity, capacity and backend pools. */
+static int
+metrics_pools(cbd_server *srv, Cachebroker__V1__MetricsResponse *m)
+{
+	m->contexts = srv->n_reqs;
+	m->draining = atomic_load(&srv->draining) != 0;
+	if ((m->version = strdup(CBD_VERSION)) == NULL ||
+	    (m->redis_pool = pool_alloc(srv->cfg.redis.connections,
+	         cbd_redis_ready_count(srv->redis))) == NULL) {
+		return -1;
+	}
+	if (srv->db != NULL &&
+	    (m->database_pool = pool_alloc(srv->cfg.db.connections,
+	         cbd_db_ready_count(srv->db))) == NULL) {
+		return -1;
+	}
+	return 0;
+}
+
 static int
 metrics_counters(cbd_req *req, Cachebroker__V1__MetricsResponse *m)
 {
@@ -290,6 +358,12 @@ metrics_counters(cbd_req *req, Cachebroker__V1__MetricsResponse *m)
 		    MIN(cbd_stats_percentile(ms, 50), mm->latency_max_us);
 		mm->latency_p99_us =
 		    MIN(cbd_stats_percentile(ms, 99), mm->latency_max_us);
+		if (metrics_method_detail(ms, mm) != 0) {
+			return -1;
+		}
+	}
+	if (metrics_pools(srv, m) != 0) {
+		return -1;
 	}
 	m->journal_items      = cbd_journal_items(srv->journal);
 	m->journal_namespaces = cbd_journal_namespaces(srv->journal);

@@ -152,11 +152,23 @@ static void
 fetch_done(void *arg, cb_status code, const char *message, const void *payload,
     size_t plen)
 {
-	warm_run *run = arg;
+	warm_run                       *run = arg;
+	Cachebroker__V1__FetchResponse *fr  = NULL;
 
-	(void) payload;
-	(void) plen;
 	run->inflight--;
+	if (code == CB_OK &&
+	    (fr = cachebroker__v1__fetch_response__unpack(
+	         NULL, plen, payload)) != NULL &&
+	    fr->ttl_ms == 0) {
+		/* Loaded but not stored: Redis failed the SET, or an
+		 * invalidation ran meanwhile. Not a key warmed. */
+		code    = CB_UNAVAILABLE;
+		message = "loaded, but not stored (Redis failed, or the key "
+		          "was invalidated meanwhile)";
+	}
+	if (fr != NULL) {
+		cachebroker__v1__fetch_response__free_unpacked(fr, NULL);
+	}
 	if (code == CB_OK) {
 		run->res.keys++;
 	} else if (code == CB_NOT_FOUND) {

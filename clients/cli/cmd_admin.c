@@ -165,6 +165,23 @@ out:
 		}                                                  \
 	} while (0)
 
+/* json_pool writes a backend pool's sizes; nothing for an absent one. */
+static void
+json_pool(struct cli_json *j, const char *name,
+    const Cachebroker__V1__PoolMetrics *p)
+{
+	if (p == NULL) {
+		return;
+	}
+	cli_json_key(j, name);
+	cli_json_begin_object(j);
+	cli_json_key(j, "connections");
+	cli_json_uint(j, p->connections);
+	cli_json_key(j, "ready");
+	cli_json_uint(j, p->ready);
+	cli_json_end_object(j);
+}
+
 static void
 metrics_json(const Cachebroker__V1__MetricsResponse *m)
 {
@@ -173,10 +190,18 @@ metrics_json(const Cachebroker__V1__MetricsResponse *m)
 
 	cli_json_init(&j, stdout);
 	cli_json_begin_object(&j);
+	cli_json_key(&j, "version");
+	cli_json_string(&j, m->version);
 	cli_json_key(&j, "uptime_s");
 	cli_json_uint(&j, m->uptime_s);
 	cli_json_key(&j, "in_flight");
 	cli_json_uint(&j, m->in_flight);
+	cli_json_key(&j, "contexts");
+	cli_json_uint(&j, m->contexts);
+	cli_json_key(&j, "draining");
+	cli_json_bool(&j, m->draining);
+	json_pool(&j, "redis_pool", m->redis_pool);
+	json_pool(&j, "database_pool", m->database_pool);
 	cli_json_key(&j, "key_count");
 	cli_json_int(&j, m->key_count);
 	cli_json_key(&j, "namespaces");
@@ -226,6 +251,21 @@ metrics_json(const Cachebroker__V1__MetricsResponse *m)
 		cli_json_uint(&j, mm->latency_p99_us);
 		cli_json_key(&j, "latency_max_us");
 		cli_json_uint(&j, mm->latency_max_us);
+		cli_json_key(&j, "latency_sum_us");
+		cli_json_uint(&j, mm->latency_sum_us);
+		cli_json_key(&j, "latency_buckets");
+		cli_json_begin_array(&j);
+		for (size_t b = 0; b < mm->n_latency_buckets; b++) {
+			cli_json_uint(&j, mm->latency_buckets[b]);
+		}
+		cli_json_end_array(&j);
+		cli_json_key(&j, "codes");
+		cli_json_begin_object(&j);
+		for (size_t c = 0; c < mm->n_codes; c++) {
+			cli_json_key(&j, mm->codes[c]->key);
+			cli_json_uint(&j, mm->codes[c]->value);
+		}
+		cli_json_end_object(&j);
 		cli_json_end_object(&j);
 	}
 	cli_json_end_array(&j);

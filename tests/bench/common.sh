@@ -254,6 +254,7 @@ bench_broker_conf() {
 	cat <<-EOF
 		[broker]
 		listen = $broker_url
+		http =
 		contexts = $1
 		[redis]
 		host = $2

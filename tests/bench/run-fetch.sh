@@ -86,6 +86,7 @@ start_broker() {
 	cat >"$tmp/broker.conf" <<-EOF
 		[broker]
 		listen = $broker_url
+		http =
 		contexts = $((WORKERS + 524))
 		[redis]
 		host = 127.0.0.1

@@ -78,6 +78,7 @@ broker_conf() {
 	cat <<-EOF
 		[broker]
 		listen = $broker_url
+		http =
 		max_deadline = 10m
 		[redis]
 		host = 127.0.0.1

@@ -18,6 +18,7 @@ cbh_config_base(char **out, const char *url, const char *host, int port,
 	        "[broker]\n"
 	        "listen = %s\n"
 	        "ipc_mode = 0660\n"
+	        "http =\n"
 	        "contexts = 16\n"
 	        "max_message_size = 1m\n"
 	        "max_key_size = 512\n"

@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: MIT */
+/* Health and Metrics answers rendered in Prometheus' text format. */
+#include "prom.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SERVING CACHEBROKER__V1__SERVING_STATUS__SERVING_STATUS_SERVING
+
+/*
+ * The latency histogram's le bounds: every second power of two of the
+ * broker's buckets (bucket i counts calls under 2^i µs), 16 µs to 16.8 s.
+ * Finer bounds would multiply the series by method for little gain.
+ */
+#define LE_FIRST 4
+#define LE_LAST 24
+#define LE_STEP 2
+
+/* A family of samples: one HELP and TYPE, then its lines. */
+static void
+family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* label_value writes s with Prometheus' escapes (\\, \", \n). */
+static void
+label_value(FILE *f, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"') {
+			fputc('\\', f);
+			fputc(*s, f);
+		} else if (*s == '\n') {
+			fputs("\\n", f);
+		} else {
+			fputc(*s, f);
+		}
+	}
+}
+
+/* The method label: "CacheService/Get" rather than the full name. */
+static const char *
+short_method(const char *full)
+{
+	return strncmp(full, CB_METHOD_PREFIX, strlen(CB_METHOD_PREFIX)) == 0
+	    ? full + strlen(CB_METHOD_PREFIX)
+	    : full;
+}
+
+static void
+sample1(
+    FILE *f, const char *name, const char *label, const char *value, double v)
+{
+	fprintf(f, "%s{%s=\"", name, label);
+	label_value(f, value);
+	fprintf(f, "\"} %.15g\n", v);
+}
+
+static void
+render_methods(FILE *f, const Cachebroker__V1__MetricsResponse *m)
+{
+	const char *dur = "cachebroker_request_duration_seconds";
+
+	family(f, "cachebroker_requests_total", "counter",
+	    "Requests answered, by method and status code.");
+	for (size_t i = 0; i < m->n_methods; i++) {
+		const Cachebroker__V1__MethodMetrics *mm = m->methods[i];
+		for (size_t c = 0; c < mm->n_codes; c++) {
+			fputs("cachebroker_requests_total{method=\"", f);
+			label_value(f, short_method(mm->method));
+			fputs("\",code=\"", f);
+			label_value(f, mm->codes[c]->key);
+			fprintf(f, "\"} %llu\n",
+			    (unsigned long long) mm->codes[c]->value);
+		}
+	}
+	family(f, dur, "histogram",
+	    "Time from a request's arrival to its answer, by method.");
+	for (size_t i = 0; i < m->n_methods; i++) {
+		const Cachebroker__V1__MethodMetrics *mm  = m->methods[i];
+		unsigned long long                    cum = 0;
+		size_t                                b   = 0;
+
+		for (int le = LE_FIRST; le <= LE_LAST; le += LE_STEP) {
+			for (; b < mm->n_latency_buckets && b <= (size_t) le;
+			     b++) {
+				cum += mm->latency_buckets[b];
+			}
+			fprintf(f, "%s_bucket{method=\"", dur);
+			label_value(f, short_method(mm->method));
+			fprintf(f, "\",le=\"%.9g\"} %llu\n",
+			    (double) (1ull << le) / 1e6, cum);
+		}
+		fprintf(f, "%s_bucket{method=\"", dur);
+		label_value(f, short_method(mm->method));
+		fprintf(f, "\",le=\"+Inf\"} %llu\n",
+		    (unsigned long long) mm->count);
+		sample1(f, "cachebroker_request_duration_seconds_sum",
+		    "method", short_method(mm->method),
+		    (double) mm->latency_sum_us / 1e6);
+		fprintf(f, "%s_count{method=\"", dur);
+		label_value(f, short_method(mm->method));
+		fprintf(f, "\"} %llu\n", (unsigned long long) mm->count);
+	}
+}
+
+/* The per-namespace counters, one family each. */
+static const struct {
+	const char *name;
+	const char *help;
+	size_t      off; /* uint64_t in NamespaceMetrics */
+} ns_counters[] = {
+	{ "cachebroker_cache_hits_total", "Reads that found a value.",
+	    offsetof(Cachebroker__V1__NamespaceMetrics, hits) },
+	{ "cachebroker_cache_misses_total", "Reads that found no value.",
+	    offsetof(Cachebroker__V1__NamespaceMetrics, misses) },
+	{ "cachebroker_loads_total", "Read-through loads from the database.",
+	    offsetof(Cachebroker__V1__NamespaceMetrics, loads) },
+	{ "cachebroker_load_errors_total", "Loads that failed.",
+	    offsetof(Cachebroker__V1__NamespaceMetrics, load_errors) },
+	{ "cachebroker_coalesced_waiters_total",
+	    "Fetches served by another request's load (single-flight).",
+	    offsetof(Cachebroker__V1__NamespaceMetrics, coalesced) },
+	{ "cachebroker_stale_serves_total",
+	    "Expired values served because the database failed.",
+	    offsetof(Cachebroker__V1__NamespaceMetrics, stale_serves) },
+	{ "cachebroker_invalidations_total",
+	    "Keys removed by Delete, InvalidatePattern and events.",
+	    offsetof(Cachebroker__V1__NamespaceMetrics, invalidations) },
+};
+
+static void
+render_namespaces(FILE *f, const Cachebroker__V1__MetricsResponse *m)
+{
+	for (size_t k = 0; k < sizeof(ns_counters) / sizeof(ns_counters[0]);
+	     k++) {
+		family(f, ns_counters[k].name, "counter", ns_counters[k].help);
+		for (size_t i = 0; i < m->n_namespaces; i++) {
+			const char *base = (const char *) m->namespaces[i];
+			uint64_t    v;
+			memcpy(&v, base + ns_counters[k].off, sizeof(v));
+			sample1(f, ns_counters[k].name, "namespace",
+			    m->namespaces[i]->namespace_, (double) v);
+		}
+	}
+}
+
+/* backend writes one backend's up, latency and pool lines. */
+static void
+backend(FILE *f, const char *family_name, const char *name,
+    const Cachebroker__V1__BackendHealth *bh,
+    const Cachebroker__V1__PoolMetrics   *pool)
+{
+	if (strcmp(family_name, "up") == 0) {
+		sample1(f, "cachebroker_backend_up", "backend", name,
+		    bh != NULL && bh->connected);
+	} else if (strcmp(family_name, "latency") == 0) {
+		if (bh != NULL && bh->connected) {
+			sample1(f, "cachebroker_backend_latency_seconds",
+			    "backend", name, (double) bh->latency_us / 1e6);
+		}
+	} else if (pool != NULL && strcmp(family_name, "size") == 0) {
+		sample1(f, "cachebroker_pool_connections", "backend", name,
+		    pool->connections);
+	} else if (pool != NULL) {
+		sample1(f, "cachebroker_pool_ready_connections", "backend",
+		    name, pool->ready);
+	}
+}
+
+static void
+render_backends(FILE *f, const Cachebroker__V1__HealthResponse *h,
+    const Cachebroker__V1__MetricsResponse *m)
+{
+	static const struct {
+		const char *what, *name, *type, *help;
+	} fams[] = {
+		{ "up", "cachebroker_backend_up", "gauge",
+		    "1 when the backend answered its latest probe." },
+		{ "latency", "cachebroker_backend_latency_seconds", "gauge",
+		    "Round trip of the latest probe (PING, or a query)." },
+		{ "size", "cachebroker_pool_connections", "gauge",
+		    "Connections configured per backend." },
+		{ "ready", "cachebroker_pool_ready_connections", "gauge",
+		    "Connections ready for commands now." },
+	};
+	/* Without [database] Health still reports it (not connected): that
+	 * is a configuration, not an outage, so it gets no series. */
+	int db = m->database_pool != NULL;
+
+	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
+		family(f, fams[i].name, fams[i].type, fams[i].help);
+		backend(f, fams[i].what, "redis", h->redis, m->redis_pool);
+		if (db) {
+			backend(f, fams[i].what, "database", h->database,
+			    m->database_pool);
+		}
+	}
+}
+
+/* gauge writes a whole family of one unlabelled sample. */
+static void
+gauge(FILE *f, const char *name, const char *help, double v)
+{
+	family(f, name, "gauge", help);
+	fprintf(f, "%s %.15g\n", name, v);
+}
+
+static void
+counter(FILE *f, const char *name, const char *help, double v)
+{
+	family(f, name, "counter", help);
+	fprintf(f, "%s %.15g\n", name, v);
+}
+
+/* redis_memory finds INFO memory's used_memory; -1 when absent. */
+static double
+redis_memory(const Cachebroker__V1__MetricsResponse *m)
+{
+	if (m->redis == NULL) {
+		return -1;
+	}
+	for (size_t i = 0; i < m->redis->n_memory; i++) {
+		if (strcmp(m->redis->memory[i]->key, "used_memory") == 0) {
+			return strtod(m->redis->memory[i]->value, NULL);
+		}
+	}
+	return -1;
+}
+
+static void
+render_state(FILE *f, const Cachebroker__V1__HealthResponse *h,
+    const Cachebroker__V1__MetricsResponse *m)
+{
+	double mem = redis_memory(m);
+
+	family(f, "cachebroker_build_info", "gauge",
+	    "The running broker's version; always 1.");
+	sample1(f, "cachebroker_build_info", "version",
+	    m->version != NULL ? m->version : "", 1);
+	gauge(f, "cachebroker_uptime_seconds", "Seconds since start.",
+	    (double) m->uptime_s);
+	gauge(f, "cachebroker_serving",
+	    "1 when Health says SERVING: every backend reachable.",
+	    h->status == SERVING);
+	gauge(f, "cachebroker_draining",
+	    "1 once SIGTERM was received: new requests are refused.",
+	    m->draining);
+	gauge(f, "cachebroker_requests_in_flight",
+	    "Requests received and not answered yet.", (double) m->in_flight);
+	gauge(f, "cachebroker_contexts",
+	    "nng contexts: the most requests served at once.", m->contexts);
+	gauge(f, "cachebroker_journal_items",
+	    "Invalidations waiting for Redis to come back.",
+	    (double) m->journal_items);
+	gauge(f, "cachebroker_journal_namespaces",
+	    "Namespaces not read from the cache until their journal is "
+	    "applied.",
+	    (double) m->journal_namespaces);
+	gauge(f, "cachebroker_notify_listening",
+	    "1 when the LISTEN connection for notify_channel is listening.",
+	    m->notify_listening);
+	counter(f, "cachebroker_notifications_total",
+	    "Database notifications received.", (double) m->notifications);
+	counter(f, "cachebroker_notification_errors_total",
+	    "Notifications that could not be applied.",
+	    (double) m->notification_errors);
+	if (m->key_count >= 0) {
+		gauge(f, "cachebroker_redis_keys",
+		    "Keys in the broker's Redis database (DBSIZE).",
+		    (double) m->key_count);
+	}
+	if (mem >= 0) {
+		gauge(f, "cachebroker_redis_memory_used_bytes",
+		    "Redis' used_memory (INFO memory).", mem);
+	}
+}
+
+/* The value of family k (in render_warm's order) for one strategy. */
+static double
+warm_value(const Cachebroker__V1__WarmMetrics *w, size_t k)
+{
+	switch (k) {
+	case 0:
+		return (double) w->runs;
+	case 1:
+		return (double) w->keys_total;
+	case 2:
+		return (double) w->errors_total;
+	case 3:
+		return w->running;
+	default:
+		return w->last != NULL ? (double) w->last->duration_ms / 1e3
+		                       : 0;
+	}
+}
+
+static void
+render_warm(FILE *f, const Cachebroker__V1__MetricsResponse *m)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fams[] = {
+		{ "cachebroker_warm_runs_total", "counter",
+		    "Warm runs finished, by strategy." },
+		{ "cachebroker_warm_keys_total", "counter",
+		    "Keys stored by warming, by strategy." },
+		{ "cachebroker_warm_errors_total", "counter",
+		    "Rows that warming could not load or store." },
+		{ "cachebroker_warm_running", "gauge",
+		    "1 while a run of the strategy is going on." },
+		{ "cachebroker_warm_last_duration_seconds", "gauge",
+		    "How long the strategy's last run took." },
+	};
+
+	for (size_t k = 0; k < sizeof(fams) / sizeof(fams[0]); k++) {
+		family(f, fams[k].name, fams[k].type, fams[k].help);
+		for (size_t i = 0; i < m->n_warm; i++) {
+			const Cachebroker__V1__WarmMetrics *w = m->warm[i];
+			sample1(f, fams[k].name, "strategy", w->strategy,
+			    warm_value(w, k));
+		}
+	}
+}
+
+int
+cbd_prom_render(const Cachebroker__V1__HealthResponse *h,
+    const Cachebroker__V1__MetricsResponse *m, char **out, size_t *len)
+{
+	char  *buf = NULL;
+	size_t n   = 0;
+	FILE  *f   = open_memstream(&buf, &n);
+
+	if (f == NULL) {
+		return -1;
+	}
+	render_state(f, h, m);
+	render_backends(f, h, m);
+	render_methods(f, m);
+	render_namespaces(f, m);
+	render_warm(f, m);
+	if (ferror(f) != 0) {
+		fclose(f);
+		free(buf);
+		return -1;
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
