@@ -7,7 +7,9 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/pubsub0/sub.h>
 
+#include "ipcguard.h"
 #include "listener.h"
 #include "log.h"
 
@@ -103,6 +105,24 @@ fail:
 		    inv->namespace_, nng_strerror(rv),
 		    (unsigned long long) f->failed);
 	}
+}
+
+/* The guard's probe: a subscriber (pub0's peer) that subscribes to
+ * nothing, so it never receives. */
+static int
+feed_probe_open(nng_socket *s)
+{
+	return nng_sub0_open(s);
+}
+
+cb_status
+cbd_feed_guard(cbd_feed *f, cbd_ipcguard *g, const cbd_config *cfg)
+{
+	if (f == NULL) {
+		return CB_OK;
+	}
+	return cbd_ipcguard_watch(g, f->sock, &f->listener, cfg->feed,
+	    cfg->ipc_mode, feed_probe_open);
 }
 
 void

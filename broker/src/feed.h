@@ -7,7 +7,8 @@
 
 #include "config.h"
 
-typedef struct cbd_feed cbd_feed;
+typedef struct cbd_ipcguard cbd_ipcguard;
+typedef struct cbd_feed     cbd_feed;
 
 /*
  * cbd_feed_open opens a pub0 socket and listens on cfg->feed (an IPC
@@ -26,6 +27,11 @@ CB_NODISCARD cb_status cbd_feed_open(cbd_feed **out, const cbd_config *cfg);
  * done). NULL-safe in f. Borrows inv. Loop thread.
  */
 void cbd_feed_publish(cbd_feed *f, const Cachebroker__V1__Invalidation *inv);
+
+/* cbd_feed_guard puts the feed's listener under g's watch (ipcguard.h).
+ * NULL-safe in f. Main thread, at start. */
+CB_NODISCARD cb_status cbd_feed_guard(
+    cbd_feed *f, cbd_ipcguard *g, const cbd_config *cfg);
 
 /* cbd_feed_close closes the socket (and its connections) and frees f.
  * NULL-safe. Main thread, after the loop stopped. */

@@ -263,6 +263,9 @@ render_state(FILE *f, const Cachebroker__V1__HealthResponse *h,
 	gauge(f, "cachebroker_notify_listening",
 	    "1 when the LISTEN connection for notify_channel is listening.",
 	    m->notify_listening);
+	counter(f, "cachebroker_listener_restarts_total",
+	    "IPC listeners found accepting nothing and re-created.",
+	    (double) m->listener_restarts);
 	counter(f, "cachebroker_notifications_total",
 	    "Database notifications received.", (double) m->notifications);
 	counter(f, "cachebroker_notification_errors_total",

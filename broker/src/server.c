@@ -8,12 +8,14 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <nng/protocol/reqrep0/req.h>
 
 #include "db_pool.h"
 #include "dedupe.h"
 #include "journal.h"
 #include "feed.h"
 #include "http.h"
+#include "ipcguard.h"
 #include "listener.h"
 #include "loader.h"
 #include "log.h"
@@ -74,6 +76,7 @@ server_cron_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	cbd_dedupe_expire(srv->dedupe, now);
 	cbd_journal_cron(srv->journal);
+	cbd_ipcguard_cron(srv->ipcguard, now);
 	server_sdnotify(srv, now);
 	if (!atomic_load(&srv->draining)) {
 		cbd_warmer_cron(srv->warmer);
@@ -143,6 +146,33 @@ server_events(cbd_server *srv)
 	return CB_OK;
 }
 
+/* The guard's probe for the request listeners: a req0 socket (rep0's
+ * peer) that never sends. */
+static int
+server_probe_open(nng_socket *s)
+{
+	return nng_req0_open(s);
+}
+
+/* server_guard watches every IPC listener, the feed's included. */
+static cb_status
+server_guard(cbd_server *srv)
+{
+	cb_status rv;
+
+	if ((rv = cbd_ipcguard_alloc(&srv->ipcguard)) != CB_OK) {
+		return rv;
+	}
+	for (size_t i = 0; i < srv->n_listeners; i++) {
+		if ((rv = cbd_ipcguard_watch(srv->ipcguard, srv->sock,
+		         &srv->listeners[i], srv->cfg.listen[i],
+		         srv->cfg.ipc_mode, server_probe_open)) != CB_OK) {
+			return rv;
+		}
+	}
+	return cbd_feed_guard(srv->feed, srv->ipcguard, &srv->cfg);
+}
+
 cb_status
 cbd_server_open(cbd_server **out, cbd_config *cfg)
 {
@@ -184,6 +214,7 @@ cbd_server_open(cbd_server **out, cbd_config *cfg)
 	    (rv = cbd_warmer_alloc(&srv->warmer, srv)) != CB_OK ||
 	    (rv = cbd_listener_open(srv)) != CB_OK ||
 	    (rv = cbd_feed_open(&srv->feed, &srv->cfg)) != CB_OK ||
+	    (rv = server_guard(srv)) != CB_OK ||
 	    (rv = cbd_http_open(&srv->http, srv)) != CB_OK) {
 		goto fail;
 	}
@@ -230,6 +261,8 @@ cbd_server_close(cbd_server *srv)
 	srv->warmer = NULL;
 	cbd_http_close(srv->http); /* its scrapes were answered above */
 	srv->http = NULL;
+	cbd_ipcguard_free(srv->ipcguard); /* before the sockets it dials */
+	srv->ipcguard = NULL;
 	cbd_listener_close(srv);
 	cbd_feed_close(srv->feed);
 	srv->feed = NULL;

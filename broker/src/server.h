@@ -41,38 +41,39 @@ typedef struct cbd_req        cbd_req;
  *    own request, the (immutable) config and atomic counters.
  */
 typedef struct cbd_server {
-	cbd_config         cfg;  /* immutable while running */
-	struct event_base *base; /* the backend loop */
-	cbd_loop           loop; /* inbox from nng's threads */
-	nng_socket         sock; /* rep0 */
-	nng_listener       listeners[CBD_MAX_LISTENERS];
-	size_t             n_listeners;
-	pthread_mutex_t    out_mtx;  /* protects the outbox */
-	cbd_req           *out_head; /* replies for nng to send */
-	cbd_req           *out_tail;
-	int                out_busy; /* out_aio scheduled or running */
-	nng_aio           *out_aio;  /* runs the outbox on nng's thread */
-	cbd_req          **reqs;     /* one per context */
-	uint32_t           n_reqs;
-	cbd_req           *all_internal;  /* internal requests (request.h) */
-	cbd_req           *idle_internal; /* those not in WORK */
-	cbd_db_pool       *db;            /* loop thread; NULL: no database */
-	cbd_loader        *loader;        /* loop thread: loads in flight */
-	cbd_redis_pool    *redis;         /* loop thread */
-	cbd_dedupe        *dedupe;        /* loop thread */
-	cbd_journal       *journal;   /* loop thread: failed invalidations */
-	cbd_notify        *notify;    /* loop thread; NULL: no channel */
-	cbd_warmer        *warmer;    /* loop thread: warm runs */
-	struct cbd_feed   *feed;      /* loop thread; NULL: no feed */
-	struct cbd_http   *http;      /* NULL: no HTTP endpoints */
-	cbd_stats          stats;     /* see stats.h for threads */
-	uint64_t           start_us;  /* monotonic start time */
-	atomic_int         draining;  /* SIGTERM seen: refuse new work */
-	atomic_uint        in_flight; /* requests received, not yet sent */
-	uint64_t           drain_until_us; /* give up waiting then */
-	struct event      *cron;           /* 100 ms housekeeping */
-	struct event      *signals[3];     /* SIGTERM, SIGINT, SIGHUP */
-	cbd_sdnotify       sd;             /* loop thread: systemd */
+	cbd_config           cfg;  /* immutable while running */
+	struct event_base   *base; /* the backend loop */
+	cbd_loop             loop; /* inbox from nng's threads */
+	nng_socket           sock; /* rep0 */
+	nng_listener         listeners[CBD_MAX_LISTENERS];
+	size_t               n_listeners;
+	pthread_mutex_t      out_mtx;  /* protects the outbox */
+	cbd_req             *out_head; /* replies for nng to send */
+	cbd_req             *out_tail;
+	int                  out_busy; /* out_aio scheduled or running */
+	nng_aio             *out_aio;  /* runs the outbox on nng's thread */
+	cbd_req            **reqs;     /* one per context */
+	uint32_t             n_reqs;
+	cbd_req             *all_internal;  /* internal requests (request.h) */
+	cbd_req             *idle_internal; /* those not in WORK */
+	cbd_db_pool         *db;        /* loop thread; NULL: no database */
+	cbd_loader          *loader;    /* loop thread: loads in flight */
+	cbd_redis_pool      *redis;     /* loop thread */
+	cbd_dedupe          *dedupe;    /* loop thread */
+	cbd_journal         *journal;   /* loop thread: failed invalidations */
+	cbd_notify          *notify;    /* loop thread; NULL: no channel */
+	cbd_warmer          *warmer;    /* loop thread: warm runs */
+	struct cbd_feed     *feed;      /* loop thread; NULL: no feed */
+	struct cbd_http     *http;      /* NULL: no HTTP endpoints */
+	struct cbd_ipcguard *ipcguard;  /* loop thread: IPC listener probes */
+	cbd_stats            stats;     /* see stats.h for threads */
+	uint64_t             start_us;  /* monotonic start time */
+	atomic_int           draining;  /* SIGTERM seen: refuse new work */
+	atomic_uint          in_flight; /* requests received, not yet sent */
+	uint64_t             drain_until_us; /* give up waiting then */
+	struct event        *cron;           /* 100 ms housekeeping */
+	struct event        *signals[3];     /* SIGTERM, SIGINT, SIGHUP */
+	cbd_sdnotify         sd;             /* loop thread: systemd */
 } cbd_server;
 
 /*

@@ -6,6 +6,7 @@
 #include <sys/param.h>
 
 #include "db_pool.h"
+#include "ipcguard.h"
 #include "journal.h"
 #include "notify.h"
 #include "redis_pool.h"
@@ -281,8 +282,9 @@ pool_alloc(uint32_t connections, size_t ready)
 static int
 metrics_pools(cbd_server *srv, Cachebroker__V1__MetricsResponse *m)
 {
-	m->contexts = srv->n_reqs;
-	m->draining = atomic_load(&srv->draining) != 0;
+	m->contexts          = srv->n_reqs;
+	m->draining          = atomic_load(&srv->draining) != 0;
+	m->listener_restarts = cbd_ipcguard_restarts(srv->ipcguard);
 	if ((m->version = strdup(CBD_VERSION)) == NULL ||
 	    (m->redis_pool = pool_alloc(srv->cfg.redis.connections,
 	         cbd_redis_ready_count(srv->redis))) == NULL) {

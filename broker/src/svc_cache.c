@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* CacheService: Get, GetMany, Set, SetMany, Delete, InvalidatePattern,
  * Increment, Expire over the Redis pool. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -516,13 +517,15 @@ cbd_cache_invalidate_pattern_run(cbd_req *req)
 /*
  * Increment: INCRBY and, for a counter without a TTL, PEXPIRE, in one
  * script so that a counter never exists without the TTL it was asked to
- * have (a crash between two commands would leave one forever).
+ * have (a crash between two commands would leave one forever). The sum
+ * comes back as the stored string: Lua's numbers are doubles, exact only
+ * up to 2^53, and a 64-bit counter must not be rounded on its way back.
  */
 static const char increment_lua[] =
-    "local v = redis.call('INCRBY', KEYS[1], ARGV[1]) "
+    "redis.call('INCRBY', KEYS[1], ARGV[1]) "
     "if tonumber(ARGV[2]) > 0 and redis.call('PTTL', KEYS[1]) == -1 then "
     "redis.call('PEXPIRE', KEYS[1], ARGV[2]) end "
-    "return v";
+    "return redis.call('GET', KEYS[1])";
 
 cb_status
 cbd_cache_increment_check(const cbd_config *cfg, const ProtobufCMessage *in,
@@ -547,9 +550,19 @@ increment_cb(void *arg, uint64_t tag, redisReply *r)
 	if (req == NULL) {
 		return;
 	}
-	if (ok && r->type == REDIS_REPLY_INTEGER) {
+	if (ok && r->type == REDIS_REPLY_STRING) {
+		char     *end;
+		long long v;
+		errno = 0;
+		v     = strtoll(r->str, &end, 10);
+		if ((errno != 0 || end == r->str || *end != '\0') &&
+		    req->op.code == CB_OK) {
+			req->op.code = CB_INTERNAL;
+			snprintf(req->op.msg, sizeof(req->op.msg),
+			    "Redis answered a counter that is not a number");
+		}
 		((Cachebroker__V1__IncrementResponse *) (void *) req->op.resp)
-		    ->value = r->integer;
+		    ->value = v;
 	}
 	cbd_svc_done(req);
 }

@@ -200,6 +200,8 @@ metrics_json(const Cachebroker__V1__MetricsResponse *m)
 	cli_json_uint(&j, m->contexts);
 	cli_json_key(&j, "draining");
 	cli_json_bool(&j, m->draining);
+	cli_json_key(&j, "listener_restarts");
+	cli_json_uint(&j, m->listener_restarts);
 	json_pool(&j, "redis_pool", m->redis_pool);
 	json_pool(&j, "database_pool", m->database_pool);
 	cli_json_key(&j, "key_count");

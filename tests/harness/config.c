@@ -215,7 +215,11 @@ cbh_config_merge(char **out, const char *base, const char *extra)
 		return (-1);
 	}
 	for (long i = 0; i < nex; i++) {
-		if (!ex[i].header && ex[i].sect[0] == '\0' && ex[i].len > 0) {
+		const char *t = ex[i].text + strspn(ex[i].text, " \t");
+		/* Comments before the first section (a file's header) are
+		 * dropped; anything else there has no section to go to. */
+		if (!ex[i].header && ex[i].sect[0] == '\0' && ex[i].len > 0 &&
+		    *t != ';' && *t != '#') {
 			cbh_log("extra config line %ld is outside a section",
 			    i + 1);
 			free(bl);

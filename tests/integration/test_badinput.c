@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "it.h"
 
@@ -833,6 +836,83 @@ CBH_TEST(test_fuzz_envelopes)
 	intact();
 }
 
+/* hangups connects to the IPC socket at path n times, leaving each time
+ * before the SP handshake. */
+static void
+hangups(const char *path, int n)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	for (int i = 0; i < n; i++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(
+		    connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+		close(fd);
+	}
+}
+
+/* fresh_health opens a new client on url and calls Health once. */
+static cb_status
+fresh_health(const char *url, uint32_t timeout_ms, cb_result *res)
+{
+	cb_client                     *c;
+	cb_client_opts                 co = { .timeout_ms = timeout_ms };
+	Cachebroker__V1__HealthRequest req =
+	    CACHEBROKER__V1__HEALTH_REQUEST__INIT;
+	Cachebroker__V1__HealthResponse *h = NULL;
+	cb_status                        st;
+
+	ck_assert_int_eq(cb_client_open(&c, url, &co), CB_OK);
+	st = cb_admin_health(c, &req, &h, NULL, res);
+	cb_message_free(h);
+	cb_client_close(c);
+	return st;
+}
+
+/*
+ * Peers that connect to the IPC socket and leave before the SP handshake
+ * (a port scanner, a client killed at start) must not lock later clients
+ * out. nng 1.5 sometimes stops the listener then (its issue #1518): new
+ * clients complete the handshake but are never served. The broker
+ * notices within seconds and creates the listener again.
+ */
+CBH_TEST(test_ipc_hangups_during_handshake)
+{
+	const char                       *url = cbh_broker_url(it_env->broker);
+	Cachebroker__V1__MetricsResponse *m;
+	cb_result                         res;
+	cb_status                         st     = CB_OK;
+	int                               rounds = 0;
+	int64_t                           until;
+
+	ck_assert(strncmp(url, "ipc://", 6) == 0);
+	/* Until a new client is not served: the listener is lost. */
+	while (st == CB_OK && rounds++ < 100) {
+		hangups(url + 6, 20);
+		st = fresh_health(url, 300, &res);
+	}
+	if (st == CB_OK) {
+		fprintf(stderr,
+		    "%d hang-ups did not stop the IPC listener "
+		    "(an nng with #1518 fixed?)\n",
+		    rounds * 20);
+	}
+	/* Within the guard's period and timeout (2 s each), new clients
+	 * are served again. */
+	until = cbh_now_ms() + 10000;
+	do {
+		st = fresh_health(url, 1000, &res);
+	} while (st != CB_OK && cbh_now_ms() < until);
+	it_assert_code(st, CB_OK, &res);
+	m = it_metrics();
+	if (rounds <= 100) {
+		ck_assert_uint_ge(m->listener_restarts, 1);
+	}
+	cb_message_free(m);
+}
+
 static Suite *
 badinput_suite(void)
 {
@@ -855,6 +935,7 @@ badinput_suite(void)
 	tcase_add_test(tc, test_bad_pattern);
 	tcase_add_test(tc, test_huge_deadline);
 	tcase_add_test(tc, test_fuzz_envelopes);
+	tcase_add_test(tc, test_ipc_hangups_during_handshake);
 	suite_add_tcase(s, tc);
 	return (s);
 }

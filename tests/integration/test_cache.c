@@ -398,6 +398,17 @@ CBH_TEST(test_increment)
 	ck_assert_int_eq(
 	    increment("tasks", "big", 4000000000LL, 0, NULL, &v, &res), CB_OK);
 	ck_assert_int_eq(v, 4000000000LL);
+	/* Exactly, past 2^53 (where a double would round) to INT64_MAX. */
+	ck_assert_int_eq(
+	    increment("tasks", "huge", 9007199254740993LL, 0, NULL, &v, &res),
+	    CB_OK);
+	ck_assert_int_eq(v, 9007199254740993LL);
+	ck_assert_int_eq(
+	    increment("tasks", "huge", INT64_MAX - v, 0, NULL, &v, &res),
+	    CB_OK);
+	ck_assert_int_eq(v, INT64_MAX);
+	it_assert_code(increment("tasks", "huge", 1, 0, NULL, &v, &res),
+	    CB_OUT_OF_RANGE, &res);
 
 	/* An existing integer written by someone else. */
 	it_redis_ok("SET tasks:ext 41");

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/* Keeps IPC listeners accepting: probes them and re-creates a dead one. */
+#include "ipcguard.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "listener.h"
+#include "log.h"
+
+/*
+ *   cron (loop thread)                    nng thread
+ *   ------------------                    ----------
+ *   idle, period over: nng_dial(probe) ─► SP handshake with our listener;
+ *                                         the owner socket adds the pipe:
+ *                                         ADD_POST from that listener →
+ *                                         alive = 1
+ *   alive: close the dialer; idle
+ *   TIMEOUT_MS without alive: close the dialer, close the listener,
+ *   create it again on the same URL; idle
+ */
+
+typedef struct watch {
+	nng_socket    owner;    /* the listener's socket */
+	nng_listener *lp;       /* the caller's listener slot */
+	char         *url;      /* ipc://... */
+	int           ipc_mode; /* for the re-created socket file */
+	nng_socket    probe;    /* peer-protocol socket dialling url */
+	nng_dialer    dialer;   /* the probe's dial in progress */
+	int           dialing;  /* a probe is out */
+	uint64_t      due_us;   /* next probe; or its deadline, dialing */
+	atomic_int    lid;      /* *lp's id, for the nng thread */
+	atomic_int    alive;    /* a pipe came in through *lp */
+} watch;
+
+struct cbd_ipcguard {
+	watch   *w;        /* the watched listeners */
+	size_t   n;        /* how many */
+	uint64_t restarts; /* listeners re-created */
+};
+
+cb_status
+cbd_ipcguard_alloc(cbd_ipcguard **out)
+{
+	if ((*out = calloc(1, sizeof(**out))) == NULL) {
+		return CB_RESOURCE_EXHAUSTED;
+	}
+	return CB_OK;
+}
+
+/*
+ * pipe_added runs on an nng thread when an owner socket added a pipe.
+ * The probe's side of the handshake is no proof: a broken listener still
+ * completes handshakes, it just never hands the pipes to its socket. The
+ * owner's notification is. Any client's pipe through the listener counts.
+ */
+static void
+pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	cbd_ipcguard *g   = arg;
+	int           lid = nng_pipe_listener(p).id;
+
+	(void) ev;
+	for (size_t i = 0; i < g->n; i++) {
+		if (atomic_load(&g->w[i].lid) == lid) {
+			atomic_store(&g->w[i].alive, 1);
+		}
+	}
+}
+
+cb_status
+cbd_ipcguard_watch(cbd_ipcguard *g, nng_socket owner, nng_listener *lp,
+    const char *url, int ipc_mode, cbd_ipcguard_open_fn *open_peer)
+{
+	watch *grown;
+	watch *w;
+	int    rv;
+
+	if (strncmp(url, "ipc://", 6) != 0) {
+		return CB_OK;
+	}
+	/* Watches are few (one per IPC listener); the array may move until
+	 * the loop runs, so the pipe callbacks are set by the first cron. */
+	if ((grown = realloc(g->w, (g->n + 1) * sizeof(*g->w))) == NULL) {
+		return CB_RESOURCE_EXHAUSTED;
+	}
+	g->w = grown;
+	w    = &g->w[g->n];
+	memset(w, 0, sizeof(*w));
+	w->owner    = owner;
+	w->lp       = lp;
+	w->ipc_mode = ipc_mode;
+	atomic_init(&w->alive, 0);
+	atomic_init(&w->lid, lp->id);
+	if ((w->url = strdup(url)) == NULL) {
+		return CB_RESOURCE_EXHAUSTED;
+	}
+	if ((rv = open_peer(&w->probe)) != 0) {
+		cbd_log_error(
+		    "ipcguard: cannot open a probe socket for %s: %s", url,
+		    nng_strerror(rv));
+		free(w->url);
+		return CB_INTERNAL;
+	}
+	g->n++;
+	return CB_OK;
+}
+
+/* restart closes the dead listener and creates it again. */
+static void
+restart(cbd_ipcguard *g, watch *w)
+{
+	cbd_log_warning("ipcguard: %s accepts no connections (nng 1.5 loses "
+	                "an IPC listener when a peer leaves during the "
+	                "handshake); re-creating it",
+	    w->url);
+	(void) nng_listener_close(*w->lp);
+	if (cbd_listener_listen(w->owner, w->url, w->ipc_mode, w->lp) !=
+	    CB_OK) {
+		/* Logged there; the next probe tries again. */
+		return;
+	}
+	atomic_store(&w->lid, w->lp->id);
+	g->restarts++;
+}
+
+void
+cbd_ipcguard_cron(cbd_ipcguard *g, uint64_t now_us)
+{
+	if (g == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < g->n; i++) {
+		watch *w = &g->w[i];
+
+		if (w->due_us == 0) {
+			/* First run: the watches no longer move. One
+			 * callback per socket (a later one replaces it),
+			 * and every owner gets the same. */
+			(void) nng_pipe_notify(
+			    w->owner, NNG_PIPE_EV_ADD_POST, pipe_added, g);
+			w->due_us = now_us + CBD_IPCGUARD_PERIOD_MS * 1000u;
+			continue;
+		}
+		if (!w->dialing) {
+			if (now_us < w->due_us) {
+				continue;
+			}
+			atomic_store(&w->alive, 0);
+			if (nng_dial(w->probe, w->url, &w->dialer,
+			        NNG_FLAG_NONBLOCK) != 0) {
+				w->due_us =
+				    now_us + CBD_IPCGUARD_PERIOD_MS * 1000u;
+				continue;
+			}
+			w->dialing = 1;
+			w->due_us  = now_us + CBD_IPCGUARD_TIMEOUT_MS * 1000u;
+			continue;
+		}
+		if (atomic_load(&w->alive)) {
+			(void) nng_dialer_close(w->dialer);
+			w->dialing = 0;
+			w->due_us  = now_us + CBD_IPCGUARD_PERIOD_MS * 1000u;
+		} else if (now_us >= w->due_us) {
+			(void) nng_dialer_close(w->dialer);
+			w->dialing = 0;
+			restart(g, w);
+			w->due_us = now_us + CBD_IPCGUARD_PERIOD_MS * 1000u;
+		}
+	}
+}
+
+uint64_t
+cbd_ipcguard_restarts(const cbd_ipcguard *g)
+{
+	return g != NULL ? g->restarts : 0;
+}
+
+void
+cbd_ipcguard_free(cbd_ipcguard *g)
+{
+	if (g == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < g->n; i++) {
+		(void) nng_close(g->w[i].probe);
+		free(g->w[i].url);
+	}
+	free(g->w);
+	free(g);
+}
