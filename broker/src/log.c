@@ -3,11 +3,13 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-static int log_level = CBD_LOG_INFO;
+/* Set by the loop (a reload), read by every thread that logs. */
+static atomic_int log_level = CBD_LOG_INFO;
 
 static const char *
 log_name(int level)
@@ -27,7 +29,7 @@ log_name(int level)
 void
 cbd_log_set_level(int level)
 {
-	log_level = level;
+	atomic_store_explicit(&log_level, level, memory_order_relaxed);
 }
 
 int
@@ -50,7 +52,7 @@ cbd_log(int level, const char *fmt, ...)
 	int     n;
 	va_list ap;
 
-	if (level > log_level) {
+	if (level > atomic_load_explicit(&log_level, memory_order_relaxed)) {
 		return;
 	}
 	n = snprintf(line, sizeof(line), "<%d>%s: ", level, log_name(level));
