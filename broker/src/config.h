@@ -49,11 +49,13 @@ typedef struct cbd_auth_config {
 	int      rate_limit_fail_open;  /* Redis down: allowed (1) */
 } cbd_auth_config;
 
-/* A whole configuration: immutable once loaded. */
+/* A whole configuration: immutable once loaded. Which settings a reload
+ * may change: cbd_config_pin. */
 typedef struct cbd_config {
 	char            *path;                      /* file it came from */
 	char            *listen[CBD_MAX_LISTENERS]; /* listener URLs */
 	size_t           n_listen;                  /* how many */
+	int              listen_cli;                /* listen came from -l */
 	int              ipc_mode;         /* mode of IPC socket files */
 	char            *feed;             /* pub0 URL; "": no feed */
 	char            *http;             /* /metrics, /readyz; "": none */
@@ -125,6 +127,27 @@ CB_NODISCARD cb_status cbd_config_load_string(
  * Returns INVALID_ARGUMENT if there are too many or a URL is bad. */
 CB_NODISCARD cb_status cbd_config_set_listeners(
     cbd_config *cfg, char *const *urls, size_t n, cbd_errors *errs);
+
+/*
+ * cbd_config_pin prepares next, a configuration loaded to replace running
+ * (SIGHUP), for a live swap: every setting that cannot change while the
+ * broker runs (listeners unless they came from -l, ipc_mode, feed,
+ * contexts, max_message_size, the dedupe table, all of [redis], the
+ * [database] connection settings) gets its running value back, and each
+ * one that differed adds "[section] key: changed; restart to apply" to
+ * notes. What the running values make invalid in next goes to errs, as
+ * does running out of memory. Thread: any.
+ */
+void cbd_config_pin(cbd_config *next, const cbd_config *running,
+    cbd_errors *notes, cbd_errors *errs);
+
+/*
+ * cbd_config_split moves the sections of cfg (resources, events, warm
+ * strategies) into *out, a whole configuration with copies of every other
+ * setting; cfg keeps its settings and has no sections left. -1 when out of
+ * memory (cfg is then unchanged, *out untouched).
+ */
+int cbd_config_split(cbd_config *cfg, cbd_config *out);
 
 /* cbd_config_fini frees what the config owns. NULL-safe and idempotent. */
 void cbd_config_fini(cbd_config *cfg);

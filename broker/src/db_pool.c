@@ -17,26 +17,46 @@
 /*
  * A connection slot lives as long as the pool; its PGconn comes and goes:
  *
- *   DEAD ─timer─► CONNECTING ─PQconnectPoll OK─► SETUP ─last PREPARE─►
+ *   DEAD ─timer─► CONNECTING ─PQconnectPoll OK─► (SETUP: LISTEN only) ─►
  *    ▲               │                             │
  *    │               └────── failure, timeout ─────┤
  *    └──────────── failure, stuck query ◄── IDLE ⇄ BUSY
  *
- * SETUP sends "SET statement_timeout" and then one PREPARE per resource,
- * one at a time (libpq runs one command per connection). A connection
- * runs one query at a time; queries wait in a bounded FIFO for an idle
- * one. Failures are translated here, once: the client hears a code and a
- * short message, the log gets libpq's words.
+ * A connection runs one query at a time; queries wait in a bounded FIFO
+ * for an idle one. Failures are translated here, once: the client hears a
+ * code and a short message, the log gets libpq's words.
+ *
+ * Statements: the pool numbers every distinct loader SQL it is given
+ * (cbd_db_statement) and never forgets one; statement k is "s<k>" on
+ * every connection. A query carries its statement number and the
+ * statement_timeout of the policy it was made under, and BUSY runs up to
+ * three commands for it, one at a time (libpq runs one per connection):
+ *
+ *   BUSY: SET statement_timeout (if the connection's differs)
+ *         ─► PREPARE s<k> (if not yet on this connection) ─► the query
+ *
+ * So a reload needs nothing from the connections: a changed SQL is a new
+ * number, prepared where it is first used; a query of the old policy
+ * still names its old statement, and a reconnected connection prepares
+ * whichever it meets. A failing PREPARE fails its query only.
  */
 enum conn_state { DB_DEAD, DB_CONNECTING, DB_SETUP, DB_IDLE, DB_BUSY };
+
+/* What a BUSY connection waits for. */
+enum busy_step { STEP_TIMEOUT, STEP_PREPARE, STEP_QUERY };
 
 /* Queries waiting for a connection: at most this many. */
 #define DB_QUEUE_MAX 4096
 
+/* Distinct statements since start: at most this many (each reload that
+ * changes a resource's SQL adds one). */
+#define DB_MAX_STATEMENTS 65536
+
 typedef struct db_query {
 	struct db_query *next;
-	size_t           res; /* resource statement "r<res>", or: */
+	size_t           res; /* statement "s<res>", or a listing's tag */
 	const char      *sql; /* text run unprepared (rows), or NULL */
+	uint64_t         timeout_ms; /* its statement_timeout */
 	size_t           n;
 	char            *values[CBD_MAX_PARAMS];
 	cbd_db_fn       *fn;   /* first value of the first row, or: */
@@ -48,15 +68,25 @@ typedef struct db_conn {
 	cbd_db_pool    *pool;
 	PGconn         *pg; /* NULL when DEAD */
 	enum conn_state state;
-	unsigned        index;    /* for logs */
-	int             listen;   /* the LISTEN connection: no queries */
-	unsigned        attempts; /* failures since last ready */
-	size_t          step;     /* SETUP: statements sent so far */
-	uint64_t        since_us; /* state entered */
-	struct event   *ev;       /* socket readiness */
-	struct event   *retry;    /* reconnect timer */
-	db_query       *query;    /* running (BUSY) */
+	unsigned        index;      /* for logs */
+	int             listen;     /* the LISTEN connection: no queries */
+	unsigned        attempts;   /* failures since last ready */
+	size_t          step;       /* SETUP: statements sent so far */
+	enum busy_step  busy;       /* BUSY: what was sent */
+	uint64_t        since_us;   /* state or step entered */
+	uint64_t        timeout_ms; /* statement_timeout set, 0: none yet */
+	uint8_t        *prepared;   /* [k]: s<k> is prepared here */
+	struct event   *ev;         /* socket readiness */
+	struct event   *retry;      /* reconnect timer */
+	db_query       *query;      /* running (BUSY) */
 } db_conn;
+
+/* A loader statement, numbered by its place in the pool's table. */
+typedef struct db_stmt {
+	char    *sql;
+	size_t   n_params;
+	uint64_t hash; /* of sql, to find it again */
+} db_stmt;
 
 struct cbd_db_pool {
 	const cbd_config    *cfg;
@@ -66,6 +96,9 @@ struct cbd_db_pool {
 	db_query            *head; /* waiting queries */
 	db_query            *tail;
 	size_t               queued;
+	db_stmt             *stmts; /* every statement given, by number */
+	size_t               n_stmts;
+	size_t               cap_stmts; /* of stmts and each prepared[] */
 	int                  closing;
 	uint64_t             latency_us;
 	char                 error[160];
@@ -163,8 +196,12 @@ conn_drop(db_conn *c, const char *why)
 		PQfinish(c->pg);
 		c->pg = NULL;
 	}
-	c->state = DB_DEAD;
-	c->query = NULL;
+	c->state      = DB_DEAD;
+	c->query      = NULL;
+	c->timeout_ms = 0;
+	if (c->prepared != NULL) {
+		memset(c->prepared, 0, c->pool->cap_stmts);
+	}
 	if (was_ready && !c->pool->closing) {
 		cbd_log_warning("database: %s connection %u lost: %s",
 		    c->listen ? "LISTEN" : "loader", c->index, why);
@@ -178,26 +215,51 @@ conn_drop(db_conn *c, const char *why)
 
 static void pool_dispatch(cbd_db_pool *p);
 
-/* conn_send runs the connection's query; failures drop it. */
+/* conn_step sends the next command the running query needs (see the
+ * top); failures drop the connection. */
 static void
-conn_send(db_conn *c, db_query *q)
+conn_step(db_conn *c)
 {
-	char name[24];
+	db_query *q = c->query;
+	char      buf[64];
+	int       ok;
 
-	snprintf(name, sizeof(name), "r%zu", q->res);
-	c->query    = q;
-	c->state    = DB_BUSY;
 	c->since_us = cbd_now_us();
-	if (q->sql != NULL
-	        ? !PQsendQueryParams(
-	              c->pg, q->sql, 0, NULL, NULL, NULL, NULL, 0)
-	        : !PQsendQueryPrepared(c->pg, name, (int) q->n,
-	              (const char *const *) q->values, NULL, NULL, 0)) {
+	snprintf(buf, sizeof(buf), "s%zu", q->res);
+	if (c->timeout_ms != q->timeout_ms) {
+		c->busy = STEP_TIMEOUT;
+		snprintf(buf, sizeof(buf), "SET statement_timeout = %llu",
+		    (unsigned long long) q->timeout_ms);
+		ok = PQsendQuery(c->pg, buf);
+	} else if (q->sql == NULL && !c->prepared[q->res]) {
+		const db_stmt *st = &c->pool->stmts[q->res];
+		c->busy           = STEP_PREPARE;
+		ok                = PQsendPrepare(
+		                   c->pg, buf, st->sql, (int) st->n_params, NULL);
+	} else if (q->sql != NULL) {
+		c->busy = STEP_QUERY;
+		ok      = PQsendQueryParams(
+		         c->pg, q->sql, 0, NULL, NULL, NULL, NULL, 0);
+	} else {
+		c->busy = STEP_QUERY;
+		ok      = PQsendQueryPrepared(c->pg, buf, (int) q->n,
+		         (const char *const *) q->values, NULL, NULL, 0);
+	}
+	if (!ok) {
 		pool_error(c->pool, "send: %s", PQerrorMessage(c->pg));
 		conn_drop(c, c->pool->error);
 		return;
 	}
 	conn_watch(c, PQflush(c->pg) == 1 ? EV_WRITE : EV_READ);
+}
+
+/* conn_send runs q on the idle connection c. */
+static void
+conn_send(db_conn *c, db_query *q)
+{
+	c->query = q;
+	c->state = DB_BUSY;
+	conn_step(c);
 }
 
 static void
@@ -245,40 +307,21 @@ conn_notifies(db_conn *c)
 	}
 }
 
-/* setup_next sends the next SETUP statement, or makes c ready. */
+/* setup_next sends LISTEN on the LISTEN connection, then makes it
+ * ready. */
 static void
 setup_next(db_conn *c)
 {
 	const cbd_config *cfg = c->pool->cfg;
-	char              buf[64];
-	int               ok;
 
-	if (c->listen) {
-		if (c->step > 0) {
-			cbd_log_info("database: listening on channel '%s'",
-			    cfg->db.notify_channel);
-			conn_ready(c);
-			return;
-		}
-		ok = listen_send(c);
-	} else if (c->step == 0) {
-		snprintf(buf, sizeof(buf), "SET statement_timeout = %llu",
-		    (unsigned long long) cfg->db.statement_timeout_ms);
-		ok = PQsendQuery(c->pg, buf);
-	} else if (c->step <= cfg->n_resources) {
-		const cbd_resource *r = &cfg->resources[c->step - 1];
-		snprintf(buf, sizeof(buf), "r%zu", c->step - 1);
-		ok =
-		    PQsendPrepare(c->pg, buf, r->sql, (int) r->n_params, NULL);
-	} else {
-		cbd_log_info("database: connection %u ready (%zu statements "
-		             "prepared)",
-		    c->index, cfg->n_resources);
+	if (c->step > 0) {
+		cbd_log_info("database: listening on channel '%s'",
+		    cfg->db.notify_channel);
 		conn_ready(c);
 		return;
 	}
 	c->step++;
-	if (!ok) {
+	if (!listen_send(c)) {
 		pool_error(c->pool, "setup: %s", PQerrorMessage(c->pg));
 		conn_drop(c, c->pool->error);
 		return;
@@ -340,6 +383,17 @@ conn_results(db_conn *c)
 		setup_next(c);
 		return;
 	}
+	if (c->state == DB_BUSY && c->busy != STEP_QUERY && first != NULL &&
+	    PQresultStatus(first) == PGRES_COMMAND_OK) {
+		if (c->busy == STEP_TIMEOUT) {
+			c->timeout_ms = c->query->timeout_ms;
+		} else {
+			c->prepared[c->query->res] = 1;
+		}
+		PQclear(first);
+		conn_step(c);
+		return;
+	}
 	if (c->state == DB_BUSY) {
 		db_query   *q   = c->query;
 		const char *msg = NULL;
@@ -347,7 +401,20 @@ conn_results(db_conn *c)
 		c->query            = NULL;
 		c->state            = DB_IDLE;
 		c->pool->latency_us = cbd_now_us() - c->since_us;
-		if (q->rows != NULL && first != NULL &&
+		if (c->busy != STEP_QUERY) {
+			/* A failed SET or PREPARE fails this query only. */
+			cb_status code = first != NULL
+			    ? result_status(first, &msg)
+			    : CB_UNAVAILABLE;
+			cbd_log_warning(
+			    "database: %s of statement s%zu failed: "
+			    "%s",
+			    c->busy == STEP_PREPARE ? "PREPARE" : "SET",
+			    q->res,
+			    first != NULL ? PQresultErrorMessage(first)
+			                  : PQerrorMessage(c->pg));
+			query_done(q, code, msg, NULL, 0);
+		} else if (q->rows != NULL && first != NULL &&
 		    PQresultStatus(first) == PGRES_TUPLES_OK) {
 			q->rows(q->arg, CB_OK, NULL, first);
 			query_free(q);
@@ -364,7 +431,7 @@ conn_results(db_conn *c)
 			    : CB_UNAVAILABLE;
 			cbd_log_warning("database: %s query %s%zu failed: %s",
 			    q->sql != NULL ? "warm" : "resource",
-			    q->sql != NULL ? "w" : "r", q->res,
+			    q->sql != NULL ? "w" : "s", q->res,
 			    first != NULL ? PQresultErrorMessage(first)
 			                  : PQerrorMessage(c->pg));
 			query_done(q, code,
@@ -390,9 +457,16 @@ conn_poll_connect(db_conn *c)
 		return;
 	case PGRES_POLLING_OK:
 		PQsetnonblocking(c->pg, 1);
-		c->state    = DB_SETUP;
-		c->step     = 0;
 		c->since_us = cbd_now_us();
+		if (!c->listen) {
+			/* Statements are prepared where first used. */
+			cbd_log_info(
+			    "database: connection %u ready", c->index);
+			conn_ready(c);
+			return;
+		}
+		c->state = DB_SETUP;
+		c->step  = 0;
 		setup_next(c);
 		return;
 	default:
@@ -564,8 +638,82 @@ cbd_db_pool_close(cbd_db_pool *p)
 		p->head = q->next;
 		query_done(q, CB_UNAVAILABLE, "broker shutting down", NULL, 0);
 	}
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->conns[i].prepared);
+	}
+	for (size_t i = 0; i < p->n_stmts; i++) {
+		free(p->stmts[i].sql);
+	}
+	free(p->stmts);
 	free(p->conns);
 	free(p);
+}
+
+/* stmt_hash is FNV-1a of sql. */
+static uint64_t
+stmt_hash(const char *sql)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (const char *c = sql; *c != '\0'; c++) {
+		h = (h ^ (unsigned char) *c) * 1099511628211ull;
+	}
+	return h;
+}
+
+/* stmts_grow makes room for one more statement, in the table and in
+ * every connection's prepared[]. */
+static int
+stmts_grow(cbd_db_pool *p)
+{
+	size_t   cap = p->cap_stmts > 0 ? p->cap_stmts * 2 : 16;
+	db_stmt *grown;
+
+	if (p->n_stmts < p->cap_stmts) {
+		return 0;
+	}
+	if (p->n_stmts >= DB_MAX_STATEMENTS ||
+	    (grown = realloc(p->stmts, cap * sizeof(*grown))) == NULL) {
+		return -1;
+	}
+	p->stmts = grown;
+	for (size_t i = 0; i < p->n; i++) {
+		uint8_t *prep = realloc(p->conns[i].prepared, cap);
+		if (prep == NULL) {
+			return -1; /* the sizes grown so far stay usable */
+		}
+		memset(prep + p->cap_stmts, 0, cap - p->cap_stmts);
+		p->conns[i].prepared = prep;
+	}
+	p->cap_stmts = cap;
+	return 0;
+}
+
+cb_status
+cbd_db_statement(cbd_db_pool *p, const char *sql, size_t n_params, size_t *id)
+{
+	uint64_t h = stmt_hash(sql);
+	db_stmt *st;
+
+	for (size_t i = 0; i < p->n_stmts; i++) {
+		if (p->stmts[i].hash == h &&
+		    p->stmts[i].n_params == n_params &&
+		    strcmp(p->stmts[i].sql, sql) == 0) {
+			*id = i;
+			return CB_OK;
+		}
+	}
+	if (stmts_grow(p) != 0) {
+		return CB_RESOURCE_EXHAUSTED;
+	}
+	st = &p->stmts[p->n_stmts];
+	if ((st->sql = strdup(sql)) == NULL) {
+		return CB_RESOURCE_EXHAUSTED;
+	}
+	st->n_params = n_params;
+	st->hash     = h;
+	*id          = p->n_stmts++;
+	return CB_OK;
 }
 
 /* query_new makes a query, or NULL when it cannot be queued (*rv). */
@@ -587,8 +735,8 @@ query_new(cbd_db_pool *p, cb_status *rv)
 static void pool_enqueue(cbd_db_pool *p, db_query *q);
 
 cb_status
-cbd_db_query(cbd_db_pool *p, size_t res, const char *const *values, size_t n,
-    cbd_db_fn *fn, void *arg)
+cbd_db_query(cbd_db_pool *p, size_t stmt, uint64_t timeout_ms,
+    const char *const *values, size_t n, cbd_db_fn *fn, void *arg)
 {
 	cb_status rv;
 	db_query *q = query_new(p, &rv);
@@ -596,9 +744,10 @@ cbd_db_query(cbd_db_pool *p, size_t res, const char *const *values, size_t n,
 	if (q == NULL) {
 		return rv;
 	}
-	q->res = res;
-	q->fn  = fn;
-	q->arg = arg;
+	q->res        = stmt;
+	q->timeout_ms = timeout_ms;
+	q->fn         = fn;
+	q->arg        = arg;
 	for (size_t i = 0; i < n; i++) {
 		if ((q->values[i] = strdup(values[i])) == NULL) {
 			query_free(q);
@@ -611,8 +760,8 @@ cbd_db_query(cbd_db_pool *p, size_t res, const char *const *values, size_t n,
 }
 
 cb_status
-cbd_db_rows(
-    cbd_db_pool *p, size_t tag, const char *sql, cbd_db_rows_fn *fn, void *arg)
+cbd_db_rows(cbd_db_pool *p, size_t tag, const char *sql, uint64_t timeout_ms,
+    cbd_db_rows_fn *fn, void *arg)
 {
 	cb_status rv;
 	db_query *q = query_new(p, &rv);
@@ -620,10 +769,11 @@ cbd_db_rows(
 	if (q == NULL) {
 		return rv;
 	}
-	q->res  = tag;
-	q->sql  = sql;
-	q->rows = fn;
-	q->arg  = arg;
+	q->timeout_ms = timeout_ms;
+	q->res        = tag;
+	q->sql        = sql;
+	q->rows       = fn;
+	q->arg        = arg;
 	pool_enqueue(p, q);
 	return CB_OK;
 }
@@ -657,7 +807,7 @@ cbd_db_cron(cbd_db_pool *p)
 			    (unsigned long long) ms);
 			conn_drop(c, p->error);
 		} else if (c->state == DB_BUSY &&
-		    ms > cfg->db.statement_timeout_ms + 1000) {
+		    ms > c->query->timeout_ms + 1000) {
 			/* statement_timeout did not answer: the server or
 			 * the network is gone. */
 			pool_error(p, "no answer for %llu ms",

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The database pool: non-blocking libpq connections on the backend loop,
- * each resource's SQL prepared on each connection. */
+ * each loader statement prepared on a connection where it is first used. */
 #ifndef CBD_DB_POOL_H
 #define CBD_DB_POOL_H
 
@@ -42,8 +42,8 @@ typedef void cbd_db_listening_fn(void *arg);
 /*
  * cbd_db_pool_open starts cfg->db.connections connections (never blocks
  * on the network: a database that is down only means no connection is
- * ready yet). Each connection sets statement_timeout and prepares the
- * SQL of every resource before it takes queries. With
+ * ready yet). A connection takes queries once connected; it sets each
+ * query's statement_timeout and prepares its statement as needed. With
  * cfg->db.notify_channel set, one more connection LISTENs on it and
  * calls notify for each notification and listening each time it
  * (re)starts listening. cfg must outlive the pool. Loop thread.
@@ -57,24 +57,38 @@ CB_NODISCARD cb_status cbd_db_pool_open(cbd_db_pool **out,
 void cbd_db_pool_close(cbd_db_pool *p);
 
 /*
- * cbd_db_query runs resource number res with values ($1.. as text; they
- * are copied) on an idle connection, or queues it (bounded). Returns OK
- * when fn will be called later; UNAVAILABLE when no connection is ready,
+ * cbd_db_statement gives the number of the loader statement sql with
+ * n_params parameters ($1..), adding it to the pool's table if it is new
+ * (the same text always gets the same number). Numbers stay valid as
+ * long as the pool: a policy that is replaced keeps its statements.
+ * RESOURCE_EXHAUSTED when out of memory or past 65536 statements. Loop
+ * thread.
+ */
+CB_NODISCARD cb_status cbd_db_statement(
+    cbd_db_pool *p, const char *sql, size_t n_params, size_t *id);
+
+/*
+ * cbd_db_query runs statement stmt (from cbd_db_statement) with values
+ * ($1.. as text; they are copied) and statement_timeout timeout_ms on an
+ * idle connection, or queues it (bounded). Returns OK when fn will be
+ * called later; UNAVAILABLE when no connection is ready,
  * RESOURCE_EXHAUSTED when the queue is full (fn is then not called).
  * Values are sent as parameters of a prepared statement, never spliced
  * into SQL. Loop thread.
  */
-CB_NODISCARD cb_status cbd_db_query(cbd_db_pool *p, size_t res,
-    const char *const *values, size_t n, cbd_db_fn *fn, void *arg);
+CB_NODISCARD cb_status cbd_db_query(cbd_db_pool *p, size_t stmt,
+    uint64_t timeout_ms, const char *const *values, size_t n, cbd_db_fn *fn,
+    void *arg);
 
 /*
  * cbd_db_rows runs sql (no parameters, not prepared: a broken statement
- * fails only itself) on an idle connection, or queues it, and gives fn
- * the whole result. tag names it in logs ("w<tag>"). Returns like
+ * fails only itself) with statement_timeout timeout_ms on an idle
+ * connection, or queues it, and gives fn the whole result. sql must stay
+ * valid until fn runs. tag names it in logs ("w<tag>"). Returns like
  * cbd_db_query. Loop thread.
  */
 CB_NODISCARD cb_status cbd_db_rows(cbd_db_pool *p, size_t tag, const char *sql,
-    cbd_db_rows_fn *fn, void *arg);
+    uint64_t timeout_ms, cbd_db_rows_fn *fn, void *arg);
 
 /* cbd_db_listening says whether the LISTEN connection is listening. */
 int cbd_db_listening(const cbd_db_pool *p);

@@ -127,8 +127,8 @@ submit(http_call *call, int method, const ProtobufCMessage *payload,
 	char      text[200];
 	cb_status rv;
 
-	rv = cbd_req_submit(call->h->srv, method, payload, HTTP_DEADLINE_MS, 0,
-	    done, call, why, sizeof(why));
+	rv = cbd_req_submit(call->h->srv, NULL, method, payload,
+	    HTTP_DEADLINE_MS, 0, done, call, why, sizeof(why));
 	if (rv != CB_OK) {
 		snprintf(
 		    text, sizeof(text), "%s: %s\n", cb_status_str(rv), why);

@@ -311,19 +311,30 @@ replay_submit(cbd_journal *j, jbatch *b)
 		method         = CBD_M_CACHE_DELETE;
 	}
 	b->e->replaying++;
-	rv = cbd_req_submit(j->srv, method, in, REPLAY_DEADLINE_MS,
+	rv = cbd_req_submit(j->srv, NULL, method, in, REPLAY_DEADLINE_MS,
 	    CBD_SUBMIT_REPLAY, replay_done, b, why, sizeof(why));
 	if (rv == CB_OK) {
 		return;
 	}
-	if (rv == CB_INVALID_ARGUMENT) {
-		/* Records come from requests that passed these checks; one
-		 * that does not now can never be applied. */
+	if (rv == CB_INVALID_ARGUMENT && b->pattern != NULL &&
+	    strcmp(b->pattern, "*") == 0) {
+		/* Only the namespace itself can fail a flush, and namespace
+		 * rules do not change: it can never be applied. */
 		cbd_log_error(
 		    "journal: dropping a record of '%s': %s", b->e->ns, why);
 		b->e->replaying--;
 		batch_free(b);
 		return;
+	}
+	if (rv == CB_INVALID_ARGUMENT || rv == CB_RESOURCE_EXHAUSTED) {
+		/* Records passed the checks of their time; limits lowered
+		 * since by a reload (max_key_size, max_batch_keys) may refuse
+		 * them now. A flush of the namespace covers them and passes.
+		 */
+		cbd_log_warning("journal: '%s': %s; flushing the namespace "
+		                "instead",
+		    b->e->ns, why);
+		cbd_journal_flush(j, b->e->ns);
 	}
 	replay_done(b, rv, why, NULL, 0);
 }

@@ -38,6 +38,7 @@ struct cbd_flight {
 	cbd_flight         *chain; /* bucket link */
 	uint64_t            hash;
 	char               *key; /* without key_prefix */
+	cbd_policy         *pol; /* r's policy (held) */
 	const cbd_resource *r;
 	uint64_t            ttl_ms;   /* before jitter */
 	uint64_t            epoch;    /* of r->ns when the load began */
@@ -66,7 +67,6 @@ struct cbd_loader {
 	epoch_slot  epochs[EPOCH_SLOTS];
 	size_t      n_epochs;
 	uint64_t    other_epoch; /* namespaces beyond the table share it */
-	uint64_t   *load_us;     /* per resource: recent load time */
 };
 
 /* epoch_of finds the epoch of ns, or with create makes its slot (loads
@@ -95,10 +95,7 @@ cbd_loader_alloc(cbd_loader **out, cbd_server *srv)
 {
 	cbd_loader *l = calloc(1, sizeof(*l));
 
-	if (l == NULL ||
-	    (l->load_us = calloc(
-	         srv->cfg.n_resources + 1, sizeof(*l->load_us))) == NULL) {
-		free(l);
+	if (l == NULL) {
 		return CB_RESOURCE_EXHAUSTED;
 	}
 	l->srv = srv;
@@ -109,16 +106,7 @@ cbd_loader_alloc(cbd_loader **out, cbd_server *srv)
 void
 cbd_loader_free(cbd_loader *l)
 {
-	if (l != NULL) {
-		free(l->load_us);
-	}
 	free(l);
-}
-
-uint64_t
-cbd_loader_load_us(const cbd_loader *l, const cbd_resource *r)
-{
-	return l->load_us[r - l->srv->cfg.resources];
 }
 
 void
@@ -189,6 +177,7 @@ flight_finish(cbd_flight *f)
 		answer(w, f, f->code, f->msg, f->value, f->len,
 		    f->value != NULL ? f->ttl : 0);
 	}
+	cbd_policy_rele(f->pol);
 	free(f->value);
 	free(f->stale);
 	free(f->key);
@@ -324,9 +313,10 @@ flight_done(
 
 	if (code == CB_OK) {
 		/* A moving average (1/8 weight), for early refresh. */
-		uint64_t *avg  = &l->load_us[f->r - l->srv->cfg.resources];
-		uint64_t  took = cbd_now_us() - f->t0_us;
-		*avg           = *avg == 0 ? took : *avg - *avg / 8 + took / 8;
+		uint64_t *avg =
+		    &f->pol->load_us[cbd_policy_resource_index(f->pol, f->r)];
+		uint64_t took = cbd_now_us() - f->t0_us;
+		*avg          = *avg == 0 ? took : *avg - *avg / 8 + took / 8;
 	}
 	if (code == CB_OK && value != NULL && len > f->r->max_value_size) {
 		code = CB_RESOURCE_EXHAUSTED;
@@ -363,7 +353,8 @@ cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld)
 	cb_status           rv;
 
 	for (f = l->buckets[h % FLIGHT_BUCKETS]; f != NULL; f = f->chain) {
-		if (f->hash == h && strcmp(f->key, ld->key) == 0) {
+		if (f->hash == h && f->pol == ld->pol &&
+		    strcmp(f->key, ld->key) == 0) {
 			break;
 		}
 	}
@@ -408,14 +399,17 @@ cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld)
 		f->stale_len = ld->stale_len;
 	}
 	f->hash     = h;
+	f->pol      = cbd_policy_hold(ld->pol);
 	f->r        = r;
 	f->ttl_ms   = ld->ttl_ms;
 	f->epoch    = *epoch_of(l, r->ns, 1);
 	f->degraded = ld->degraded;
 	f->loader   = l;
 	f->t0_us    = cbd_now_us();
-	rv          = cbd_db_query(srv->db, (size_t) (r - srv->cfg.resources),
-	             ld->values, r->n_params, flight_done, f);
+	rv          = cbd_db_query(srv->db,
+	             f->pol->stmt[cbd_policy_resource_index(f->pol, r)],
+	             f->pol->cfg->db.statement_timeout_ms, ld->values, r->n_params,
+	             flight_done, f);
 	if (rv != CB_OK) {
 		/* No connection at all: same as a failed load, stale included.
 		 */

@@ -31,6 +31,7 @@ void cbd_loader_free(cbd_loader *l);
 
 /* What to load: a resource bound to its parameters. */
 typedef struct cbd_load {
+	cbd_policy         *pol; /* r's policy (the caller holds it) */
 	const cbd_resource *r;
 	const char         *values[CBD_MAX_PARAMS]; /* $1.. */
 	const char         *key;                    /* without key_prefix */
@@ -47,13 +48,12 @@ typedef struct cbd_load {
  * When the database fails and a stale value is known, the waiters get it
  * (source STALE, "x-cache: stale"). The loader finishes req. With req
  * NULL it starts a load nobody waits for (early refresh), unless one is
- * in flight. Loop thread.
+ * in flight. A load coalesces only with loads of the same policy
+ * (generation): after a reload, a key's SQL or TTL rule may differ. The
+ * load holds ld->pol until it is done, and records its time in the
+ * policy's load_us (the average early refresh reads). Loop thread.
  */
 void cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld);
-
-/* cbd_loader_load_us is the recent time a load of resource r took (an
- * average), 0 before the first. For early refresh. */
-uint64_t cbd_loader_load_us(const cbd_loader *l, const cbd_resource *r);
 
 /* cbd_loader_unwait removes a waiting request (it was answered by its
  * deadline). Loop thread. */

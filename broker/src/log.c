@@ -3,13 +3,15 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static int log_level = CBD_LOG_INFO;
+/* Set by the loop (a reload), read by every thread that logs. */
+static atomic_int log_level = CBD_LOG_INFO;
 
 static const char *
 log_name(int level)
@@ -29,7 +31,7 @@ log_name(int level)
 void
 cbd_log_set_level(int level)
 {
-	log_level = level;
+	atomic_store_explicit(&log_level, level, memory_order_relaxed);
 }
 
 int
@@ -122,7 +124,7 @@ cbd_log(int level, const char *fmt, ...)
 	size_t  comp;
 	va_list ap;
 
-	if (level > log_level) {
+	if (level > atomic_load_explicit(&log_level, memory_order_relaxed)) {
 		return;
 	}
 	va_start(ap, fmt);

@@ -11,8 +11,8 @@ enum cbd_log_level {
 	CBD_LOG_DEBUG   = 7,
 };
 
-/* cbd_log_set_level sets the most verbose level printed. Not thread-safe
- * against concurrent cbd_log calls; call it before starting threads. */
+/* cbd_log_set_level sets the most verbose level printed. Any thread;
+ * lines being written meanwhile may follow either level. */
 void cbd_log_set_level(int level);
 
 /* cbd_log_level_parse maps "debug", "info", "warning", "error" to a level;

@@ -115,7 +115,7 @@ cbd_notify_received(void *arg, const char *channel, const char *payload)
 	in.event    = (char *) event;
 	in.params   = ptrs;
 	in.n_params = np;
-	if (cbd_req_submit(n->srv, CBD_M_EVENT_PUBLISH, &in.base,
+	if (cbd_req_submit(n->srv, NULL, CBD_M_EVENT_PUBLISH, &in.base,
 	        NOTIFY_DEADLINE_MS, 0, published, n, why,
 	        sizeof(why)) != CB_OK) {
 		n->errors++;
@@ -147,7 +147,7 @@ void
 cbd_notify_listening(void *arg)
 {
 	cbd_notify       *n   = arg;
-	const cbd_config *cfg = &n->srv->cfg;
+	const cbd_config *cfg = n->srv->policy->cfg; /* the rules in effect */
 	char              pat[NOTIFY_MAX_TARGET];
 	size_t            count = 0;
 

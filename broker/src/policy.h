@@ -4,6 +4,7 @@
 #ifndef CBD_POLICY_H
 #define CBD_POLICY_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -168,5 +169,97 @@ CB_NODISCARD cb_status cbd_policy_ttl_ms(const cbd_resource *r,
 /* cbd_policy_jitter spreads ttl_ms by up to ±10% using r (any 32 random
  * bits), so that keys written together do not expire together. */
 uint64_t cbd_policy_jitter(uint64_t ttl_ms, uint32_t r);
+
+/* ---- The policy in effect: a refcounted snapshot ---------------------- */
+
+struct cbd_config;
+struct cbd_warm_stats;
+
+/* What nng's threads check a request against before the loop sees it. */
+typedef struct cbd_limits {
+	size_t   max_message_size;      /* [broker], restart only */
+	size_t   max_key_size;          /* [broker] */
+	size_t   max_value_size;        /* [broker] */
+	uint32_t max_batch_keys;        /* [broker] */
+	uint64_t default_deadline_ms;   /* [broker] */
+	uint64_t max_deadline_ms;       /* [broker] */
+	uint64_t max_token_lifetime_ms; /* [auth] */
+} cbd_limits;
+
+/*
+ * The configuration in effect, as one immutable object: SIGHUP builds a
+ * new one and swaps srv->policy; whatever started on the old one keeps a
+ * hold on it and finishes on it.
+ *
+ *   SIGHUP ─► load + check the file ─► cbd_policy (gen N+1) ─► srv->policy
+ *                                                                 │ hold
+ *   request (cbd_req_run) ─► req->pol ─► flight, warm run, ... ◄──┘
+ *   answered / finished ─► rele ─► the last hold frees gen N
+ *
+ * Threads: refs, the statistics (load_us, warm_stats) and the holds are
+ * the loop thread's only. nng's threads never see a cbd_policy: they read
+ * the limits published by cbd_limits_publish. Everything else is
+ * immutable once the policy is published.
+ */
+typedef struct cbd_policy {
+	unsigned               refs;    /* holds (loop thread) */
+	uint64_t               gen;     /* 1 at start, +1 per reload */
+	struct cbd_config     *cfg;     /* what is in effect (owned) */
+	cbd_limits             limits;  /* from cfg */
+	size_t                *stmt;    /* per resource: db pool statement */
+	uint64_t              *load_us; /* per resource: recent load time */
+	struct cbd_warm_stats *warm_stats; /* per strategy: its record */
+} cbd_policy;
+
+/*
+ * cbd_policy_alloc makes a policy of cfg with one hold (the caller's).
+ * It takes ownership of cfg (moved: the caller's copy is emptied) on
+ * success; on failure (RESOURCE_EXHAUSTED) the caller still owns it. With
+ * prev (the policy it replaces, or NULL) its generation follows prev's,
+ * and the statistics of resources and strategies of the same name carry
+ * over, so that Metrics stays cumulative. stmt[] is zero: the owner of
+ * the database pool fills it in before publishing. Loop thread.
+ */
+CB_NODISCARD cb_status cbd_policy_alloc(
+    cbd_policy **out, struct cbd_config *cfg, const cbd_policy *prev);
+
+/* cbd_policy_hold adds a hold and returns pol. Loop thread. */
+cbd_policy *cbd_policy_hold(cbd_policy *pol);
+
+/* cbd_policy_rele drops a hold; the last one frees pol. NULL-safe. Loop
+ * thread. */
+void cbd_policy_rele(cbd_policy *pol);
+
+/* cbd_policy_resource_index is r's position in pol (r is pol's). */
+size_t cbd_policy_resource_index(const cbd_policy *pol, const cbd_resource *r);
+
+/* cbd_policy_warm_stats finds the record of the strategy named name in
+ * pol; NULL if pol has none of that name. Loop thread. */
+struct cbd_warm_stats *cbd_policy_warm_stats(
+    cbd_policy *pol, const char *name);
+
+/*
+ * The limits of the policy in effect, for nng's threads: the loop
+ * publishes them (a sequence lock over atomics: a reader sees one
+ * policy's limits whole, never half of two) and any thread reads them.
+ */
+typedef struct cbd_limits_pub {
+	atomic_uint   seq; /* odd while being written */
+	atomic_size_t max_message_size;
+	atomic_size_t max_key_size;
+	atomic_size_t max_value_size;
+	atomic_uint   max_batch_keys;
+	atomic_ullong default_deadline_ms;
+	atomic_ullong max_deadline_ms;
+	atomic_ullong max_token_lifetime_ms;
+} cbd_limits_pub;
+
+/* cbd_limits_publish makes lim the limits readers see. One writer: the
+ * loop thread. */
+void cbd_limits_publish(cbd_limits_pub *pub, const cbd_limits *lim);
+
+/* cbd_limits_read copies the published limits into *lim. Never blocks
+ * for long (a writer holds it for a few stores). Any thread. */
+void cbd_limits_read(const cbd_limits_pub *pub, cbd_limits *lim);
 
 #endif /* CBD_POLICY_H */

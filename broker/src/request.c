@@ -77,6 +77,10 @@ req_reset(cbd_req *req)
 	memset(&req->op, 0, sizeof(req->op));
 	req->method  = NULL;
 	req->x_cache = NULL;
+	/* Only the loop takes a hold, and only the loop answers a request
+	 * that has one (WORK), so this runs on the loop when pol is set. */
+	cbd_policy_rele(req->pol);
+	req->pol = NULL;
 }
 
 void
@@ -173,12 +177,12 @@ req_reject(cbd_req *req, cb_status code, const char *why)
 }
 
 static uint64_t
-req_deadline_ms(const cbd_config *cfg, uint32_t asked)
+req_deadline_ms(const cbd_limits *lim, uint32_t asked)
 {
 	if (asked == 0) {
-		return cfg->default_deadline_ms;
+		return lim->default_deadline_ms;
 	}
-	return asked < cfg->max_deadline_ms ? asked : cfg->max_deadline_ms;
+	return asked < lim->max_deadline_ms ? asked : lim->max_deadline_ms;
 }
 
 /* req_received decodes, routes and checks a request on nng's thread, then
@@ -186,11 +190,11 @@ req_deadline_ms(const cbd_config *cfg, uint32_t asked)
 static void
 req_received(cbd_req *req, nng_msg *msg)
 {
-	cbd_server       *srv = req->srv;
-	const cbd_config *cfg = &srv->cfg;
-	size_t            len = nng_msg_len(msg);
-	char              why[256];
-	cb_status         rv;
+	cbd_server *srv = req->srv;
+	size_t      len = nng_msg_len(msg);
+	cbd_limits  lim;
+	char        why[256];
+	cb_status   rv;
 
 	req->t_start_us = cbd_now_us();
 	atomic_fetch_add(&srv->in_flight, 1);
@@ -199,7 +203,9 @@ req_received(cbd_req *req, nng_msg *msg)
 		req_reject(req, CB_UNAVAILABLE, "broker is shutting down");
 		return;
 	}
-	rv = cbd_router_decode(cfg, nng_msg_body(msg), len, &req->env,
+	/* The limits in effect; the policy itself is the loop's (run). */
+	cbd_limits_read(&srv->limits, &lim);
+	rv = cbd_router_decode(&lim, NULL, nng_msg_body(msg), len, &req->env,
 	    &req->method, &req->in, why, sizeof(why));
 	nng_msg_free(msg);
 	if (rv != CB_OK) {
@@ -207,7 +213,7 @@ req_received(cbd_req *req, nng_msg *msg)
 		return;
 	}
 	req->deadline_us = req->t_start_us +
-	    req_deadline_ms(cfg, req->env->deadline_ms) * 1000u;
+	    req_deadline_ms(&lim, req->env->deadline_ms) * 1000u;
 	req->state = CBD_REQ_WORK;
 	cbd_loop_post(&srv->loop, req);
 }
@@ -351,6 +357,10 @@ cbd_req_run(cbd_req *req, void *arg)
 	const uint8_t *stored;
 	size_t         stored_len;
 
+	if (req->pol == NULL) {
+		/* A client's request runs on the policy in effect now. */
+		req->pol = cbd_policy_hold(srv->policy);
+	}
 	if (now >= req->deadline_us) {
 		cbd_req_fail(req, CB_DEADLINE_EXCEEDED,
 		    "deadline exceeded before the request was served");
@@ -432,9 +442,9 @@ internal_encode(int method, const ProtobufCMessage *payload,
 }
 
 cb_status
-cbd_req_submit(cbd_server *srv, int method, const ProtobufCMessage *payload,
-    uint64_t deadline_ms, unsigned flags, cbd_req_done_fn *done, void *arg,
-    char *why, size_t whylen)
+cbd_req_submit(cbd_server *srv, cbd_policy *pol, int method,
+    const ProtobufCMessage *payload, uint64_t deadline_ms, unsigned flags,
+    cbd_req_done_fn *done, void *arg, char *why, size_t whylen)
 {
 	cbd_req  *req;
 	uint8_t  *buf;
@@ -448,8 +458,12 @@ cbd_req_submit(cbd_server *srv, int method, const ProtobufCMessage *payload,
 		snprintf(why, whylen, "broker out of memory");
 		return CB_RESOURCE_EXHAUSTED;
 	}
-	rv = cbd_router_decode(&srv->cfg, buf, len, &req->env, &req->method,
-	    &req->in, why, whylen);
+	if (pol == NULL) {
+		pol = srv->policy;
+	}
+	/* On the loop: checked whole, against the policy it will run on. */
+	rv = cbd_router_decode(&pol->limits, pol->cfg, buf, len, &req->env,
+	    &req->method, &req->in, why, whylen);
 	free(buf);
 	if (rv != CB_OK) {
 		req->method        = NULL;
@@ -460,6 +474,7 @@ cbd_req_submit(cbd_server *srv, int method, const ProtobufCMessage *payload,
 	req->internal->done  = done;
 	req->internal->arg   = arg;
 	req->internal->flags = flags;
+	req->pol             = cbd_policy_hold(pol);
 	req->t_start_us      = cbd_now_us();
 	req->deadline_us     = req->t_start_us + deadline_ms * 1000u;
 	req->state           = CBD_REQ_WORK;

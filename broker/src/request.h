@@ -13,6 +13,7 @@
 
 typedef struct cbd_server       cbd_server;
 typedef struct cbd_dedupe_entry cbd_dedupe_entry;
+typedef struct cbd_policy       cbd_policy;
 struct event;
 
 /*
@@ -31,8 +32,11 @@ struct event;
  *   └── send done (a failed send frees its message)
  *
  * Whoever holds the state owns the request: nng's callback in RECV and
- * SEND, the loop thread in WORK. gen counts answers, so that a Redis
- * reply arriving after its request was answered (deadline) is recognised
+ * SEND, the loop thread in WORK. In WORK the request holds the policy it
+ * runs on (pol: the one in effect when the loop took it, or for an
+ * internal request when it was submitted) until it is answered, so a
+ * reload meanwhile does not change its rules. gen counts answers, so that a
+ * Redis reply arriving after its request was answered (deadline) is recognised
  * and dropped: backend calls carry the gen they were made under.
  */
 typedef enum cbd_req_state {
@@ -70,6 +74,7 @@ struct cbd_req {
 	cbd_dedupe_entry         *dedupe;   /* request_id entry it completes */
 	cbd_dedupe_entry         *waiting;  /* entry whose result it awaits */
 	struct cbd_flight        *flight;   /* load whose result it awaits */
+	cbd_policy               *pol;      /* WORK: its policy (held) */
 	const char               *x_cache;  /* reply metadata, static */
 	cbd_op                    op;       /* method scratch */
 	struct cbd_req_internal  *internal; /* NULL: a client's request */
@@ -139,15 +144,17 @@ typedef void cbd_req_done_fn(void *arg, cb_status code, const char *message,
 
 /*
  * cbd_req_submit runs method (an enum cbd_method_id) with payload on the
- * loop, later (never inside this call), with a deadline of deadline_ms;
+ * loop, later (never inside this call), with a deadline of deadline_ms,
+ * on pol (NULL: the policy in effect), which it holds until answered;
  * done(arg, ...) gets the answer exactly once: code, message and, for
  * CB_OK, the packed response. Returns INVALID_ARGUMENT (with why) when the
- * method's check refuses the payload, RESOURCE_EXHAUSTED when out of
- * memory; done is then not called. Loop thread.
+ * method's check refuses the payload (against pol, whole), RESOURCE_EXHAUSTED
+ * when out of memory; done is then not called. Loop thread.
  */
-CB_NODISCARD cb_status cbd_req_submit(cbd_server *srv, int method,
-    const ProtobufCMessage *payload, uint64_t deadline_ms, unsigned flags,
-    cbd_req_done_fn *done, void *arg, char *why, size_t whylen);
+CB_NODISCARD cb_status cbd_req_submit(cbd_server *srv, cbd_policy *pol,
+    int method, const ProtobufCMessage *payload, uint64_t deadline_ms,
+    unsigned flags, cbd_req_done_fn *done, void *arg, char *why,
+    size_t whylen);
 
 /* cbd_req_journaled says whether an invalidation of req that fails goes
  * to the journal: yes, unless the journal itself is replaying it. */

@@ -37,9 +37,10 @@ cbd_router_name(int id)
 }
 
 cb_status
-cbd_router_decode(const cbd_config *cfg, const void *buf, size_t len,
-    Cachebroker__V1__Request **envp, const cbd_method **method,
-    ProtobufCMessage **inp, char *why, size_t whylen)
+cbd_router_decode(const cbd_limits *lim, const cbd_config *cfg,
+    const void *buf, size_t len, Cachebroker__V1__Request **envp,
+    const cbd_method **method, ProtobufCMessage **inp, char *why,
+    size_t whylen)
 {
 	Cachebroker__V1__Request *env = NULL;
 	const cbd_method         *m;
@@ -47,9 +48,9 @@ cbd_router_decode(const cbd_config *cfg, const void *buf, size_t len,
 	char                      name[80];
 	cb_status                 rv;
 
-	if (len > cfg->max_message_size) {
+	if (len > lim->max_message_size) {
 		snprintf(why, whylen, "request is %zu bytes, the limit is %zu",
-		    len, cfg->max_message_size);
+		    len, lim->max_message_size);
 		return CB_RESOURCE_EXHAUSTED;
 	}
 	if ((rv = cbd_envelope_decode(buf, len, &env, why, whylen)) != CB_OK) {
@@ -70,7 +71,7 @@ cbd_router_decode(const cbd_config *cfg, const void *buf, size_t len,
 		rv = CB_INVALID_ARGUMENT;
 		goto fail;
 	}
-	if ((rv = m->check(cfg, in, why, whylen)) != CB_OK) {
+	if ((rv = m->check(lim, cfg, in, why, whylen)) != CB_OK) {
 		goto fail;
 	}
 	*envp = env;

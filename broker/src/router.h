@@ -14,7 +14,7 @@ typedef struct cbd_req cbd_req;
 /*
  * Every method, once: X(ID, service, method, request descriptor, mutating,
  * check, run). check runs on nng's thread and validates the decoded
- * request against the config (pure, no I/O); run starts the work on the
+ * request against the limits (pure, no I/O); run starts the work on the
  * backend loop and must end, now or later, in cbd_req_finish.
  */
 #define CBD_METHODS(X)                                                        \
@@ -95,7 +95,14 @@ enum cbd_method_id {
 	CBD_METHOD_COUNT = CBD_METHOD_UNKNOWN
 };
 
-typedef cb_status cbd_check_fn(const cbd_config *cfg,
+/*
+ * A check sees the limits in effect and cfg, the configuration of the
+ * request's policy, or NULL on nng's thread: nng's threads never see a
+ * policy (policy.h), so what depends on one (resources, events,
+ * strategies) is left to run, which checks it against the request's own
+ * policy on the loop.
+ */
+typedef cb_status cbd_check_fn(const cbd_limits *lim, const cbd_config *cfg,
     const ProtobufCMessage *in, char *why, size_t whylen);
 typedef void      cbd_run_fn(cbd_req *req);
 
@@ -126,12 +133,13 @@ const cbd_method *cbd_router_lookup(const char *name);
  * done to a request before it reaches the loop. On success the caller owns
  * *env and *in. On failure returns the code to answer with and a reason in
  * why; *env and *in are untouched, *method is set if the method was known
- * (for the stats). Pure; any thread. Also the fuzzing entry point.
+ * (for the stats). cfg as for cbd_check_fn. Pure; any thread. Also the
+ * fuzzing entry point.
  */
-CB_NODISCARD cb_status cbd_router_decode(const cbd_config *cfg,
-    const void *buf, size_t len, Cachebroker__V1__Request **env,
-    const cbd_method **method, ProtobufCMessage **in, char *why,
-    size_t whylen);
+CB_NODISCARD cb_status cbd_router_decode(const cbd_limits *lim,
+    const cbd_config *cfg, const void *buf, size_t len,
+    Cachebroker__V1__Request **env, const cbd_method **method,
+    ProtobufCMessage **in, char *why, size_t whylen);
 
 /* cbd_router_name gives the name of a method id, "unknown" for
  * CBD_METHOD_UNKNOWN. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* systemd's notification protocol: READY, STATUS, WATCHDOG, STOPPING. */
+/* systemd's notification protocol: READY, RELOADING, STATUS, WATCHDOG,
+ * STOPPING. */
 #include "sdnotify.h"
 
 #include <stdio.h>
@@ -32,7 +33,7 @@ sdnotify_send(cbd_sdnotify *sd, const char *text)
 static void
 sdnotify_state(cbd_sdnotify *sd, const char *state, const char *status)
 {
-	char text[sizeof(sd->status) + 32];
+	char text[sizeof(sd->status) + 64];
 
 	if (!sd->enabled) {
 		return;
@@ -66,6 +67,17 @@ void
 cbd_sdnotify_ready(cbd_sdnotify *sd, const char *status)
 {
 	sdnotify_state(sd, "READY=1", status);
+}
+
+void
+cbd_sdnotify_reloading(cbd_sdnotify *sd, const char *status)
+{
+	char state[64];
+
+	/* The same clock as systemd's: CLOCK_MONOTONIC. */
+	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long) cbd_now_us());
+	sdnotify_state(sd, state, status);
 }
 
 void

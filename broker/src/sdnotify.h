@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* systemd's notification protocol: READY, STATUS, WATCHDOG, STOPPING. */
+/* systemd's notification protocol: READY, RELOADING, STATUS, WATCHDOG,
+ * STOPPING. */
 #ifndef CBD_SDNOTIFY_H
 #define CBD_SDNOTIFY_H
 
@@ -27,6 +28,11 @@ void cbd_sdnotify_init(cbd_sdnotify *sd);
 
 /* cbd_sdnotify_ready sends READY=1 with status as STATUS=. */
 void cbd_sdnotify_ready(cbd_sdnotify *sd, const char *status);
+
+/* cbd_sdnotify_reloading sends RELOADING=1 with MONOTONIC_USEC= (which
+ * systemd 253 and later want with it) and status as STATUS=. READY=1
+ * (cbd_sdnotify_ready) says the reload is over. */
+void cbd_sdnotify_reloading(cbd_sdnotify *sd, const char *status);
 
 /* cbd_sdnotify_stopping sends STOPPING=1 with status as STATUS=. */
 void cbd_sdnotify_stopping(cbd_sdnotify *sd, const char *status);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -41,10 +42,11 @@ server_status(cbd_server *srv, char *buf, size_t cap)
 		snprintf(db, sizeof(db), "database %zu/%u ready",
 		    cbd_db_ready_count(srv->db), srv->cfg.db.connections);
 	}
-	snprintf(buf, cap, "%s; redis %zu/%u ready; %s; %u in flight",
+	snprintf(buf, cap, "%s; redis %zu/%u ready; %s; %u in flight%s%s",
 	    atomic_load(&srv->draining) ? "draining" : "serving",
 	    cbd_redis_ready_count(srv->redis), srv->cfg.redis.connections, db,
-	    atomic_load(&srv->in_flight));
+	    atomic_load(&srv->in_flight),
+	    srv->reload_note[0] != '\0' ? "; " : "", srv->reload_note);
 }
 
 /* Watchdog pings and STATUS= updates, from the cron: a loop that stalls
@@ -52,7 +54,7 @@ server_status(cbd_server *srv, char *buf, size_t cap)
 static void
 server_sdnotify(cbd_server *srv, uint64_t now)
 {
-	char status[160];
+	char status[256];
 
 	cbd_sdnotify_cron(&srv->sd, now, CRON_MS * 1000);
 	if (cbd_sdnotify_status_due(&srv->sd, now)) {
@@ -95,16 +97,142 @@ server_cron_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* server_statements numbers pol's loader SQL in the database pool. */
+static cb_status
+server_statements(cbd_server *srv, cbd_policy *pol)
+{
+	for (size_t i = 0; srv->db != NULL && i < pol->cfg->n_resources; i++) {
+		const cbd_resource *r  = &pol->cfg->resources[i];
+		cb_status           rv = cbd_db_statement(
+		              srv->db, r->sql, r->n_params, &pol->stmt[i]);
+		if (rv != CB_OK) {
+			return rv;
+		}
+	}
+	return CB_OK;
+}
+
+/* server_log_lines logs each line of text (cbd_errors) on its own. */
+static void
+server_log_lines(int level, const char *text)
+{
+	for (const char *line = text; line != NULL && *line != '\0';) {
+		const char *end = strchr(line, '\n');
+		int         len =
+                    end != NULL ? (int) (end - line) : (int) strlen(line);
+
+		cbd_log(level, "reload: %.*s", len, line);
+		line = end != NULL ? end + 1 : NULL;
+	}
+}
+
+/*
+ * server_zone makes zone the process' time zone, for by-date TTLs. Only
+ * the loop reads local time (svc_fetch.c) or the environment (libpq,
+ * sd_notify) while the broker runs, and it is the one calling this, so
+ * setenv cannot race with a reader.
+ */
+static int
+server_zone(const char *zone)
+{
+	const char *now = getenv("TZ");
+
+	if (now != NULL && strcmp(now, zone) == 0) {
+		return 0;
+	}
+	if (setenv("TZ", zone, 1) != 0) {
+		return -1;
+	}
+	tzset();
+	return 0;
+}
+
+/* server_publish puts pol in effect in place of the current policy. */
+static void
+server_publish(cbd_server *srv, cbd_policy *pol)
+{
+	cbd_policy *old = srv->policy;
+
+	srv->policy = pol;
+	cbd_limits_publish(&srv->limits, &pol->limits);
+	cbd_log_set_level(pol->cfg->log_level);
+	/* Whatever holds the old one finishes on it; the last frees it. */
+	cbd_policy_rele(old);
+}
+
+/*
+ * server_reload (SIGHUP) reads the configuration file again. Invalid, or
+ * anything else failing: every error is logged and nothing changes.
+ * Valid: what cannot change live keeps its running value (each such
+ * change is logged), and a new policy goes in effect at once; requests,
+ * loads and warm runs already going finish on the one they hold. Only
+ * the file is read: no other I/O on the loop.
+ */
+static void
+server_reload(cbd_server *srv)
+{
+	const char *path  = srv->cfg.path;
+	cbd_config  next  = { 0 };
+	cbd_errors  errs  = { 0 };
+	cbd_errors  notes = { 0 };
+	cbd_policy *pol   = NULL;
+	char        status[256];
+
+	cbd_log_info("SIGHUP: reloading %s", path);
+	cbd_sdnotify_reloading(&srv->sd, "reloading the configuration");
+	if (cbd_config_load(&next, path, &errs) == CB_OK) {
+		cbd_config_pin(&next, &srv->cfg, &notes, &errs);
+	}
+	if (errs.count == 0 &&
+	    cbd_policy_alloc(&pol, &next, srv->policy) != CB_OK) {
+		cbd_errors_add(&errs, path, 0, "out of memory");
+	}
+	if (errs.count == 0 && server_statements(srv, pol) != CB_OK) {
+		cbd_errors_add(&errs, path, 0,
+		    "out of memory for the loaders' statements");
+	}
+	if (errs.count == 0 && server_zone(pol->cfg->time_zone) != 0) {
+		cbd_errors_add(&errs, path, 0, "cannot set the time zone");
+	}
+	if (errs.count > 0) {
+		server_log_lines(CBD_LOG_ERROR, errs.text);
+		cbd_log_error("reload: %s: %d error%s; the configuration in "
+		              "effect is unchanged (policy generation %llu)",
+		    path, errs.count, errs.count == 1 ? "" : "s",
+		    (unsigned long long) srv->policy->gen);
+		snprintf(srv->reload_note, sizeof(srv->reload_note),
+		    "reload rejected (%d error%s)", errs.count,
+		    errs.count == 1 ? "" : "s");
+		cbd_policy_rele(pol);
+		cbd_config_fini(&next);
+	} else {
+		server_log_lines(CBD_LOG_WARNING, notes.text);
+		server_publish(srv, pol);
+		cbd_log_info("reload: %s: policy generation %llu in effect: "
+		             "%zu resources, %zu event rules, %zu warm "
+		             "strategies; %d setting%s kept until a restart",
+		    path, (unsigned long long) pol->gen, pol->cfg->n_resources,
+		    pol->cfg->n_events, pol->cfg->n_warms, notes.count,
+		    notes.count == 1 ? "" : "s");
+		snprintf(srv->reload_note, sizeof(srv->reload_note),
+		    "reloaded (policy generation %llu)",
+		    (unsigned long long) pol->gen);
+	}
+	cbd_errors_fini(&errs);
+	cbd_errors_fini(&notes);
+	server_status(srv, status, sizeof(status));
+	cbd_sdnotify_ready(&srv->sd, status);
+}
+
 static void
 server_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	cbd_server *srv = arg;
-	char        status[160];
+	char        status[256];
 
 	(void) what;
 	if (sig == SIGHUP) {
-		cbd_log_warning("SIGHUP: configuration reload is not "
-		                "supported yet; restart to apply changes");
+		server_reload(srv);
 		return;
 	}
 	if (atomic_load(&srv->draining)) {
@@ -115,12 +243,13 @@ server_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	cbd_log_info("%s: draining %u requests in flight (at most %llu ms)",
 	    sig == SIGINT ? "SIGINT" : "SIGTERM", atomic_load(&srv->in_flight),
-	    (unsigned long long) srv->cfg.drain_timeout_ms);
+	    (unsigned long long) srv->policy->cfg->drain_timeout_ms);
 	/* Listeners stay open: closing one closes its connections, and the
 	 * replies of the requests in flight would be lost. New requests are
 	 * refused with UNAVAILABLE instead (request.c). */
 	atomic_store(&srv->draining, 1);
-	srv->drain_until_us = cbd_now_us() + srv->cfg.drain_timeout_ms * 1000;
+	srv->drain_until_us =
+	    cbd_now_us() + srv->policy->cfg->drain_timeout_ms * 1000;
 	server_status(srv, status, sizeof(status));
 	cbd_sdnotify_stopping(&srv->sd, status);
 }
@@ -177,14 +306,26 @@ cb_status
 cbd_server_open(cbd_server **out, cbd_config *cfg)
 {
 	cbd_server *srv;
+	cbd_config  pcfg = { 0 };
 	cb_status   rv;
-	char        status[160];
+	char        status[256];
 
 	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
 		return CB_RESOURCE_EXHAUSTED;
 	}
 	srv->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
+	/* The policy gets the sections and its own copy of the settings;
+	 * srv->cfg keeps the restart-only ones. */
+	if (cbd_config_split(&srv->cfg, &pcfg) != 0 ||
+	    cbd_policy_alloc(&srv->policy, &pcfg, NULL) != CB_OK) {
+		cbd_config_fini(&pcfg);
+		cbd_config_fini(&srv->cfg);
+		free(srv);
+		cbd_log_error("cannot start: out of memory");
+		return CB_RESOURCE_EXHAUSTED;
+	}
+	cbd_limits_publish(&srv->limits, &srv->policy->limits);
 	srv->start_us = cbd_now_us();
 	cbd_stats_init(&srv->stats);
 	atomic_init(&srv->draining, 0);
@@ -211,6 +352,7 @@ cbd_server_open(cbd_server **out, cbd_config *cfg)
 	        (rv = cbd_db_pool_open(&srv->db, srv->base, &srv->cfg,
 	             cbd_notify_received, cbd_notify_listening,
 	             srv->notify)) != CB_OK) ||
+	    (rv = server_statements(srv, srv->policy)) != CB_OK ||
 	    (rv = cbd_warmer_alloc(&srv->warmer, srv)) != CB_OK ||
 	    (rv = cbd_listener_open(srv)) != CB_OK ||
 	    (rv = cbd_feed_open(&srv->feed, &srv->cfg)) != CB_OK ||
@@ -271,6 +413,7 @@ cbd_server_close(cbd_server *srv)
 	cbd_notify_free(srv->notify);
 	cbd_loader_free(srv->loader);
 	cbd_dedupe_free(srv->dedupe);
+	cbd_policy_rele(srv->policy); /* every other hold is gone */
 	for (size_t i = 0; i < 3; i++) {
 		if (srv->signals[i] != NULL) {
 			event_free(srv->signals[i]);

@@ -34,14 +34,16 @@ typedef struct cbd_req        cbd_req;
 /*
  * Threads:
  *  - the main thread runs the libevent loop: it owns the Redis pool, the
- *    dedupe table, the namespace counters and every request in WORK, and
- *    handles signals (libevent turns them into loop events);
+ *    dedupe table, the namespace counters, the policy in effect and the
+ *    holds on it, and every request in WORK, and handles signals
+ *    (libevent turns them into loop events; SIGHUP reloads);
  *  - nng's threads run the context callbacks: receive, decode, check,
  *    post to the loop, or answer bad input at once; they touch only their
- *    own request, the (immutable) config and atomic counters.
+ *    own request, the restart-only settings of cfg, the published limits
+ *    and atomic counters. They never see a cbd_policy.
  */
 typedef struct cbd_server {
-	cbd_config           cfg;  /* immutable while running */
+	cbd_config           cfg;  /* as started, immutable; see policy */
 	struct event_base   *base; /* the backend loop */
 	cbd_loop             loop; /* inbox from nng's threads */
 	nng_socket           sock; /* rep0 */
@@ -74,6 +76,11 @@ typedef struct cbd_server {
 	struct event        *cron;           /* 100 ms housekeeping */
 	struct event        *signals[3];     /* SIGTERM, SIGINT, SIGHUP */
 	cbd_sdnotify         sd;             /* loop thread: systemd */
+	/* cfg's restart-only settings (cbd_config_pin) are in effect for
+	 * the server's life; everything else is the policy's. */
+	cbd_policy    *policy; /* loop thread: in effect (a hold) */
+	cbd_limits_pub limits; /* policy's limits, for nng's threads */
+	char           reload_note[64]; /* loop: last reload, STATUS= */
 } cbd_server;
 
 /*
@@ -85,7 +92,9 @@ typedef struct cbd_server {
 CB_NODISCARD cb_status cbd_server_open(cbd_server **out, cbd_config *cfg);
 
 /* cbd_server_run runs the loop until SIGTERM/SIGINT and the drain are
- * done. Returns the process exit code (0). Main thread. */
+ * done; SIGHUP reloads the configuration file meanwhile (cbd_config_pin
+ * says what a reload can change). Returns the process exit code (0).
+ * Main thread. */
 int cbd_server_run(cbd_server *srv);
 
 /* cbd_server_close stops nng, the pool and the loop and frees all.

@@ -17,9 +17,10 @@
 #include "warm.h"
 
 cb_status
-cbd_admin_check(const cbd_config *cfg, const ProtobufCMessage *in, char *why,
-    size_t whylen)
+cbd_admin_check(const cbd_limits *lim, const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen)
 {
+	(void) lim;
 	(void) cfg;
 	(void) in;
 	(void) why;
@@ -192,17 +193,17 @@ info_parse(const char *text, const ProtobufCMessageDescriptor *desc, size_t *n,
 	return 0;
 }
 
-/* metrics_warm adds each warm strategy's record. */
+/* metrics_warm adds the record of each warm strategy of pol. */
 static int
-metrics_warm(cbd_server *srv, Cachebroker__V1__MetricsResponse *m)
+metrics_warm(const cbd_policy *pol, Cachebroker__V1__MetricsResponse *m)
 {
-	const cbd_config *cfg = &srv->cfg;
+	const cbd_config *cfg = pol->cfg;
 
 	if ((m->warm = calloc(cfg->n_warms + 1, sizeof(void *))) == NULL) {
 		return -1;
 	}
 	for (size_t i = 0; i < cfg->n_warms; i++) {
-		const cbd_warm_stats *st = cbd_warmer_stats(srv->warmer, i);
+		const cbd_warm_stats         *st = &pol->warm_stats[i];
 		Cachebroker__V1__WarmMetrics *wm = malloc(sizeof(*wm));
 		Cachebroker__V1__WarmResult  *last;
 
@@ -373,7 +374,7 @@ metrics_counters(cbd_req *req, Cachebroker__V1__MetricsResponse *m)
 	    cbd_db_listening(srv->db);
 	m->notifications       = cbd_notify_count(srv->notify);
 	m->notification_errors = cbd_notify_errors(srv->notify);
-	return metrics_warm(srv, m);
+	return metrics_warm(req->pol, m);
 }
 
 static void

@@ -193,17 +193,17 @@ script_send(cbd_req *req, cbd_redis_conn *c, auth_script *s, int whole,
 /* ---- RevokeToken ---- */
 
 cb_status
-cbd_auth_revoke_token_check(const cbd_config *cfg, const ProtobufCMessage *in,
-    char *why, size_t whylen)
+cbd_auth_revoke_token_check(const cbd_limits *lim, const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen)
 {
 	const Cachebroker__V1__RevokeTokenRequest *r = (const void *) in;
 
+	(void) cfg;
 	CBD_CHECK(check_id("token_id", r->token_id, why, whylen));
 	/* In seconds, before any product: no overflow whatever it is. */
 	if (r->expires_at <= 0 ||
 	    r->expires_at > now_ms() / 1000 +
-	            (int64_t) (cfg->auth.max_token_lifetime_ms +
-	                AUTH_MAX_SKEW_MS) /
+	            (int64_t) (lim->max_token_lifetime_ms + AUTH_MAX_SKEW_MS) /
 	                1000) {
 		snprintf(why, whylen,
 		    "expires_at must be a Unix time within max_token_lifetime "
@@ -263,12 +263,13 @@ cbd_auth_revoke_token_run(cbd_req *req)
 /* ---- RevokeUserTokens ---- */
 
 cb_status
-cbd_auth_revoke_user_check(const cbd_config *cfg, const ProtobufCMessage *in,
-    char *why, size_t whylen)
+cbd_auth_revoke_user_check(const cbd_limits *lim, const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen)
 {
 	const Cachebroker__V1__RevokeUserTokensRequest *r = (const void *) in;
 	int64_t                                         now = now_ms();
 
+	(void) cfg;
 	CBD_CHECK(check_id("user_id", r->user_id, why, whylen));
 	if (r->issued_before <= 0 ||
 	    r->issued_before > (now + AUTH_MAX_SKEW_MS) / 1000) {
@@ -276,8 +277,7 @@ cbd_auth_revoke_user_check(const cbd_config *cfg, const ProtobufCMessage *in,
 		    "issued_before must be a Unix time, not in the future");
 		return CB_INVALID_ARGUMENT;
 	}
-	if (r->issued_before * 1000 +
-	        (int64_t) cfg->auth.max_token_lifetime_ms <=
+	if (r->issued_before * 1000 + (int64_t) lim->max_token_lifetime_ms <=
 	    now) {
 		snprintf(why, whylen,
 		    "every token issued before then has expired already "
@@ -334,7 +334,7 @@ cbd_auth_revoke_user_run(cbd_req *req)
 		return;
 	}
 	ms = in->issued_before * 1000 +
-	    (int64_t) req->srv->cfg.auth.max_token_lifetime_ms - now_ms();
+	    (int64_t) req->pol->cfg->auth.max_token_lifetime_ms - now_ms();
 	if (ms <= 0) {
 		ms = 1;
 	}
@@ -351,11 +351,12 @@ cbd_auth_revoke_user_run(cbd_req *req)
 /* ---- IsTokenRevoked: one MGET of both keys ---- */
 
 cb_status
-cbd_auth_is_revoked_check(const cbd_config *cfg, const ProtobufCMessage *in,
-    char *why, size_t whylen)
+cbd_auth_is_revoked_check(const cbd_limits *lim, const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen)
 {
 	const Cachebroker__V1__IsTokenRevokedRequest *r = (const void *) in;
 
+	(void) lim;
 	(void) cfg;
 	CBD_CHECK(check_id("token_id", r->token_id, why, whylen));
 	return check_id("user_id", r->user_id, why, whylen);
@@ -368,7 +369,7 @@ unknown_revocation(cbd_req *req)
 {
 	Cachebroker__V1__IsTokenRevokedResponse *resp = (void *) req->op.resp;
 
-	if (!req->srv->cfg.auth.revocation_fail_open) {
+	if (!req->pol->cfg->auth.revocation_fail_open) {
 		cbd_req_fail(req, CB_UNAVAILABLE,
 		    "redis unavailable: cannot tell whether the token is "
 		    "revoked (revocation_when_down = fail-closed)");
@@ -465,49 +466,54 @@ check_session(const char *user_id, int64_t ttl_ms, char *why, size_t whylen)
 static int64_t
 session_ttl(const cbd_req *req, int64_t asked)
 {
-	return asked > 0 ? asked : (int64_t) req->srv->cfg.auth.session_ttl_ms;
+	return asked > 0 ? asked
+	                 : (int64_t) req->pol->cfg->auth.session_ttl_ms;
 }
 
 cb_status
-cbd_auth_put_session_check(const cbd_config *cfg, const ProtobufCMessage *in,
-    char *why, size_t whylen)
+cbd_auth_put_session_check(const cbd_limits *lim, const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen)
 {
 	const Cachebroker__V1__PutSessionRequest *r = (const void *) in;
 
-	if (r->data.len > cfg->max_value_size) {
+	(void) cfg;
+	if (r->data.len > lim->max_value_size) {
 		snprintf(why, whylen, "data is %zu bytes, the limit is %zu",
-		    r->data.len, cfg->max_value_size);
+		    r->data.len, lim->max_value_size);
 		return CB_RESOURCE_EXHAUSTED;
 	}
 	return check_session(r->user_id, r->ttl_ms, why, whylen);
 }
 
 cb_status
-cbd_auth_get_session_check(const cbd_config *cfg, const ProtobufCMessage *in,
-    char *why, size_t whylen)
+cbd_auth_get_session_check(const cbd_limits *lim, const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen)
 {
 	const Cachebroker__V1__GetSessionRequest *r = (const void *) in;
 
+	(void) lim;
 	(void) cfg;
 	return check_session(r->user_id, 0, why, whylen);
 }
 
 cb_status
-cbd_auth_delete_session_check(const cbd_config *cfg,
+cbd_auth_delete_session_check(const cbd_limits *lim, const cbd_config *cfg,
     const ProtobufCMessage *in, char *why, size_t whylen)
 {
 	const Cachebroker__V1__DeleteSessionRequest *r = (const void *) in;
 
+	(void) lim;
 	(void) cfg;
 	return check_session(r->user_id, 0, why, whylen);
 }
 
 cb_status
-cbd_auth_touch_session_check(const cbd_config *cfg, const ProtobufCMessage *in,
-    char *why, size_t whylen)
+cbd_auth_touch_session_check(const cbd_limits *lim, const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen)
 {
 	const Cachebroker__V1__TouchSessionRequest *r = (const void *) in;
 
+	(void) lim;
 	(void) cfg;
 	return check_session(r->user_id, r->ttl_ms, why, whylen);
 }
@@ -665,11 +671,12 @@ cbd_auth_touch_session_run(cbd_req *req)
 /* ---- CheckRateLimit ---- */
 
 cb_status
-cbd_auth_rate_limit_check(const cbd_config *cfg, const ProtobufCMessage *in,
-    char *why, size_t whylen)
+cbd_auth_rate_limit_check(const cbd_limits *lim, const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen)
 {
 	const Cachebroker__V1__CheckRateLimitRequest *r = (const void *) in;
 
+	(void) lim;
 	(void) cfg;
 	CBD_CHECK(check_id("subject", r->subject, why, whylen));
 	if (r->limit == 0) {
@@ -695,7 +702,7 @@ static void
 rate_without_redis(cbd_req *req)
 {
 	Cachebroker__V1__CheckRateLimitResponse *resp = (void *) req->op.resp;
-	int open = req->srv->cfg.auth.rate_limit_fail_open;
+	int open = req->pol->cfg->auth.rate_limit_fail_open;
 
 	req->x_cache                = "degraded";
 	req->op.code                = CB_OK;
@@ -768,7 +775,7 @@ rate_send(cbd_req *req, int whole)
 	snprintf(window, sizeof(window), "%lld",
 	    (long long) (in->window_ms > 0
 	            ? in->window_ms
-	            : (int64_t) req->srv->cfg.auth.rate_limit_window_ms));
+	            : (int64_t) req->pol->cfg->auth.rate_limit_window_ms));
 	snprintf(cost, sizeof(cost), "%lld",
 	    (long long) (in->cost > 0 ? in->cost : 1));
 	(void) script_send(req, c, &rate_script, whole, "rate-limit",

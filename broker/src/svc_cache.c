@@ -42,15 +42,15 @@ prefix(const cbd_req *req)
 /* Shared checks. */
 
 static cb_status
-check_ns_key(const cbd_config *cfg, const char *ns, const char *key, char *why,
+check_ns_key(const cbd_limits *lim, const char *ns, const char *key, char *why,
     size_t whylen)
 {
 	CBD_CHECK(cbd_keys_check_namespace(ns, why, whylen));
-	return cbd_keys_check_key(key, cfg->max_key_size, why, whylen);
+	return cbd_keys_check_key(key, lim->max_key_size, why, whylen);
 }
 
 static cb_status
-check_keys(const cbd_config *cfg, const char *ns, size_t n, char **keys,
+check_keys(const cbd_limits *lim, const char *ns, size_t n, char **keys,
     char *why, size_t whylen)
 {
 	CBD_CHECK(cbd_keys_check_namespace(ns, why, whylen));
@@ -58,25 +58,25 @@ check_keys(const cbd_config *cfg, const char *ns, size_t n, char **keys,
 		snprintf(why, whylen, "no keys given");
 		return CB_INVALID_ARGUMENT;
 	}
-	if (n > cfg->max_batch_keys) {
+	if (n > lim->max_batch_keys) {
 		snprintf(why, whylen, "%zu keys, the limit is %" PRIu32, n,
-		    cfg->max_batch_keys);
+		    lim->max_batch_keys);
 		return CB_RESOURCE_EXHAUSTED;
 	}
 	for (size_t i = 0; i < n; i++) {
 		CBD_CHECK(cbd_keys_check_key(
-		    keys[i], cfg->max_key_size, why, whylen));
+		    keys[i], lim->max_key_size, why, whylen));
 	}
 	return CB_OK;
 }
 
 static cb_status
-check_value(const cbd_config *cfg, size_t len, int64_t ttl_ms, char *why,
+check_value(const cbd_limits *lim, size_t len, int64_t ttl_ms, char *why,
     size_t whylen)
 {
-	if (len > cfg->max_value_size) {
+	if (len > lim->max_value_size) {
 		snprintf(why, whylen, "value is %zu bytes, the limit is %zu",
-		    len, cfg->max_value_size);
+		    len, lim->max_value_size);
 		return CB_RESOURCE_EXHAUSTED;
 	}
 	if (ttl_ms < 0) {
@@ -114,11 +114,13 @@ keys_send(cbd_req *req, const char *verb, const char *ns, size_t n,
 /* Get: GET and PTTL, pipelined on one connection. */
 
 cb_status
-cbd_cache_get_check(const cbd_config *cfg, const ProtobufCMessage *in,
-    char *why, size_t whylen)
+cbd_cache_get_check(const cbd_limits *lim, const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen)
 {
 	const Cachebroker__V1__GetRequest *r = (const void *) in;
-	return check_ns_key(cfg, r->namespace_, r->key, why, whylen);
+
+	(void) cfg;
+	return check_ns_key(lim, r->namespace_, r->key, why, whylen);
 }
 
 static void
@@ -196,11 +198,13 @@ cbd_cache_get_run(cbd_req *req)
 /* GetMany: one MGET. */
 
 cb_status
-cbd_cache_get_many_check(const cbd_config *cfg, const ProtobufCMessage *in,
-    char *why, size_t whylen)
+cbd_cache_get_many_check(const cbd_limits *lim, const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen)
 {
 	const Cachebroker__V1__GetManyRequest *r = (const void *) in;
-	return check_keys(cfg, r->namespace_, r->n_keys, r->keys, why, whylen);
+
+	(void) cfg;
+	return check_keys(lim, r->namespace_, r->n_keys, r->keys, why, whylen);
 }
 
 static int
@@ -275,13 +279,14 @@ cbd_cache_get_many_run(cbd_req *req)
 /* Set and SetMany: SET key value [PX ttl] [NX|XX]. */
 
 cb_status
-cbd_cache_set_check(const cbd_config *cfg, const ProtobufCMessage *in,
-    char *why, size_t whylen)
+cbd_cache_set_check(const cbd_limits *lim, const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen)
 {
 	const Cachebroker__V1__SetRequest *r = (const void *) in;
 
-	CBD_CHECK(check_ns_key(cfg, r->namespace_, r->key, why, whylen));
-	CBD_CHECK(check_value(cfg, r->value.len, r->ttl_ms, why, whylen));
+	(void) cfg;
+	CBD_CHECK(check_ns_key(lim, r->namespace_, r->key, why, whylen));
+	CBD_CHECK(check_value(lim, r->value.len, r->ttl_ms, why, whylen));
 	if (r->condition <
 	        CACHEBROKER__V1__SET_CONDITION__SET_CONDITION_UNSPECIFIED ||
 	    r->condition >
@@ -369,27 +374,28 @@ cbd_cache_set_run(cbd_req *req)
 }
 
 cb_status
-cbd_cache_set_many_check(const cbd_config *cfg, const ProtobufCMessage *in,
-    char *why, size_t whylen)
+cbd_cache_set_many_check(const cbd_limits *lim, const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen)
 {
 	const Cachebroker__V1__SetManyRequest *r = (const void *) in;
 
+	(void) cfg;
 	CBD_CHECK(cbd_keys_check_namespace(r->namespace_, why, whylen));
 	if (r->n_entries == 0) {
 		snprintf(why, whylen, "no entries given");
 		return CB_INVALID_ARGUMENT;
 	}
-	if (r->n_entries > cfg->max_batch_keys) {
+	if (r->n_entries > lim->max_batch_keys) {
 		snprintf(why, whylen, "%zu entries, the limit is %" PRIu32,
-		    r->n_entries, cfg->max_batch_keys);
+		    r->n_entries, lim->max_batch_keys);
 		return CB_RESOURCE_EXHAUSTED;
 	}
 	for (size_t i = 0; i < r->n_entries; i++) {
 		const Cachebroker__V1__SetManyEntry *e = r->entries[i];
 		CBD_CHECK(cbd_keys_check_key(
-		    e->key, cfg->max_key_size, why, whylen));
+		    e->key, lim->max_key_size, why, whylen));
 		CBD_CHECK(
-		    check_value(cfg, e->value.len, e->ttl_ms, why, whylen));
+		    check_value(lim, e->value.len, e->ttl_ms, why, whylen));
 	}
 	return CB_OK;
 }
@@ -421,11 +427,13 @@ cbd_cache_set_many_run(cbd_req *req)
 /* Delete: one UNLINK (frees memory off Redis' main thread). */
 
 cb_status
-cbd_cache_delete_check(const cbd_config *cfg, const ProtobufCMessage *in,
-    char *why, size_t whylen)
+cbd_cache_delete_check(const cbd_limits *lim, const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen)
 {
 	const Cachebroker__V1__DeleteRequest *r = (const void *) in;
-	return check_keys(cfg, r->namespace_, r->n_keys, r->keys, why, whylen);
+
+	(void) cfg;
+	return check_keys(lim, r->namespace_, r->n_keys, r->keys, why, whylen);
 }
 
 /* Delete and InvalidatePattern run a sweep (invalidate.c). */
@@ -480,14 +488,16 @@ cbd_cache_delete_run(cbd_req *req)
  */
 
 cb_status
-cbd_cache_invalidate_pattern_check(const cbd_config *cfg,
-    const ProtobufCMessage *in, char *why, size_t whylen)
+cbd_cache_invalidate_pattern_check(const cbd_limits *lim,
+    const cbd_config *cfg, const ProtobufCMessage *in, char *why,
+    size_t whylen)
 {
 	const Cachebroker__V1__InvalidatePatternRequest *r = (const void *) in;
 
+	(void) cfg;
 	CBD_CHECK(cbd_keys_check_namespace(r->namespace_, why, whylen));
 	return cbd_keys_check_pattern(
-	    r->pattern, cfg->max_key_size, why, whylen);
+	    r->pattern, lim->max_key_size, why, whylen);
 }
 
 void
@@ -528,12 +538,13 @@ static const char increment_lua[] =
     "return redis.call('GET', KEYS[1])";
 
 cb_status
-cbd_cache_increment_check(const cbd_config *cfg, const ProtobufCMessage *in,
-    char *why, size_t whylen)
+cbd_cache_increment_check(const cbd_limits *lim, const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen)
 {
 	const Cachebroker__V1__IncrementRequest *r = (const void *) in;
 
-	CBD_CHECK(check_ns_key(cfg, r->namespace_, r->key, why, whylen));
+	(void) cfg;
+	CBD_CHECK(check_ns_key(lim, r->namespace_, r->key, why, whylen));
 	if (r->ttl_ms < 0) {
 		snprintf(why, whylen, "ttl_ms must not be negative");
 		return CB_INVALID_ARGUMENT;
@@ -595,12 +606,13 @@ cbd_cache_increment_run(cbd_req *req)
  * cannot tell a missing key from one without a TTL). */
 
 cb_status
-cbd_cache_expire_check(const cbd_config *cfg, const ProtobufCMessage *in,
-    char *why, size_t whylen)
+cbd_cache_expire_check(const cbd_limits *lim, const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen)
 {
 	const Cachebroker__V1__ExpireRequest *r = (const void *) in;
 
-	CBD_CHECK(check_ns_key(cfg, r->namespace_, r->key, why, whylen));
+	(void) cfg;
+	CBD_CHECK(check_ns_key(lim, r->namespace_, r->key, why, whylen));
 	if (r->ttl_ms != -1 && r->ttl_ms <= 0) {
 		snprintf(why, whylen,
 		    "ttl_ms must be positive, or -1 to remove the expiry");

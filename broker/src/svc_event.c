@@ -33,13 +33,21 @@ event_bind(const cbd_config *cfg, const Cachebroker__V1__PublishRequest *in,
 }
 
 cb_status
-cbd_event_publish_check(const cbd_config *cfg, const ProtobufCMessage *in,
-    char *why, size_t whylen)
+cbd_event_publish_check(const cbd_limits *lim, const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen)
 {
-	const cbd_event *e;
-	const char      *values[CBD_MAX_PARAMS];
+	const Cachebroker__V1__PublishRequest *r = (const void *) in;
+	const cbd_event                       *e;
+	const char                            *names[CBD_MAX_PARAMS];
+	const char                            *values[CBD_MAX_PARAMS];
 
-	return event_bind(cfg, (const void *) in, &e, values, why, whylen);
+	(void) lim;
+	if (cfg == NULL) {
+		/* The rule is the policy's: run binds it. */
+		return cbd_svc_params((void *const *) r->params, r->n_params,
+		    names, values, why, whylen);
+	}
+	return event_bind(cfg, r, &e, values, why, whylen);
 }
 
 static void
@@ -55,14 +63,16 @@ cbd_event_publish_run(cbd_req *req)
 {
 	const cbd_config *cfg = &req->srv->cfg;
 	const cbd_event  *e   = NULL;
+	cb_status         bound;
 	const char       *values[CBD_MAX_PARAMS];
 	char              why[160];
 	char              target[EVENT_MAX_TARGET];
 	cbd_sweep        *s;
 
-	if (event_bind(cfg, (const void *) req->in, &e, values, why,
-	        sizeof(why)) != CB_OK) {
-		cbd_req_finish(req, CB_INVALID_ARGUMENT, why, NULL);
+	/* The policy is the request's: nng's thread did not see it. */
+	if ((bound = event_bind(req->pol->cfg, (const void *) req->in, &e,
+	         values, why, sizeof(why))) != CB_OK) {
+		cbd_req_finish(req, bound, why, NULL);
 		return;
 	}
 	if ((s = cbd_sweep_alloc()) == NULL) {

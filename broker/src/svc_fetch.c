@@ -44,16 +44,23 @@ fetch_bind(const cbd_config *cfg, const Cachebroker__V1__FetchRequest *in,
 }
 
 cb_status
-cbd_cache_fetch_check(const cbd_config *cfg, const ProtobufCMessage *in,
-    char *why, size_t whylen)
+cbd_cache_fetch_check(const cbd_limits *lim, const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen)
 {
-	const cbd_resource *r;
-	const char         *values[CBD_MAX_PARAMS];
-	char                key[FETCH_MAX_KEY];
-	uint64_t            ttl;
+	const Cachebroker__V1__FetchRequest *r = (const void *) in;
+	const cbd_resource                  *res;
+	const char                          *names[CBD_MAX_PARAMS];
+	const char                          *values[CBD_MAX_PARAMS];
+	char                                 key[FETCH_MAX_KEY];
+	uint64_t                             ttl;
 
-	return fetch_bind(
-	    cfg, (const void *) in, &r, values, key, &ttl, why, whylen);
+	(void) lim;
+	if (cfg == NULL) {
+		/* The resource is the policy's: run binds it. */
+		return cbd_svc_params((void *const *) r->params, r->n_params,
+		    names, values, why, whylen);
+	}
+	return fetch_bind(cfg, r, &res, values, key, &ttl, why, whylen);
 }
 
 /* today_ymd is today's date as YYYYMMDD in the configured time zone
@@ -77,7 +84,8 @@ fetch_prepare(cbd_req *req, cbd_load *ld, char *key, char *why, size_t whylen)
 
 	memset(ld, 0, sizeof(*ld));
 	ld->key = key;
-	CBD_CHECK(fetch_bind(&req->srv->cfg, in, &ld->r, ld->values, key,
+	ld->pol = req->pol;
+	CBD_CHECK(fetch_bind(req->pol->cfg, in, &ld->r, ld->values, key,
 	    &ld->ttl_ms, why, whylen));
 	return cbd_policy_ttl_ms(
 	    ld->r, ld->values, today_ymd(), &ld->ttl_ms, why, whylen);
@@ -115,12 +123,13 @@ fetch_load(cbd_req *req, int degraded, const void *stale, size_t stale_len)
 static void
 early_refresh(cbd_req *req, const cbd_resource *r, int64_t ttl_left_ms)
 {
-	cbd_loader *l        = req->srv->loader;
-	uint64_t    delta_us = cbd_loader_load_us(l, r);
-	double      u;
-	cbd_load    ld;
-	char        key[FETCH_MAX_KEY];
-	char        why[160];
+	cbd_loader *l = req->srv->loader;
+	uint64_t    delta_us =
+	    req->pol->load_us[cbd_policy_resource_index(req->pol, r)];
+	double   u;
+	cbd_load ld;
+	char     key[FETCH_MAX_KEY];
+	char     why[160];
 
 	if (r->early_beta <= 0 || delta_us == 0) {
 		return;
@@ -174,10 +183,10 @@ fetch_cached_cb(void *arg, uint64_t tag, redisReply *r)
 		return;
 	}
 	in = (const void *) req->in;
-	/* The check on nng's thread found the resource; the config does not
-	 * change while the broker runs. */
-	ns = cbd_stats_ns(&req->srv->stats,
-	    cbd_config_resource(&req->srv->cfg, in->resource)->ns);
+	/* run found the resource in the request's policy, which the request
+	 * holds until it is answered. */
+	res = cbd_config_resource(req->pol->cfg, in->resource);
+	ns  = cbd_stats_ns(&req->srv->stats, res->ns);
 	if (req->op.code != CB_OK) {
 		cbd_svc_done(req);
 		return;
@@ -187,7 +196,6 @@ fetch_cached_cb(void *arg, uint64_t tag, redisReply *r)
 		fetch_load(req, req->op.count == 2, NULL, 0);
 		return;
 	}
-	res = cbd_config_resource(&req->srv->cfg, in->resource);
 	if (res->stale_ms > 0) {
 		/* The last stale_ms of the Redis TTL are the stale window. */
 		if (resp->ttl_ms <= (int64_t) res->stale_ms) {
@@ -216,6 +224,7 @@ cbd_cache_fetch_run(cbd_req *req)
 	const Cachebroker__V1__FetchRequest *in  = (const void *) req->in;
 	const cbd_config                    *cfg = &req->srv->cfg;
 	const cbd_resource                  *r   = NULL;
+	cb_status                            rv;
 	const char                          *values[CBD_MAX_PARAMS];
 	char                                 key[FETCH_MAX_KEY];
 	char                                 why[160];
@@ -225,9 +234,10 @@ cbd_cache_fetch_run(cbd_req *req)
 	cbd_cmd                              cmd;
 	size_t                               nslen;
 
-	if (fetch_bind(cfg, in, &r, values, key, &ttl, why, sizeof(why)) !=
-	    CB_OK) {
-		cbd_req_finish(req, CB_INVALID_ARGUMENT, why, NULL);
+	/* The policy is the request's: nng's thread did not see it. */
+	if ((rv = fetch_bind(req->pol->cfg, in, &r, values, key, &ttl, why,
+	         sizeof(why))) != CB_OK) {
+		cbd_req_finish(req, rv, why, NULL);
 		return;
 	}
 	if (cbd_journal_blocks(req->srv->journal, r->ns)) {

@@ -38,12 +38,14 @@ call_free(warm_call *call)
 }
 
 cb_status
-cbd_warm_check(const cbd_config *cfg, const ProtobufCMessage *in, char *why,
-    size_t whylen)
+cbd_warm_check(const cbd_limits *lim, const cbd_config *cfg,
+    const ProtobufCMessage *in, char *why, size_t whylen)
 {
 	const Cachebroker__V1__WarmRequest *r = (const void *) in;
 
-	for (size_t i = 0; i < r->n_strategies; i++) {
+	(void) lim;
+	/* Without cfg (nng's thread) run finds the strategies. */
+	for (size_t i = 0; cfg != NULL && i < r->n_strategies; i++) {
 		if (cbd_config_warm(cfg, r->strategies[i]) == NULL) {
 			return cbd_svc_unknown(
 			    "warm strategy", r->strategies[i], why, whylen);
@@ -119,15 +121,25 @@ void
 cbd_warm_run(cbd_req *req)
 {
 	const Cachebroker__V1__WarmRequest *in  = (const void *) req->in;
-	const cbd_config                   *cfg = &req->srv->cfg;
+	const cbd_config                   *cfg = req->pol->cfg;
 	size_t n = in->n_strategies > 0 ? in->n_strategies : cfg->n_warms;
 	const cbd_warm **ws = calloc(n + 1, sizeof(*ws));
 	warm_call       *call;
+	char             why[160];
 
 	for (size_t i = 0; ws != NULL && i < n; i++) {
 		ws[i] = in->n_strategies > 0
 		    ? cbd_config_warm(cfg, in->strategies[i])
 		    : &cfg->warms[i];
+		if (ws[i] == NULL) {
+			/* The request's policy has no such strategy. */
+			free(ws);
+			cbd_req_finish(req,
+			    cbd_svc_unknown("warm strategy", in->strategies[i],
+			        why, sizeof(why)),
+			    why, NULL);
+			return;
+		}
 	}
 	if (ws == NULL || (call = call_alloc(req, ws, n)) == NULL) {
 		free(ws);
@@ -141,8 +153,8 @@ cbd_warm_run(cbd_req *req)
 		call_free(call);
 	}
 	for (size_t i = 0; i < n; i++) {
-		cbd_warmer_start(
-		    req->srv->warmer, ws[i], strategy_done, &call->slots[i]);
+		cbd_warmer_start(req->srv->warmer, req->pol, ws[i],
+		    strategy_done, &call->slots[i]);
 	}
 	free(ws);
 }

@@ -32,6 +32,7 @@
 typedef struct warm_run {
 	struct warm_run  *next; /* the warmer's runs */
 	cbd_warmer       *wm;
+	cbd_policy       *pol; /* the policy w is from (held) */
 	const cbd_warm   *w;
 	cbd_warm_done_fn *done;
 	void             *arg;
@@ -45,11 +46,10 @@ typedef struct warm_run {
 } warm_run;
 
 struct cbd_warmer {
-	cbd_server     *srv;
-	warm_run       *runs;
-	cbd_warm_stats *stats;   /* per strategy */
-	int             started; /* start-up warming began */
-	int             waiting_logged;
+	cbd_server *srv;
+	warm_run   *runs;
+	int         started; /* start-up warming began */
+	int         waiting_logged;
 };
 
 cb_status
@@ -57,10 +57,7 @@ cbd_warmer_alloc(cbd_warmer **out, cbd_server *srv)
 {
 	cbd_warmer *wm = calloc(1, sizeof(*wm));
 
-	if (wm == NULL ||
-	    (wm->stats = calloc(srv->cfg.n_warms + 1, sizeof(*wm->stats))) ==
-	        NULL) {
-		free(wm);
+	if (wm == NULL) {
 		return CB_RESOURCE_EXHAUSTED;
 	}
 	wm->srv = srv;
@@ -84,17 +81,11 @@ cbd_warm_result_copy(
 	return 0;
 }
 
-const cbd_warm_stats *
-cbd_warmer_stats(const cbd_warmer *wm, size_t i)
-{
-	return &wm->stats[i];
-}
-
 /* n_params of the run's resource. */
 static size_t
 run_width(const warm_run *run)
 {
-	return run->wm->srv->cfg.resources[run->w->res].n_params;
+	return run->pol->cfg->resources[run->w->res].n_params;
 }
 
 static void
@@ -114,22 +105,33 @@ run_free(warm_run *run)
 	if (run->defer != NULL) {
 		event_free(run->defer);
 	}
+	cbd_policy_rele(run->pol);
 	free(run);
 }
 
-/* run_finish records, logs and reports the run, then frees it. */
+/* run_finish records, logs and reports the run, then frees it. The
+ * record is the strategy's in the policy in effect now (a reload carried
+ * it over by name), so that Metrics counts a run that straddled one. */
 static void
 run_finish(warm_run *run)
 {
-	cbd_warm_stats *st = &run->wm->stats[run->w - run->wm->srv->cfg.warms];
+	cbd_warm_stats *st =
+	    cbd_policy_warm_stats(run->wm->srv->policy, run->w->name);
 	cbd_warm_result *res = &run->res;
 
 	res->duration_ms = (cbd_now_us() - run->t0_us) / 1000;
-	st->runs++;
-	st->running--;
-	st->keys_total += res->keys;
-	st->errors_total += res->errors;
-	st->last = *res;
+	if (st != NULL) {
+		st->runs++;
+		if (st->running > 0) { /* 0: added anew by a reload */
+			st->running--;
+		}
+		st->keys_total += res->keys;
+		st->errors_total += res->errors;
+		st->last = *res;
+		/* Not run->w: its policy may go before this one. */
+		st->last.w =
+		    cbd_config_warm(run->wm->srv->policy->cfg, run->w->name);
+	}
 	if (res->error[0] != '\0') {
 		cbd_log_warning("warm %s: failed after %llu ms: %s",
 		    run->w->name, (unsigned long long) res->duration_ms,
@@ -187,8 +189,8 @@ fetch_done(void *arg, cb_status code, const char *message, const void *payload,
 static void
 run_submit(warm_run *run, size_t i)
 {
-	cbd_server                   *srv = run->wm->srv;
-	const cbd_resource           *r   = &srv->cfg.resources[run->w->res];
+	cbd_server         *srv = run->wm->srv;
+	const cbd_resource *r   = &run->pol->cfg->resources[run->w->res];
 	Cachebroker__V1__FetchRequest in =
 	    CACHEBROKER__V1__FETCH_REQUEST__INIT;
 	Cachebroker__V1__FetchRequest__ParamsEntry  entries[CBD_MAX_PARAMS];
@@ -207,10 +209,11 @@ run_submit(warm_run *run, size_t i)
 	in.params   = ptrs;
 	in.n_params = r->n_params;
 	in.refresh  = 1;
-	rv          = cbd_req_submit(srv, CBD_M_CACHE_FETCH, &in.base,
-	             srv->cfg.db.statement_timeout_ms +
-	                 srv->cfg.redis.command_timeout_ms + 1000,
-	             0, fetch_done, run, why, sizeof(why));
+	/* On the run's policy: the rows were listed for its resource. */
+	rv = cbd_req_submit(srv, run->pol, CBD_M_CACHE_FETCH, &in.base,
+	    run->pol->cfg->db.statement_timeout_ms +
+	        srv->cfg.redis.command_timeout_ms + 1000,
+	    0, fetch_done, run, why, sizeof(why));
 	if (rv == CB_OK) {
 		run->inflight++;
 		return;
@@ -243,7 +246,7 @@ run_pump(warm_run *run)
 static int
 rows_take(warm_run *run, const PGresult *res)
 {
-	const cbd_resource *r  = &run->wm->srv->cfg.resources[run->w->res];
+	const cbd_resource *r  = &run->pol->cfg->resources[run->w->res];
 	size_t              np = r->n_params;
 	int                 col[CBD_MAX_PARAMS];
 	size_t              n = (size_t) PQntuples(res);
@@ -308,12 +311,13 @@ defer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-cbd_warmer_start(
-    cbd_warmer *wm, const cbd_warm *w, cbd_warm_done_fn *done, void *arg)
+cbd_warmer_start(cbd_warmer *wm, cbd_policy *pol, const cbd_warm *w,
+    cbd_warm_done_fn *done, void *arg)
 {
-	cbd_server *srv = wm->srv;
-	warm_run   *run = calloc(1, sizeof(*run));
-	cb_status   rv  = CB_UNAVAILABLE;
+	cbd_server     *srv = wm->srv;
+	warm_run       *run = calloc(1, sizeof(*run));
+	cb_status       rv  = CB_UNAVAILABLE;
+	cbd_warm_stats *st;
 
 	if (run == NULL ||
 	    (run->defer = evtimer_new(srv->base, defer_cb, run)) == NULL) {
@@ -327,6 +331,7 @@ cbd_warmer_start(
 		return;
 	}
 	run->wm    = wm;
+	run->pol   = cbd_policy_hold(pol);
 	run->w     = w;
 	run->done  = done;
 	run->arg   = arg;
@@ -334,15 +339,18 @@ cbd_warmer_start(
 	run->t0_us = cbd_now_us();
 	run->next  = wm->runs;
 	wm->runs   = run;
-	wm->stats[w - srv->cfg.warms].running++;
+	if ((st = cbd_policy_warm_stats(srv->policy, w->name)) != NULL) {
+		st->running++;
+	}
 	if (srv->db == NULL) {
 		snprintf(run->res.error, sizeof(run->res.error),
 		    "no database configured");
 	} else if (cbd_redis_ready_count(srv->redis) == 0) {
 		snprintf(run->res.error, sizeof(run->res.error),
 		    "redis unavailable");
-	} else if ((rv = cbd_db_rows(srv->db, (size_t) (w - srv->cfg.warms),
-	                w->sql, rows_done, run)) != CB_OK) {
+	} else if ((rv = cbd_db_rows(srv->db, (size_t) (w - pol->cfg->warms),
+	                w->sql, pol->cfg->db.statement_timeout_ms, rows_done,
+	                run)) != CB_OK) {
 		snprintf(run->res.error, sizeof(run->res.error),
 		    "listing query: %s",
 		    rv == CB_UNAVAILABLE ? "database unavailable"
@@ -364,8 +372,9 @@ startup_done(void *arg, const cbd_warm_result *res)
 void
 cbd_warmer_cron(cbd_warmer *wm)
 {
-	cbd_server *srv = wm->srv;
-	int         ready;
+	cbd_server       *srv = wm->srv;
+	const cbd_config *cfg = srv->policy->cfg;
+	int               ready;
 
 	if (wm->started) {
 		return;
@@ -375,7 +384,7 @@ cbd_warmer_cron(cbd_warmer *wm)
 	    cbd_journal_items(srv->journal) == 0 &&
 	    cbd_notify_settled(srv->notify);
 	if (!ready) {
-		if (!wm->waiting_logged && srv->cfg.n_warms > 0 &&
+		if (!wm->waiting_logged && cfg->n_warms > 0 &&
 		    (cbd_now_us() - srv->start_us) > 5000000) {
 			cbd_log_info("start-up warming waits for the database "
 			             "and Redis");
@@ -384,12 +393,12 @@ cbd_warmer_cron(cbd_warmer *wm)
 		return;
 	}
 	wm->started = 1;
-	for (size_t i = 0; i < srv->cfg.n_warms; i++) {
-		if (srv->cfg.warms[i].startup) {
+	for (size_t i = 0; i < cfg->n_warms; i++) {
+		if (cfg->warms[i].startup) {
 			cbd_log_info("warm %s: start-up run begins",
-			    srv->cfg.warms[i].name);
-			cbd_warmer_start(
-			    wm, &srv->cfg.warms[i], startup_done, NULL);
+			    cfg->warms[i].name);
+			cbd_warmer_start(wm, srv->policy, &cfg->warms[i],
+			    startup_done, NULL);
 		}
 	}
 }
@@ -408,6 +417,5 @@ cbd_warmer_free(cbd_warmer *wm)
 		}
 		run_finish(run);
 	}
-	free(wm->stats);
 	free(wm);
 }

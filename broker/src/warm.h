@@ -23,7 +23,8 @@ typedef struct cbd_warm_result {
 	char            error[160]; /* the run's own failure, "" if none */
 } cbd_warm_result;
 
-/* A strategy's record since start (for metrics). */
+/* A strategy's record since start (for metrics). It lives in the policy
+ * (cbd_policy_warm_stats) and a reload carries it over by name. */
 typedef struct cbd_warm_stats {
 	uint64_t        runs;
 	uint64_t        keys_total;
@@ -34,8 +35,8 @@ typedef struct cbd_warm_stats {
 
 typedef void cbd_warm_done_fn(void *arg, const cbd_warm_result *res);
 
-/* cbd_warmer_alloc makes the warmer of srv (its strategies are
- * srv->cfg.warms). Loop thread. */
+/* cbd_warmer_alloc makes the warmer of srv (its start-up strategies are
+ * those of srv->policy). Loop thread. */
 CB_NODISCARD cb_status cbd_warmer_alloc(cbd_warmer **out, cbd_server *srv);
 
 /* cbd_warmer_free ends the runs still going (their done gets "broker
@@ -43,13 +44,14 @@ CB_NODISCARD cb_status cbd_warmer_alloc(cbd_warmer **out, cbd_server *srv);
 void cbd_warmer_free(cbd_warmer *wm);
 
 /*
- * cbd_warmer_start runs strategy w: its SQL lists rows, each row is a
- * Fetch with refresh of the strategy's resource (an internal request),
- * at most w->concurrency at a time. done(arg, result) is called once,
- * later, never inside this call. Loop thread.
+ * cbd_warmer_start runs strategy w of pol: its SQL lists rows, each row
+ * is a Fetch with refresh of the strategy's resource (an internal request
+ * on pol, which the run holds until it ends), at most w->concurrency at a
+ * time. done(arg, result) is called once, later, never inside this call.
+ * Loop thread.
  */
-void cbd_warmer_start(
-    cbd_warmer *wm, const cbd_warm *w, cbd_warm_done_fn *done, void *arg);
+void cbd_warmer_start(cbd_warmer *wm, cbd_policy *pol, const cbd_warm *w,
+    cbd_warm_done_fn *done, void *arg);
 
 /* cbd_warmer_cron starts the start-up strategies once, when the broker
  * can warm: the database and Redis are ready, the journal is empty and,
@@ -62,8 +64,5 @@ void cbd_warmer_cron(cbd_warmer *wm);
  * the error text. */
 int cbd_warm_result_copy(
     Cachebroker__V1__WarmResult *out, const cbd_warm_result *res);
-
-/* cbd_warmer_stats is strategy i's record. */
-const cbd_warm_stats *cbd_warmer_stats(const cbd_warmer *wm, size_t i);
 
 #endif /* CBD_WARM_H */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* systemd's notifications: READY, STATUS, WATCHDOG cadence, STOPPING. */
+/* systemd's notifications: READY, STATUS, WATCHDOG cadence, RELOADING,
+ * STOPPING. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -299,6 +300,60 @@ CBH_TEST(test_no_watchdog_without_usec)
 	/* The teardown's SIGTERM: STOPPING=1 and exit 0 still. */
 }
 
+/* reload_notify rewrites the broker's file with extra merged in, sends
+ * SIGHUP and asserts RELOADING=1 (with MONOTONIC_USEC=) and then READY=1
+ * with a STATUS= that contains status. */
+static void
+reload_notify(const char *extra, const char *status)
+{
+	const char *path   = cbh_broker_config(it_env->broker);
+	char       *text   = NULL;
+	char       *merged = NULL;
+	size_t      from;
+	long        reloading;
+	long        ready;
+
+	ck_assert_int_eq(cbh_file_read(path, &text, NULL), 0);
+	ck_assert_int_eq(cbh_config_merge(&merged, text, extra), 0);
+	ck_assert_int_eq(cbh_file_write(path, merged), 0);
+	free(text);
+	free(merged);
+	pthread_mutex_lock(&mgr.mtx);
+	from = mgr.n;
+	pthread_mutex_unlock(&mgr.mtx);
+	ck_assert_int_eq(cbh_broker_signal(it_env->broker, SIGHUP), 0);
+	reloading = mgr_wait(from, "RELOADING=1", NULL, 5000);
+	ck_assert_msg(reloading >= 0, "no RELOADING=1 after SIGHUP");
+	pthread_mutex_lock(&mgr.mtx);
+	ck_assert_msg(
+	    msg_has(mgr.msgs[reloading].text, "MONOTONIC_USEC=", NULL),
+	    "RELOADING=1 without MONOTONIC_USEC=: %s",
+	    mgr.msgs[reloading].text);
+	pthread_mutex_unlock(&mgr.mtx);
+	ready = mgr_wait((size_t) reloading + 1, "READY=1", NULL, 5000);
+	ck_assert_msg(ready > reloading, "no READY=1 after RELOADING=1");
+	pthread_mutex_lock(&mgr.mtx);
+	ck_assert_msg(msg_has(mgr.msgs[ready].text, "STATUS=", status),
+	    "READY=1 without a STATUS= saying '%s': %s", status,
+	    mgr.msgs[ready].text);
+	pthread_mutex_unlock(&mgr.mtx);
+}
+
+/* SIGHUP: RELOADING=1, then READY=1 whether the file was taken or not,
+ * with STATUS= saying which. */
+CBH_TEST(test_reload_reloading_ready)
+{
+	ck_assert_msg(mgr_wait(0, "READY=1", NULL, 1000) >= 0, "no READY=1");
+	reload_notify("[event users.updated]\n"
+	              "param = user_id int\n"
+	              "invalidate = users:profile:{user_id}\n",
+	    "reloaded (policy generation 2)");
+	reload_notify(
+	    "[broker]\nno_such_key = 1\n", "reload rejected (1 error)");
+	/* Still serving, on generation 2. */
+	ck_assert_int_eq(cbh_env_wait_serving(it_env, 2000), 0);
+}
+
 static Suite *
 systemd_suite(void)
 {
@@ -313,6 +368,7 @@ systemd_suite(void)
 	tcase_add_checked_fixture(nw, setup_no_watchdog, teardown);
 	tcase_set_timeout(nw, TEST_TIMEOUT_S);
 	tcase_add_test(nw, test_no_watchdog_without_usec);
+	tcase_add_test(nw, test_reload_reloading_ready);
 	suite_add_tcase(s, nw);
 	return (s);
 }

@@ -35,6 +35,101 @@ load(const char *text)
 	return cbd_config_load_string(&cfg, "t.conf", text, &errs);
 }
 
+/* A reload's file against the running one: restart-only settings get
+ * their running values back, each change is noted once, the rest stays. */
+START_TEST(test_pin)
+{
+	cbd_config next  = { 0 };
+	cbd_errors notes = { 0 };
+	cbd_errors perrs = { 0 };
+	char      *cli[] = { "tcp://127.0.0.1:7001" };
+
+	ck_assert_int_eq(load("[broker]\nlisten = ipc:///tmp/a.sock\n"
+	                      "contexts = 64\nmax_key_size = 300\n"
+	                      "[redis]\nkey_prefix = app:\n"),
+	    CB_OK);
+	ck_assert_int_eq(cbd_config_load_string(&next, "t.conf",
+	                     "[broker]\nlisten = ipc:///tmp/b.sock\n"
+	                     "contexts = 64\nmax_key_size = 100\n"
+	                     "log_level = debug\n[redis]\nkey_prefix = x:\n"
+	                     "port = 7000\n[auth]\nsession_ttl = 1h\n",
+	                     &perrs),
+	    CB_OK);
+	cbd_config_pin(&next, &cfg, &notes, &perrs);
+	ck_assert_int_eq(perrs.count, 0);
+	ck_assert_int_eq(notes.count, 3);
+	ck_assert_ptr_nonnull(
+	    strstr(notes.text, "[broker] listen: changed; restart to apply"));
+	ck_assert_ptr_nonnull(strstr(
+	    notes.text, "[redis] key_prefix: changed; restart to apply"));
+	ck_assert_ptr_nonnull(
+	    strstr(notes.text, "[redis] port: changed; restart to apply"));
+	ck_assert_uint_eq(next.n_listen, 1);
+	ck_assert_str_eq(next.listen[0], "ipc:///tmp/a.sock");
+	ck_assert_str_eq(next.redis.key_prefix, "app:");
+	ck_assert_int_eq(next.redis.port, 6379);
+	/* Live settings keep the new file's values. */
+	ck_assert_uint_eq(next.max_key_size, 100);
+	ck_assert_int_eq(next.log_level, CBD_LOG_DEBUG);
+	ck_assert_uint_eq(next.auth.session_ttl_ms, 3600000);
+	cbd_config_fini(&next);
+	cbd_errors_fini(&notes);
+
+	/* Listeners from -l: the file's are no change. */
+	ck_assert_int_eq(cbd_config_set_listeners(&cfg, cli, 1, &errs), CB_OK);
+	ck_assert_int_eq(cbd_config_load_string(&next, "t.conf",
+	                     "[broker]\nlisten = ipc:///tmp/c.sock\n"
+	                     "contexts = 64\nmax_key_size = 300\n"
+	                     "[redis]\nkey_prefix = app:\n",
+	                     &perrs),
+	    CB_OK);
+	cbd_config_pin(&next, &cfg, &notes, &perrs);
+	ck_assert_int_eq(notes.count, 0);
+	ck_assert_str_eq(next.listen[0], "tcp://127.0.0.1:7001");
+	cbd_config_fini(&next);
+
+	/* What the running values make invalid is an error. */
+	ck_assert_int_eq(cbd_config_load_string(&next, "t.conf",
+	                     "[broker]\nmax_message_size = 4m\n"
+	                     "max_value_size = 3m\n",
+	                     &perrs),
+	    CB_OK);
+	cbd_config_pin(&next, &cfg, &notes, &perrs);
+	ck_assert_int_eq(perrs.count, 1);
+	ck_assert_ptr_nonnull(
+	    strstr(perrs.text, "max_message_size in effect"));
+	cbd_config_fini(&next);
+	cbd_errors_fini(&notes);
+	cbd_errors_fini(&perrs);
+}
+END_TEST
+
+/* split: the sections move, every setting is copied. */
+START_TEST(test_split)
+{
+	cbd_config out = { 0 };
+
+	ck_assert_int_eq(load("[broker]\nfeed = ipc:///tmp/f.sock\n"
+	                      "[database]\n"
+	                      "[resource users.p]\nkey = users:p:{id}\n"
+	                      "param = id int\nsql = SELECT $1::text\n"
+	                      "ttl = 1m\n"),
+	    CB_OK);
+	ck_assert_int_eq(cbd_config_split(&cfg, &out), 0);
+	ck_assert_uint_eq(cfg.n_resources, 0);
+	ck_assert_ptr_null(cfg.resources);
+	ck_assert_uint_eq(out.n_resources, 1);
+	ck_assert_str_eq(out.resources[0].name, "users.p");
+	ck_assert_str_eq(out.feed, "ipc:///tmp/f.sock");
+	ck_assert_str_eq(cfg.feed, "ipc:///tmp/f.sock");
+	ck_assert_ptr_ne(out.feed, cfg.feed);
+	ck_assert_ptr_ne(out.listen[0], cfg.listen[0]);
+	ck_assert_str_eq(out.path, cfg.path);
+	ck_assert_int_eq(out.db.enabled, 1);
+	cbd_config_fini(&out);
+}
+END_TEST
+
 START_TEST(test_defaults)
 {
 	ck_assert_int_eq(load(""), CB_OK);
@@ -350,6 +445,8 @@ config_suite(void)
 	tcase_add_test(tc, test_shipped_config);
 	tcase_add_test(tc, test_workflow_config);
 	tcase_add_test(tc, test_auth_section);
+	tcase_add_test(tc, test_pin);
+	tcase_add_test(tc, test_split);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "policy.h"
 #include "test_main.h"
+#include "warm.h"
 
 static cbd_config cfg;
 static cbd_errors errs;
@@ -371,6 +372,68 @@ START_TEST(test_warm_and_notify)
 }
 END_TEST
 
+/* The snapshot: holds, generations, statistics carried over by name,
+ * limits read whole. */
+START_TEST(test_snapshot)
+{
+	cbd_config        a = { 0 }, b = { 0 };
+	cbd_errors        e = { 0 };
+	cbd_policy       *p1;
+	cbd_policy       *p2;
+	cbd_limits_pub    pub = { 0 };
+	cbd_limits        lim;
+	cbd_warm_stats   *st;
+	static const char base[] =
+	    "[database]\n"
+	    "[resource users.a]\nkey = users:a:{id}\nparam = id int\n"
+	    "sql = SELECT $1::text\nttl = 1m\n"
+	    "[resource users.b]\nkey = users:b:{id}\nparam = id int\n"
+	    "sql = SELECT $1::text\nttl = 1m\n"
+	    "[warm w1]\nresource = users.a\nsql = SELECT 1 AS id\n";
+
+	ck_assert_int_eq(cbd_config_load_string(&a, "a", base, &e), CB_OK);
+	ck_assert_int_eq(cbd_config_load_string(&b, "b",
+	                     "[broker]\nmax_key_size = 99\n"
+	                     "[database]\n"
+	                     "[resource users.b]\nkey = users:b:{id}\n"
+	                     "param = id int\nsql = SELECT $1::text\n"
+	                     "ttl = 2m\n"
+	                     "[warm w1]\nresource = users.b\n"
+	                     "sql = SELECT 1 AS id\n",
+	                     &e),
+	    CB_OK);
+	ck_assert_int_eq(cbd_policy_alloc(&p1, &a, NULL), CB_OK);
+	ck_assert_ptr_null(a.resources); /* moved */
+	ck_assert_uint_eq(p1->gen, 1);
+	p1->load_us[1] = 1234; /* users.b */
+	st             = cbd_policy_warm_stats(p1, "w1");
+	ck_assert_ptr_nonnull(st);
+	st->runs = 3;
+	ck_assert_ptr_null(cbd_policy_warm_stats(p1, "w2"));
+	ck_assert_int_eq(cbd_policy_alloc(&p2, &b, p1), CB_OK);
+	ck_assert_uint_eq(p2->gen, 2);
+	ck_assert_uint_eq(p2->load_us[0], 1234); /* users.b, now first */
+	ck_assert_uint_eq(cbd_policy_warm_stats(p2, "w1")->runs, 3);
+	ck_assert_uint_eq(p2->limits.max_key_size, 99);
+
+	/* A hold keeps the old one whole after its owner let go. */
+	ck_assert_ptr_eq(cbd_policy_hold(p1), p1);
+	cbd_policy_rele(p1);
+	ck_assert_str_eq(p1->cfg->resources[0].name, "users.a");
+	cbd_policy_rele(p1);
+
+	cbd_limits_publish(&pub, &p2->limits);
+	cbd_limits_read(&pub, &lim);
+	ck_assert_uint_eq(lim.max_key_size, 99);
+	ck_assert_uint_eq(lim.max_message_size, p2->limits.max_message_size);
+	ck_assert_uint_eq(lim.default_deadline_ms, 5000);
+	ck_assert_uint_eq(atomic_load(&pub.seq) % 2, 0);
+	cbd_policy_rele(p2);
+	cbd_policy_rele(NULL);
+	cbd_errors_fini(&e);
+}
+END_TEST
+
 static Suite *
 policy_suite(void)
 {
@@ -386,6 +449,7 @@ policy_suite(void)
 	tcase_add_test(tc, test_invalid_resources);
 	tcase_add_test(tc, test_events);
 	tcase_add_test(tc, test_warm_and_notify);
+	tcase_add_test(tc, test_snapshot);
 	suite_add_tcase(s, tc);
 	return s;
 }
