@@ -936,6 +936,35 @@ CBH_TEST(test_ipc_hangups_during_handshake)
 	free(dir);
 }
 
+/* A client of a broker that is not there: UNAVAILABLE with a message
+ * that says so, within the call's deadline, over IPC and TCP. */
+CBH_TEST(test_client_dead_broker)
+{
+	char        tcp[64];
+	int         port;
+	const char *urls[2];
+
+	ck_assert_int_eq(cbh_free_port(&port), 0);
+	snprintf(tcp, sizeof(tcp), "tcp://127.0.0.1:%d", port);
+	urls[0] = "ipc:///nonexistent-dir/cachebroker.sock";
+	urls[1] = tcp;
+	for (int i = 0; i < 2; i++) {
+		cb_result res;
+		cb_status st;
+		int64_t   t0 = cbh_now_ms();
+		int64_t   el;
+
+		st = fresh_health(urls[i], 500, &res);
+		el = cbh_now_ms() - t0;
+		it_assert_code(st, CB_UNAVAILABLE, &res);
+		ck_assert_msg(
+		    res.message[0] != '\0', "%s: no message", urls[i]);
+		ck_assert_msg(el >= 400 && el < 1500,
+		    "%s: UNAVAILABLE after %lld ms (deadline 500)", urls[i],
+		    (long long) el);
+	}
+}
+
 static Suite *
 badinput_suite(void)
 {
@@ -959,6 +988,7 @@ badinput_suite(void)
 	tcase_add_test(tc, test_huge_deadline);
 	tcase_add_test(tc, test_fuzz_envelopes);
 	tcase_add_test(tc, test_ipc_hangups_during_handshake);
+	tcase_add_test(tc, test_client_dead_broker);
 	suite_add_tcase(s, tc);
 	return (s);
 }
