@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
@@ -27,29 +28,75 @@
  * a burst of invalidations while a subscriber is briefly busy. */
 #define FEED_SENDBUF 1024
 
+/* Namespaces numbered (Invalidation.seq): a bound, as for the
+ * statistics, so that clients inventing namespaces cannot grow it. */
+#define FEED_MAX_NS 4096
+
+/* One numbered namespace: open addressing, never removed. */
+typedef struct feed_ns {
+	char    *name; /* NULL: free slot */
+	uint64_t seq;  /* last number sent */
+} feed_ns;
+
 struct cbd_feed {
 	nng_socket   sock;     /* pub0 */
 	nng_listener listener; /* on cfg->feed */
 	uint64_t     failed;   /* sends that failed, loop thread */
+	uint64_t     start_ms; /* wall clock at open: broker_start_ms */
+	feed_ns     *ns;       /* 2 * FEED_MAX_NS slots, loop thread */
+	size_t       n_ns;     /* used */
 };
+
+/* feed_next returns the next number of namespace name, 0 when the table
+ * is full or out of memory. Loop thread. */
+static uint64_t
+feed_next(cbd_feed *f, const char *name)
+{
+	size_t   cap = 2 * FEED_MAX_NS;
+	uint32_t h   = 2166136261u; /* FNV-1a */
+
+	for (const char *p = name; *p != '\0'; p++) {
+		h = (h ^ (uint8_t) *p) * 16777619u;
+	}
+	for (size_t i = h % cap;; i = (i + 1) % cap) {
+		feed_ns *e = &f->ns[i];
+		if (e->name == NULL) {
+			if (f->n_ns >= FEED_MAX_NS ||
+			    (e->name = strdup(name)) == NULL) {
+				return 0;
+			}
+			f->n_ns++;
+		} else if (strcmp(e->name, name) != 0) {
+			continue;
+		}
+		return ++e->seq;
+	}
+}
 
 cb_status
 cbd_feed_open(cbd_feed **out, const cbd_config *cfg)
 {
-	cbd_feed *f;
-	cb_status st;
-	int       rv;
+	cbd_feed       *f;
+	cb_status       st;
+	int             rv;
+	struct timespec now;
 
 	if (cfg->feed == NULL || cfg->feed[0] == '\0') {
 		*out = NULL;
 		return CB_OK;
 	}
-	if ((f = calloc(1, sizeof(*f))) == NULL) {
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    (f->ns = calloc(2 * FEED_MAX_NS, sizeof(*f->ns))) == NULL) {
+		free(f);
 		return CB_RESOURCE_EXHAUSTED;
 	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	f->start_ms =
+	    (uint64_t) now.tv_sec * 1000u + (uint64_t) now.tv_nsec / 1000000u;
 	if ((rv = nng_pub0_open(&f->sock)) != 0) {
 		cbd_log_error(
 		    "nng: cannot open a pub0 socket: %s", nng_strerror(rv));
+		free(f->ns);
 		free(f);
 		return CB_INTERNAL;
 	}
@@ -74,16 +121,21 @@ fail:
 void
 cbd_feed_publish(cbd_feed *f, const Cachebroker__V1__Invalidation *inv)
 {
-	size_t   nslen;
-	size_t   len;
-	nng_msg *msg;
-	int      rv;
+	Cachebroker__V1__Invalidation m; /* inv, numbered */
+	size_t                        nslen;
+	size_t                        len;
+	nng_msg                      *msg;
+	int                           rv;
 
 	if (f == NULL) {
 		return;
 	}
-	nslen = strlen(inv->namespace_);
-	len   = protobuf_c_message_get_packed_size(&inv->base);
+	m                 = *inv;
+	m.seq             = feed_next(f, inv->namespace_);
+	m.broker_start_ms = f->start_ms;
+	inv               = &m;
+	nslen             = strlen(inv->namespace_);
+	len               = protobuf_c_message_get_packed_size(&inv->base);
 	if ((rv = nng_msg_alloc(&msg, nslen + 1 + len)) != 0) {
 		goto fail;
 	}
@@ -135,5 +187,9 @@ cbd_feed_close(cbd_feed *f)
 	if (f->sock.id != 0) {
 		(void) nng_close(f->sock);
 	}
+	for (size_t i = 0; i < 2 * FEED_MAX_NS; i++) {
+		free(f->ns[i].name);
+	}
+	free(f->ns);
 	free(f);
 }

@@ -59,6 +59,10 @@ print_invalidation(
 		json_list(&j, "patterns", inv->patterns, inv->n_patterns);
 		cli_json_key(&j, "keys_removed");
 		cli_json_uint(&j, inv->keys_removed);
+		cli_json_key(&j, "seq");
+		cli_json_uint(&j, inv->seq);
+		cli_json_key(&j, "broker_start_ms");
+		cli_json_uint(&j, inv->broker_start_ms);
 		cli_json_end(&j);
 	} else {
 		fputs(inv->namespace_, stdout);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include <nng/nng.h>
@@ -237,6 +238,45 @@ CBH_TEST(test_delete)
 }
 END_TEST
 
+/* Each namespace numbers its messages from 1; every message names the
+ * broker's start, so that a subscriber can tell a gap from a restart. */
+CBH_TEST(test_sequence_numbers)
+{
+	static const char *const       k[] = { "k" };
+	cb_feed                       *f   = feed_open(NULL);
+	Cachebroker__V1__Invalidation *inv;
+	uint64_t                       start;
+	struct timespec                now;
+	uint64_t                       now_ms;
+
+	feed_sync(f, "users"); /* numbers "users" only */
+	for (uint64_t want = 1; want <= 3; want++) {
+		ck_assert_int_eq(del("seqns", k, 1), CB_OK);
+		ck_assert_ptr_nonnull(inv = feed_next(f, MESSAGE_MS));
+		ck_assert_str_eq(inv->namespace_, "seqns");
+		ck_assert_uint_eq(inv->seq, want);
+		if (want == 1) {
+			start = inv->broker_start_ms;
+		}
+		ck_assert_uint_eq(inv->broker_start_ms, start);
+		cb_message_free(inv);
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_ms =
+	    (uint64_t) now.tv_sec * 1000u + (uint64_t) now.tv_nsec / 1000000u;
+	ck_assert_msg(start <= now_ms && now_ms - start < 600000,
+	    "broker_start_ms %llu, now %llu", (unsigned long long) start,
+	    (unsigned long long) now_ms);
+	/* Another namespace has numbers of its own; "users" goes on. */
+	ck_assert_int_eq(del("other", k, 1), CB_OK);
+	ck_assert_ptr_nonnull(inv = feed_next(f, MESSAGE_MS));
+	ck_assert_str_eq(inv->namespace_, "other");
+	ck_assert_uint_eq(inv->seq, 1);
+	cb_message_free(inv);
+	cb_feed_close(f);
+}
+END_TEST
+
 CBH_TEST(test_pattern)
 {
 	cb_feed *f = feed_open(NULL);
@@ -385,15 +425,22 @@ cli_watch(const char *args, char *out, size_t cap)
 
 CBH_TEST(test_cli_watch)
 {
-	char args[1024];
-	char out[512];
+	char               args[1024];
+	char               out[512];
+	unsigned long long seq   = 0;
+	unsigned long long start = 0;
 
 	snprintf(args, sizeof(args),
 	    "watch --count 1 --json --feed '%s' users", feed_url);
 	ck_assert_int_eq(cli_watch(args, out, sizeof(out)), 0);
-	ck_assert_str_eq(out,
-	    "{\"namespace\":\"users\",\"keys\":[\"k\"],\"patterns\":[],"
-	    "\"keys_removed\":1}\n");
+	/* (seq counts the feeder's earlier deletes too: any number.) */
+	ck_assert_msg(sscanf(out,
+	                  "{\"namespace\":\"users\",\"keys\":[\"k\"],"
+	                  "\"patterns\":[],\"keys_removed\":1,\"seq\":%llu,"
+	                  "\"broker_start_ms\":%llu}\n",
+	                  &seq, &start) == 2 &&
+	        seq >= 1 && start > 0,
+	    "watch --json printed: %s", out);
 	/* Text, and the URL from the environment. */
 	setenv("CACHEBROKER_FEED_URL", feed_url, 1);
 	ck_assert_int_eq(
@@ -485,6 +532,7 @@ feed_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_delete);
+	tcase_add_test(tc, test_sequence_numbers);
 	tcase_add_test(tc, test_pattern);
 	tcase_add_test(tc, test_event_per_namespace);
 	tcase_add_test(tc, test_namespace_filter);
