@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "backoff.h"
+#include "keys.h"
 #include "log.h"
 #include "loop.h"
 
@@ -649,18 +650,6 @@ cbd_db_pool_close(cbd_db_pool *p)
 	free(p);
 }
 
-/* stmt_hash is FNV-1a of sql. */
-static uint64_t
-stmt_hash(const char *sql)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (const char *c = sql; *c != '\0'; c++) {
-		h = (h ^ (unsigned char) *c) * 1099511628211ull;
-	}
-	return h;
-}
-
 /* stmts_grow makes room for one more statement, in the table and in
  * every connection's prepared[]. */
 static int
@@ -692,7 +681,7 @@ stmts_grow(cbd_db_pool *p)
 cb_status
 cbd_db_statement(cbd_db_pool *p, const char *sql, size_t n_params, size_t *id)
 {
-	uint64_t h = stmt_hash(sql);
+	uint64_t h = cbd_keys_hash(sql);
 	db_stmt *st;
 
 	for (size_t i = 0; i < p->n_stmts; i++) {

@@ -11,6 +11,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 
 #include "ipcguard.h"
+#include "keys.h"
 #include "listener.h"
 #include "log.h"
 
@@ -52,13 +53,9 @@ struct cbd_feed {
 static uint64_t
 feed_next(cbd_feed *f, const char *name)
 {
-	size_t   cap = 2 * FEED_MAX_NS;
-	uint32_t h   = 2166136261u; /* FNV-1a */
+	size_t cap = 2 * FEED_MAX_NS;
 
-	for (const char *p = name; *p != '\0'; p++) {
-		h = (h ^ (uint8_t) *p) * 16777619u;
-	}
-	for (size_t i = h % cap;; i = (i + 1) % cap) {
+	for (size_t i = cbd_keys_hash(name) % cap;; i = (i + 1) % cap) {
 		feed_ns *e = &f->ns[i];
 		if (e->name == NULL) {
 			if (f->n_ns >= FEED_MAX_NS ||

@@ -2,6 +2,7 @@
 /* Logging: one logfmt line per event on stderr, journald priority first. */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -55,6 +56,15 @@ cbd_log_level_parse(const char *name)
  * journal, ...). msg is quoted and escaped, so a client's key that ends
  * up in a message cannot forge a line or a field.
  */
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+static int            log_stamped; /* no JOURNAL_STREAM: write ts= */
+
+static void
+log_init(void)
+{
+	log_stamped = getenv("JOURNAL_STREAM") == NULL;
+}
+
 static size_t
 log_header(char *line, size_t cap, int level)
 {
@@ -62,8 +72,9 @@ log_header(char *line, size_t cap, int level)
 	struct tm       tm;
 	size_t          n;
 
+	(void) pthread_once(&log_once, log_init);
 	n = (size_t) snprintf(line, cap, "<%d>", level);
-	if (getenv("JOURNAL_STREAM") == NULL) {
+	if (log_stamped) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		n += strftime(line + n, cap - n, "ts=%Y-%m-%dT%H:%M:%S", &tm);

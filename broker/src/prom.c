@@ -148,71 +148,57 @@ render_namespaces(FILE *f, const Cachebroker__V1__MetricsResponse *m)
 	}
 }
 
-/* backend writes one backend's up, latency and pool lines. */
-static void
-backend(FILE *f, const char *family_name, const char *name,
-    const Cachebroker__V1__BackendHealth *bh,
-    const Cachebroker__V1__PoolMetrics   *pool)
-{
-	if (strcmp(family_name, "up") == 0) {
-		sample1(f, "cachebroker_backend_up", "backend", name,
-		    bh != NULL && bh->connected);
-	} else if (strcmp(family_name, "latency") == 0) {
-		if (bh != NULL && bh->connected) {
-			sample1(f, "cachebroker_backend_latency_seconds",
-			    "backend", name, (double) bh->latency_us / 1e6);
-		}
-	} else if (pool != NULL && strcmp(family_name, "size") == 0) {
-		sample1(f, "cachebroker_pool_connections", "backend", name,
-		    pool->connections);
-	} else if (pool != NULL) {
-		sample1(f, "cachebroker_pool_ready_connections", "backend",
-		    name, pool->ready);
-	}
-}
-
 static void
 render_backends(FILE *f, const Cachebroker__V1__HealthResponse *h,
     const Cachebroker__V1__MetricsResponse *m)
 {
 	static const struct {
-		const char *what, *name, *type, *help;
+		const char *name, *help;
 	} fams[] = {
-		{ "up", "cachebroker_backend_up", "gauge",
+		{ "cachebroker_backend_up",
 		    "1 when the backend answered its latest probe." },
-		{ "latency", "cachebroker_backend_latency_seconds", "gauge",
+		{ "cachebroker_backend_latency_seconds",
 		    "Round trip of the latest probe (PING, or a query)." },
-		{ "size", "cachebroker_pool_connections", "gauge",
+		{ "cachebroker_pool_connections",
 		    "Connections configured per backend." },
-		{ "ready", "cachebroker_pool_ready_connections", "gauge",
+		{ "cachebroker_pool_ready_connections",
 		    "Connections ready for commands now." },
+	};
+	const struct {
+		const char                           *name;
+		const Cachebroker__V1__BackendHealth *bh;
+		const Cachebroker__V1__PoolMetrics   *pool;
+	} b[] = {
+		{ "redis", h->redis, m->redis_pool },
+		{ "database", h->database, m->database_pool },
 	};
 	/* Without [database] Health still reports it (not connected): that
 	 * is a configuration, not an outage, so it gets no series. */
-	int db = m->database_pool != NULL;
+	size_t nb = m->database_pool != NULL ? 2 : 1;
 
-	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
-		family(f, fams[i].name, fams[i].type, fams[i].help);
-		backend(f, fams[i].what, "redis", h->redis, m->redis_pool);
-		if (db) {
-			backend(f, fams[i].what, "database", h->database,
-			    m->database_pool);
+	for (size_t k = 0; k < sizeof(fams) / sizeof(fams[0]); k++) {
+		family(f, fams[k].name, "gauge", fams[k].help);
+		for (size_t i = 0; i < nb; i++) {
+			int    up = b[i].bh != NULL && b[i].bh->connected;
+			double v;
+
+			if ((k == 1 && !up) || (k >= 2 && b[i].pool == NULL)) {
+				continue; /* unknown: no sample */
+			}
+			v = k == 0   ? up
+			    : k == 1 ? (double) b[i].bh->latency_us / 1e6
+			    : k == 2 ? b[i].pool->connections
+			             : b[i].pool->ready;
+			sample1(f, fams[k].name, "backend", b[i].name, v);
 		}
 	}
 }
 
-/* gauge writes a whole family of one unlabelled sample. */
+/* single writes a whole family of one unlabelled sample. */
 static void
-gauge(FILE *f, const char *name, const char *help, double v)
+single(FILE *f, const char *name, const char *type, const char *help, double v)
 {
-	family(f, name, "gauge", help);
-	fprintf(f, "%s %.15g\n", name, v);
-}
-
-static void
-counter(FILE *f, const char *name, const char *help, double v)
-{
-	family(f, name, "counter", help);
+	family(f, name, type, help);
 	fprintf(f, "%s %.15g\n", name, v);
 }
 
@@ -241,43 +227,43 @@ render_state(FILE *f, const Cachebroker__V1__HealthResponse *h,
 	    "The running broker's version; always 1.");
 	sample1(f, "cachebroker_build_info", "version",
 	    m->version != NULL ? m->version : "", 1);
-	gauge(f, "cachebroker_uptime_seconds", "Seconds since start.",
-	    (double) m->uptime_s);
-	gauge(f, "cachebroker_serving",
+	single(f, "cachebroker_uptime_seconds", "gauge",
+	    "Seconds since start.", (double) m->uptime_s);
+	single(f, "cachebroker_serving", "gauge",
 	    "1 when Health says SERVING: every backend reachable.",
 	    h->status == SERVING);
-	gauge(f, "cachebroker_draining",
+	single(f, "cachebroker_draining", "gauge",
 	    "1 once SIGTERM was received: new requests are refused.",
 	    m->draining);
-	gauge(f, "cachebroker_requests_in_flight",
+	single(f, "cachebroker_requests_in_flight", "gauge",
 	    "Requests received and not answered yet.", (double) m->in_flight);
-	gauge(f, "cachebroker_contexts",
+	single(f, "cachebroker_contexts", "gauge",
 	    "nng contexts: the most requests served at once.", m->contexts);
-	gauge(f, "cachebroker_journal_items",
+	single(f, "cachebroker_journal_items", "gauge",
 	    "Invalidations waiting for Redis to come back.",
 	    (double) m->journal_items);
-	gauge(f, "cachebroker_journal_namespaces",
+	single(f, "cachebroker_journal_namespaces", "gauge",
 	    "Namespaces not read from the cache until their journal is "
 	    "applied.",
 	    (double) m->journal_namespaces);
-	gauge(f, "cachebroker_notify_listening",
+	single(f, "cachebroker_notify_listening", "gauge",
 	    "1 when the LISTEN connection for notify_channel is listening.",
 	    m->notify_listening);
-	counter(f, "cachebroker_listener_restarts_total",
+	single(f, "cachebroker_listener_restarts_total", "counter",
 	    "IPC listeners found accepting nothing and re-created.",
 	    (double) m->listener_restarts);
-	counter(f, "cachebroker_notifications_total",
+	single(f, "cachebroker_notifications_total", "counter",
 	    "Database notifications received.", (double) m->notifications);
-	counter(f, "cachebroker_notification_errors_total",
+	single(f, "cachebroker_notification_errors_total", "counter",
 	    "Notifications that could not be applied.",
 	    (double) m->notification_errors);
 	if (m->key_count >= 0) {
-		gauge(f, "cachebroker_redis_keys",
+		single(f, "cachebroker_redis_keys", "gauge",
 		    "Keys in the broker's Redis database (DBSIZE).",
 		    (double) m->key_count);
 	}
 	if (mem >= 0) {
-		gauge(f, "cachebroker_redis_memory_used_bytes",
+		single(f, "cachebroker_redis_memory_used_bytes", "gauge",
 		    "Redis' used_memory (INFO memory).", mem);
 	}
 }
