@@ -32,6 +32,8 @@ typedef struct watch {
 	uint64_t      due_us;   /* next probe; or its deadline, dialing */
 	atomic_int    lid;      /* *lp's id, for the nng thread */
 	atomic_int    alive;    /* a pipe came in through *lp */
+	atomic_int    probe_up; /* the probe's own handshake is done */
+	uint64_t      dial_us;  /* when the probe's dial started */
 } watch;
 
 struct cbd_ipcguard {
@@ -47,6 +49,19 @@ cbd_ipcguard_alloc(cbd_ipcguard **out)
 		return CB_RESOURCE_EXHAUSTED;
 	}
 	return CB_OK;
+}
+
+/* probe_added runs on an nng thread when the probe's own handshake is
+ * done: only then may its dialer be closed, since a peer that leaves
+ * mid-handshake is what makes nng lose a listener. */
+static void
+probe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	watch *w = arg;
+
+	(void) p;
+	(void) ev;
+	atomic_store(&w->probe_up, 1);
 }
 
 /*
@@ -92,6 +107,7 @@ cbd_ipcguard_watch(cbd_ipcguard *g, nng_socket owner, nng_listener *lp,
 	w->lp       = lp;
 	w->ipc_mode = ipc_mode;
 	atomic_init(&w->alive, 0);
+	atomic_init(&w->probe_up, 0);
 	atomic_init(&w->lid, lp->id);
 	if ((w->url = strdup(url)) == NULL) {
 		return CB_RESOURCE_EXHAUSTED;
@@ -140,6 +156,8 @@ cbd_ipcguard_cron(cbd_ipcguard *g, uint64_t now_us)
 			 * and every owner gets the same. */
 			(void) nng_pipe_notify(
 			    w->owner, NNG_PIPE_EV_ADD_POST, pipe_added, g);
+			(void) nng_pipe_notify(
+			    w->probe, NNG_PIPE_EV_ADD_POST, probe_added, w);
 			w->due_us = now_us + CBD_IPCGUARD_PERIOD_MS * 1000u;
 			continue;
 		}
@@ -148,6 +166,8 @@ cbd_ipcguard_cron(cbd_ipcguard *g, uint64_t now_us)
 				continue;
 			}
 			atomic_store(&w->alive, 0);
+			atomic_store(&w->probe_up, 0);
+			w->dial_us = now_us;
 			if (nng_dial(w->probe, w->url, &w->dialer,
 			        NNG_FLAG_NONBLOCK) != 0) {
 				w->due_us =
@@ -159,6 +179,15 @@ cbd_ipcguard_cron(cbd_ipcguard *g, uint64_t now_us)
 			continue;
 		}
 		if (atomic_load(&w->alive)) {
+			/* Another client's pipe may prove the listener alive
+			 * first: the probe's own handshake must still end
+			 * before its dialer closes (a cap, in case it never
+			 * does). */
+			if (!atomic_load(&w->probe_up) &&
+			    now_us - w->dial_us <
+			        5u * CBD_IPCGUARD_TIMEOUT_MS * 1000u) {
+				continue;
+			}
 			(void) nng_dialer_close(w->dialer);
 			w->dialing = 0;
 			w->due_us  = now_us + CBD_IPCGUARD_PERIOD_MS * 1000u;
