@@ -16,6 +16,7 @@
 
 /*
  *   cb_bench echo-server URL CONTEXTS
+ *   cb_bench raw-echo-server URL
  *   cb_bench load --url URL --mode echo|get|revoked|ratelimit
  *       [--engine threads|aio] [--concurrency C] [--duration S]
  *       [--warmup S] [--value-size N] [--namespace NS] [--key KEY]
@@ -35,6 +36,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: cb_bench echo-server URL CONTEXTS\n"
+	    "       cb_bench raw-echo-server URL\n"
 	    "       cb_bench load --url URL "
 	    "--mode echo|get|revoked|ratelimit\n"
 	    "           [--engine threads|aio] [--concurrency C] "
@@ -313,6 +315,13 @@ main(int argc, char **argv)
 		}
 		return (bench_echo_serve(argv[1],
 		    (int) bench_parse_num("contexts", argv[2], 1, 65536)));
+	}
+	if (strcmp(cmd, "raw-echo-server") == 0) {
+		if (argc != 2) {
+			usage();
+			return (1);
+		}
+		return (bench_raw_echo_serve(argv[1]));
 	}
 	if (strcmp(cmd, "free-port") == 0) {
 		return (cmd_free_port());

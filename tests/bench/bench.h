@@ -79,6 +79,13 @@ int bench_load_run(const bench_load_opts *o);
 int bench_echo_serve(const char *url, int ncontexts);
 
 /*
+ * bench_raw_echo_serve listens on url with a raw rep0 socket that one
+ * thread drives through NNG_OPT_RECVFD, echoing every request, until
+ * SIGTERM or SIGINT. Returns the process exit status.
+ */
+int bench_raw_echo_serve(const char *url);
+
+/*
  * bench_call is one request of a load run: a Get, an IsTokenRevoked or a
  * CheckRateLimit (the echo mode sends a Get's bytes), with the storage
  * its strings point into and what its answer must say. call.c.

@@ -11,7 +11,8 @@
 #                           req/s (echo and broker runs alternate)
 #   CONCURRENCY="1 16 64"   requests in flight
 #   ENGINES="threads aio"   load-generator engines for the nng rows
-#   TARGETS="echo broker redis twemproxy"
+#   TARGETS="echo broker redis twemproxy"   (also: rawecho, a raw rep0
+#                           socket driven by one thread through RECVFD)
 #   VALUE_SIZE=100 CONTEXTS=128 BENCH_NS=bench BENCH_KEY=hit
 #   KEEP=1                  keep the temp dir (logs, configs, raw results)
 #   MARKDOWN=FILE           also write the table as Markdown to FILE
@@ -135,6 +136,15 @@ start_echo() {
 	echo_pid=$!
 	pids+=("$echo_pid")
 	wait_for 5 test -S "$tmp/echo.sock"
+}
+
+raw_url="ipc://$tmp/rawecho.sock"
+raw_pid=
+start_rawecho() {
+	"$CB_BENCH" raw-echo-server "$raw_url" >"$tmp/rawecho.log" 2>&1 &
+	raw_pid=$!
+	pids+=("$raw_pid")
+	wait_for 5 test -S "$tmp/rawecho.sock"
 }
 
 broker_url="ipc://$tmp/broker.sock"
@@ -278,6 +288,15 @@ if want echo; then
 		cat "$tmp/echo.log" >&2 || true
 	fi
 fi
+have_raw=0
+if want rawecho; then
+	if start_rawecho; then
+		have_raw=1
+	else
+		log "raw echo server did not start"
+		cat "$tmp/rawecho.log" >&2 || true
+	fi
+fi
 have_broker=0
 broker_why=
 if want broker; then
@@ -290,8 +309,9 @@ if want broker; then
 	fi
 fi
 
-# measure_pair ENGINE C: the echo row, then the broker row, back to back
-# so that both see the same machine.
+# measure_pair ENGINE C: the echo row, then the raw echo row (if asked
+# for), then the broker row, back to back so that all see the same
+# machine.
 measure_pair() {
 	local engine=$1 c=$2
 	if want echo; then
@@ -301,6 +321,15 @@ measure_pair() {
 		else
 			target_fail "echo/$engine" "$c" \
 				"echo server did not start"
+		fi
+	fi
+	if want rawecho; then
+		if ((have_raw)); then
+			measure_get "rawecho/$engine" echo "$engine" "$c" \
+				"$raw_url" --pid "rawecho=$raw_pid"
+		else
+			target_fail "rawecho/$engine" "$c" \
+				"raw echo server did not start"
 		fi
 	fi
 	if want broker; then
@@ -347,7 +376,7 @@ done
 
 order=()
 for engine in $ENGINES; do
-	order+=("echo/$engine" "broker/$engine")
+	order+=("echo/$engine" "rawecho/$engine" "broker/$engine")
 done
 median_rows "${order[@]}" redis twemproxy >"$tmp/results"
 
@@ -356,13 +385,16 @@ title+=", ${DURATION}s per row (median of $REPEAT), value $VALUE_SIZE bytes"
 title+=", $CONTEXTS contexts"
 echo
 echo "$title"
-awk -v maxc="${CONCURRENCY##* }" -f "$here/table.awk" "$tmp/results"
+# rawecho rows get ratios against echo too; the targets are the broker's.
+cmp='^(broker|rawecho)/'
+awk -v maxc="${CONCURRENCY##* }" -v cmp="$cmp" -v targ='^broker/' \
+	-f "$here/table.awk" "$tmp/results"
 if [[ -n ${MARKDOWN:-} ]]; then
 	{
 		echo "$title"
 		echo
-		awk -v maxc="${CONCURRENCY##* }" -v md=1 -f "$here/table.awk" \
-			"$tmp/results"
+		awk -v maxc="${CONCURRENCY##* }" -v md=1 -v cmp="$cmp" \
+			-v targ='^broker/' -f "$here/table.awk" "$tmp/results"
 	} >"$MARKDOWN"
 fi
 

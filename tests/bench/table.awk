@@ -2,7 +2,7 @@
 # Prints the rows of run.sh or run-auth.sh (one line of name=value pairs
 # each, cb_bench's format) as a table, then the targets.
 #
-#   awk -v maxc=64 [-v md=1] [-v base=echo] [-v cmp='^broker/']
+#   awk -v maxc=64 [-v md=1] [-v base=echo] [-v cmp='^broker/'] [-v targ=RE]
 #       [-v rps_min=0.8] [-v p99_max=3] [-v cpu_max=N] [-v parts='A B']
 #       -f table.awk RESULTS
 #
@@ -15,12 +15,16 @@
 # medians of run-by-run ratios) are shown instead.
 # parts: processes whose CPU per request gets a column of its own
 # (cb_bench's cpu_us_NAME).
+# targ: which of the compared rows the targets are checked for (default:
+# all of them, cmp).
 
 BEGIN {
 	if (base == "")
 		base = "echo"
 	if (cmp == "")
 		cmp = "^broker/"
+	if (targ == "")
+		targ = cmp
 	if (rps_min == "")
 		rps_min = 0.8
 	if (p99_max == "")
@@ -206,7 +210,7 @@ END {
 				pr = ratio(p99[i], p99[j])
 				cr = ratio(srv[i], srv[j])
 			}
-			if (conc[i] == maxc && rr != "")
+			if (conc[i] == maxc && rr != "" && tgt[i] ~ targ)
 				checks = checks (md ? "- " : "  ") \
 				    check(i, rr, pr, cr) "\n"
 		}
