@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,9 +126,9 @@ typedef struct config_parse {
 	FILE       *fp;           /* source, or NULL for text */
 	const char *text;         /* source when fp is NULL */
 	int         line;         /* line being parsed, 1-based */
-	char        bad_section;  /* current section is unknown */
-	char        sql_open;     /* the last key line was a resource's sql */
-	char        continued;    /* this line continues the last value */
+	bool        bad_section;  /* current section is unknown */
+	bool        sql_open;     /* the last key line was a resource's sql */
+	bool        continued;    /* this line continues the last value */
 	uint8_t     seen[N_KEYS]; /* scalar keys already set */
 } config_parse;
 
@@ -666,7 +667,7 @@ config_reader(char *str, int num, void *stream)
 		return str;
 	}
 	s = line;
-	while (isspace((unsigned char) *s)) {
+	while (*s != '\0' && isspace((unsigned char) *s)) {
 		s++;
 	}
 	end = s + strlen(s);
@@ -759,7 +760,7 @@ config_defaults(cbd_config *cfg)
 	cfg->redis.journal_size         = 100000;
 	cfg->auth.max_token_lifetime_ms = 86400000;
 	cfg->auth.session_ttl_ms        = 86400000;
-	cfg->auth.rate_limit_window_ms  = 15 * 60000;
+	cfg->auth.rate_limit_window_ms  = (uint64_t) 15 * 60000;
 	cfg->auth.revocation_fail_open  = 0;
 	cfg->auth.rate_limit_fail_open  = 1;
 	cfg->db.connections             = 4;

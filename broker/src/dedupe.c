@@ -53,8 +53,11 @@ cbd_dedupe_alloc(cbd_dedupe **out, uint32_t cap, uint64_t window_us)
 	while (n < (size_t) cap && n < (1u << 24)) {
 		n <<= 1;
 	}
-	if ((d = calloc(1, sizeof(*d))) == NULL ||
-	    (d->buckets = calloc(n, sizeof(*d->buckets))) == NULL) {
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		return CB_RESOURCE_EXHAUSTED;
+	}
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): pointer array */
+	if ((d->buckets = calloc(n, sizeof(*d->buckets))) == NULL) {
 		free(d);
 		return CB_RESOURCE_EXHAUSTED;
 	}
@@ -102,11 +105,12 @@ cbd_dedupe_begin(cbd_dedupe *d, cbd_req *req, uint64_t now_us,
 {
 	const char       *id     = req->env->request_id;
 	int               method = req->method->id;
+	size_t            idlen  = strlen(id);
 	uint64_t          h;
 	cbd_dedupe_entry *e;
 	cbd_dedupe_entry *oldest;
 
-	if (d->cap == 0 || strlen(id) > DEDUPE_MAX_ID) {
+	if (d->cap == 0 || idlen > DEDUPE_MAX_ID) {
 		return CBD_DEDUPE_SKIP;
 	}
 	cbd_dedupe_expire(d, now_us);
@@ -141,7 +145,7 @@ cbd_dedupe_begin(cbd_dedupe *d, cbd_req *req, uint64_t now_us,
 	e->hash    = h;
 	e->method  = method;
 	e->born_us = now_us;
-	strcpy(e->id, id);
+	memcpy(e->id, id, idlen + 1);
 	e->chain                = d->buckets[h & d->mask];
 	d->buckets[h & d->mask] = e;
 	TAILQ_INSERT_TAIL(&d->ages, e, age);
@@ -181,7 +185,7 @@ cbd_dedupe_unwait(cbd_dedupe_entry *e, cbd_req *req)
 	while (*pp != NULL && *pp != req) {
 		pp = &(*pp)->next;
 	}
-	if (*pp == req) {
+	if (*pp != NULL) {
 		*pp       = req->next;
 		req->next = NULL;
 	}

@@ -75,7 +75,7 @@ cbd_envelope_method_printable(char *dst, size_t cap, const char *name)
 
 	for (i = 0; i + 1 < cap && name[i] != '\0'; i++) {
 		unsigned char c = (unsigned char) name[i];
-		dst[i]          = (c < 0x20 || c >= 0x7f) ? '?' : (char) c;
+		dst[i]          = (char) ((c < 0x20 || c >= 0x7f) ? '?' : c);
 	}
 	dst[i] = '\0';
 }

@@ -33,6 +33,9 @@
  * statistics, so that clients inventing namespaces cannot grow it. */
 #define FEED_MAX_NS 4096
 
+/* Slots of the namespace table: at most half of them used. */
+#define FEED_SLOTS ((size_t) 2 * FEED_MAX_NS)
+
 /* One numbered namespace: open addressing, never removed. */
 typedef struct feed_ns {
 	char    *name; /* NULL: free slot */
@@ -44,7 +47,7 @@ struct cbd_feed {
 	nng_listener listener; /* on cfg->feed */
 	uint64_t     failed;   /* sends that failed, loop thread */
 	uint64_t     start_ms; /* wall clock at open: broker_start_ms */
-	feed_ns     *ns;       /* 2 * FEED_MAX_NS slots, loop thread */
+	feed_ns     *ns;       /* FEED_SLOTS slots, loop thread */
 	size_t       n_ns;     /* used */
 };
 
@@ -53,7 +56,7 @@ struct cbd_feed {
 static uint64_t
 feed_next(cbd_feed *f, const char *name)
 {
-	size_t cap = 2 * FEED_MAX_NS;
+	size_t cap = FEED_SLOTS;
 
 	for (size_t i = cbd_keys_hash(name) % cap;; i = (i + 1) % cap) {
 		feed_ns *e = &f->ns[i];
@@ -83,7 +86,7 @@ cbd_feed_open(cbd_feed **out, const cbd_config *cfg)
 		return CB_OK;
 	}
 	if ((f = calloc(1, sizeof(*f))) == NULL ||
-	    (f->ns = calloc(2 * FEED_MAX_NS, sizeof(*f->ns))) == NULL) {
+	    (f->ns = calloc(FEED_SLOTS, sizeof(*f->ns))) == NULL) {
 		free(f);
 		return CB_RESOURCE_EXHAUSTED;
 	}
@@ -184,7 +187,7 @@ cbd_feed_close(cbd_feed *f)
 	if (f->sock.id != 0) {
 		(void) nng_close(f->sock);
 	}
-	for (size_t i = 0; i < 2 * FEED_MAX_NS; i++) {
+	for (size_t i = 0; i < FEED_SLOTS; i++) {
 		free(f->ns[i].name);
 	}
 	free(f->ns);

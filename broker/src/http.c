@@ -150,7 +150,7 @@ http_health_done(void *arg, cb_status code, const char *message,
 
 	if (code != CB_OK || http_closing(call->h)) {
 		snprintf(text, sizeof(text), "not ready: %s: %s\n",
-		    cb_status_str(code != CB_OK ? code : CB_UNAVAILABLE),
+		    cb_status_str(code != CB_OK ? (int) code : CB_UNAVAILABLE),
 		    code != CB_OK ? message : "broker shutting down");
 		answer_text(call, 503, text);
 		return;

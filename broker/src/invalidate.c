@@ -286,7 +286,6 @@ scan_cb(void *arg, uint64_t tag, redisReply *r)
 	int        ok;
 	cbd_req   *req = cbd_svc_reply(arg, tag, r, &ok);
 	cbd_sweep *s;
-	int        sent;
 
 	if (req == NULL) {
 		return;
@@ -308,8 +307,7 @@ scan_cb(void *arg, uint64_t tag, redisReply *r)
 	}
 	memcpy(s->cursor, r->element[0]->str, r->element[0]->len);
 	s->cursor[r->element[0]->len] = '\0';
-	if ((sent = scan_unlink(req, &s->items[s->next], r->element[1])) !=
-	    0) {
+	if (scan_unlink(req, &s->items[s->next], r->element[1]) != 0) {
 		return; /* unlink_cb goes on, or the request was answered */
 	}
 	if (strcmp(s->cursor, "0") == 0) {

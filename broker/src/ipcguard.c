@@ -9,6 +9,10 @@
 #include "listener.h"
 #include "log.h"
 
+/* The header's periods in microseconds, as the cron compares them. */
+#define PERIOD_US ((uint64_t) CBD_IPCGUARD_PERIOD_MS * 1000)
+#define TIMEOUT_US ((uint64_t) CBD_IPCGUARD_TIMEOUT_MS * 1000)
+
 /*
  *   cron (loop thread)                    nng thread
  *   ------------------                    ----------
@@ -30,7 +34,7 @@ typedef struct watch {
 	nng_dialer    dialer;   /* the probe's dial in progress */
 	int           dialing;  /* a probe is out */
 	uint64_t      due_us;   /* next probe; or its deadline, dialing */
-	atomic_int    lid;      /* *lp's id, for the nng thread */
+	atomic_uint   lid;      /* *lp's id, for the nng thread */
 	atomic_int    alive;    /* a pipe came in through *lp */
 	atomic_int    probe_up; /* the probe's own handshake is done */
 	uint64_t      dial_us;  /* when the probe's dial started */
@@ -74,7 +78,7 @@ static void
 pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	cbd_ipcguard *g   = arg;
-	int           lid = nng_pipe_listener(p).id;
+	uint32_t      lid = nng_pipe_listener(p).id;
 
 	(void) ev;
 	for (size_t i = 0; i < g->n; i++) {
@@ -158,7 +162,7 @@ cbd_ipcguard_cron(cbd_ipcguard *g, uint64_t now_us)
 			    w->owner, NNG_PIPE_EV_ADD_POST, pipe_added, g);
 			(void) nng_pipe_notify(
 			    w->probe, NNG_PIPE_EV_ADD_POST, probe_added, w);
-			w->due_us = now_us + CBD_IPCGUARD_PERIOD_MS * 1000u;
+			w->due_us = now_us + PERIOD_US;
 			continue;
 		}
 		if (!w->dialing) {
@@ -170,12 +174,11 @@ cbd_ipcguard_cron(cbd_ipcguard *g, uint64_t now_us)
 			w->dial_us = now_us;
 			if (nng_dial(w->probe, w->url, &w->dialer,
 			        NNG_FLAG_NONBLOCK) != 0) {
-				w->due_us =
-				    now_us + CBD_IPCGUARD_PERIOD_MS * 1000u;
+				w->due_us = now_us + PERIOD_US;
 				continue;
 			}
 			w->dialing = 1;
-			w->due_us  = now_us + CBD_IPCGUARD_TIMEOUT_MS * 1000u;
+			w->due_us  = now_us + TIMEOUT_US;
 			continue;
 		}
 		if (atomic_load(&w->alive)) {
@@ -184,18 +187,17 @@ cbd_ipcguard_cron(cbd_ipcguard *g, uint64_t now_us)
 			 * before its dialer closes (a cap, in case it never
 			 * does). */
 			if (!atomic_load(&w->probe_up) &&
-			    now_us - w->dial_us <
-			        5u * CBD_IPCGUARD_TIMEOUT_MS * 1000u) {
+			    now_us - w->dial_us < 5 * TIMEOUT_US) {
 				continue;
 			}
 			(void) nng_dialer_close(w->dialer);
 			w->dialing = 0;
-			w->due_us  = now_us + CBD_IPCGUARD_PERIOD_MS * 1000u;
+			w->due_us  = now_us + PERIOD_US;
 		} else if (now_us >= w->due_us) {
 			(void) nng_dialer_close(w->dialer);
 			w->dialing = 0;
 			restart(g, w);
-			w->due_us = now_us + CBD_IPCGUARD_PERIOD_MS * 1000u;
+			w->due_us = now_us + PERIOD_US;
 		}
 	}
 }

@@ -126,6 +126,7 @@ cbd_listener_open(cbd_server *srv)
 		}
 		srv->n_listeners++;
 	}
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): pointer array */
 	srv->reqs = calloc(cfg->contexts, sizeof(*srv->reqs));
 	if (srv->reqs == NULL) {
 		return CB_RESOURCE_EXHAUSTED;

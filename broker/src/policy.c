@@ -18,16 +18,16 @@ static int
 append_str(char **slot, const char *more)
 {
 	size_t a     = *slot != NULL ? strlen(*slot) : 0;
-	char  *grown = realloc(*slot, a + strlen(more) + 2);
+	size_t b     = strlen(more);
+	char  *grown = realloc(*slot, a + b + 2);
 
 	if (grown == NULL) {
 		return -1;
 	}
-	grown[a] = '\0';
 	if (a > 0) {
-		strcat(grown, " ");
+		grown[a++] = ' ';
 	}
-	strcat(grown, more);
+	memcpy(grown + a, more, b + 1);
 	*slot = grown;
 	return 0;
 }
@@ -116,12 +116,13 @@ set_ttl(cbd_resource *r, const char *value)
 	char         *words[2 + 2 * CBD_MAX_PERIODS + 1];
 	size_t        n = 0;
 	char         *save;
-	cbd_ttl_rule *t = &r->ttl;
+	cbd_ttl_rule *t   = &r->ttl;
+	size_t        len = strlen(value);
 
-	if (strlen(value) >= sizeof(buf)) {
+	if (len >= sizeof(buf)) {
 		return "ttl rule too long";
 	}
-	strcpy(buf, value);
+	memcpy(buf, value, len + 1);
 	for (char *w = strtok_r(buf, " \t", &save); w != NULL;
 	     w       = strtok_r(NULL, " \t", &save)) {
 		if (n == sizeof(words) / sizeof(words[0])) {

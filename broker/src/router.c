@@ -8,8 +8,8 @@
 #include "envelope.h"
 
 const cbd_method cbd_methods[CBD_METHOD_COUNT] = {
-#define CBD_METHOD_ROW(id, svc, meth, desc, mut, check, run)               \
-	[CBD_M_##id] = { CBD_M_##id, CB_METHOD_PREFIX svc "/" meth, &desc, \
+#define CBD_METHOD_ROW(id, svc, meth, desc, mut, check, run)                 \
+	[CBD_M_##id] = { CBD_M_##id, CB_METHOD_PREFIX svc "/" meth, &(desc), \
 		mut, check, run },
 	CBD_METHODS(CBD_METHOD_ROW)
 #undef CBD_METHOD_ROW

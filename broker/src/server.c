@@ -56,7 +56,7 @@ server_sdnotify(cbd_server *srv, uint64_t now)
 {
 	char status[256];
 
-	cbd_sdnotify_cron(&srv->sd, now, CRON_MS * 1000);
+	cbd_sdnotify_cron(&srv->sd, now, (uint64_t) CRON_MS * 1000);
 	if (cbd_sdnotify_status_due(&srv->sd, now)) {
 		server_status(srv, status, sizeof(status));
 		cbd_sdnotify_status(&srv->sd, now, status);
@@ -194,7 +194,7 @@ server_reload(cbd_server *srv)
 	if (errs.count == 0 && server_zone(pol->cfg->time_zone) != 0) {
 		cbd_errors_add(&errs, path, 0, "cannot set the time zone");
 	}
-	if (errs.count > 0) {
+	if (errs.count != 0) {
 		server_log_lines(CBD_LOG_ERROR, errs.text);
 		cbd_log_error("reload: %s: %d error%s; the configuration in "
 		              "effect is unchanged (policy generation %llu)",
@@ -258,7 +258,7 @@ static cb_status
 server_events(cbd_server *srv)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
-	struct timeval   tv     = { 0, CRON_MS * 1000 };
+	struct timeval   tv     = { 0, CRON_MS * 1000L };
 
 	srv->cron = event_new(srv->base, -1, EV_PERSIST, server_cron_cb, srv);
 	if (srv->cron == NULL || event_add(srv->cron, &tv) != 0) {

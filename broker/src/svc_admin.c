@@ -239,6 +239,7 @@ metrics_method_detail(
 	mm->latency_sum_us = atomic_load(&ms->lat_sum_us);
 	mm->latency_buckets =
 	    calloc(CBD_LAT_BUCKETS, sizeof(*mm->latency_buckets));
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): pointer array */
 	mm->codes = calloc(CB_STATUS_MAX + 1, sizeof(*mm->codes));
 	if (mm->latency_buckets == NULL || mm->codes == NULL) {
 		return -1;

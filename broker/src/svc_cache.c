@@ -217,6 +217,7 @@ get_many_fill(cbd_req *req, redisReply *r)
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != in->n_keys) {
 		return -1;
 	}
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): pointer array */
 	resp->entries = calloc(in->n_keys, sizeof(*resp->entries));
 	if (resp->entries == NULL) {
 		return -1;
@@ -590,7 +591,7 @@ cbd_cache_increment_run(cbd_req *req)
 	        &cachebroker__v1__increment_response__descriptor) == NULL ||
 	    cbd_svc_cmd(req, &cmd, 6,
 	        cbd_cmd_key_size(prefix(req), in->namespace_, in->key) +
-	            2 * CBD_CMD_INT_SIZE) != 0) {
+	            2 * (size_t) CBD_CMD_INT_SIZE) != 0) {
 		return;
 	}
 	cbd_cmd_str(&cmd, "EVAL");

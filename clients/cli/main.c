@@ -328,7 +328,7 @@ option_apply(struct cli *cli, const struct option *o, const char *val,
 		cli->given |= CLI_OPT_REFRESH;
 		break;
 	case O_FEED:
-		if (*val == '\0') {
+		if (val == NULL || *val == '\0') {
 			return cli_usage_error(NULL, "empty --feed");
 		}
 		cli->feed_url = val;

@@ -209,6 +209,9 @@ main(int argc, char **argv)
 	    pthread_barrier_init(&r.go, NULL, (unsigned) o.concurrency + 1) !=
 	        0) {
 		fprintf(stderr, "cb_client_bench: out of memory\n");
+		free(callers);
+		free(threads);
+		cb_client_close(r.client);
 		return (1);
 	}
 	for (int i = 0; i < o.concurrency; i++) {

@@ -100,9 +100,10 @@ bench_set_many(cb_client *c, const char *ns, const char *prefix, int64_t first,
 	int      rv = -1;
 
 	e    = calloc(batch, sizeof(*e));
-	ep   = calloc(batch, sizeof(*ep));
 	keys = calloc(batch, sizeof(*keys));
 	val  = malloc(value_size + 1);
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): pointer array */
+	ep = calloc(batch, sizeof(*ep));
 	if (e == NULL || ep == NULL || keys == NULL || val == NULL) {
 		(void) snprintf(err, errlen, "out of memory");
 		goto out;

@@ -536,7 +536,7 @@ fb_stampede_run(const fb_opts *o, const fb_stampede_ops *ops, void *shared)
 	/* Hundreds of threads: small stacks (libpq and hiredis need little).
 	 */
 	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 512 * 1024);
+	pthread_attr_setstacksize(&attr, (size_t) 512 * 1024);
 	for (int i = 0; i < o->workers; i++) {
 		int rv;
 

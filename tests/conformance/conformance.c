@@ -53,6 +53,7 @@ typedef struct method {
 } method;
 
 /* call_<suffix>: the typed call cb_<suffix> behind one signature. */
+/* NOLINTBEGIN(bugprone-macro-parentheses): REQ and RESP are types */
 #define TYPED_CALL(suffix, svc, meth, REQ, RESP, rdesc)                  \
 	static cb_status call_##suffix(cb_client *c,                     \
 	    const ProtobufCMessage *req, ProtobufCMessage **resp,        \
@@ -66,6 +67,7 @@ typedef struct method {
 		}                                                        \
 		return (st);                                             \
 	}
+/* NOLINTEND(bugprone-macro-parentheses) */
 CB_CLIENT_METHODS(TYPED_CALL)
 #undef TYPED_CALL
 
@@ -249,7 +251,7 @@ fresh_request_id(char out[33])
 		memcpy(b, &t, sizeof(t));
 		memcpy(b + 8, &seq, sizeof(seq));
 	}
-	for (int i = 0; i < 16; i++) {
+	for (size_t i = 0; i < 16; i++) {
 		snprintf(out + 2 * i, 3, "%02x", b[i]);
 	}
 }

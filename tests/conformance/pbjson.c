@@ -42,8 +42,9 @@ pbjson_base64_encode(const uint8_t *data, size_t len)
 		}
 		*o++ = b64_alphabet[(v >> 18) & 63];
 		*o++ = b64_alphabet[(v >> 12) & 63];
-		*o++ = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
-		*o++ = i + 2 < len ? b64_alphabet[v & 63] : '=';
+		*o++ =
+		    (char) (i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=');
+		*o++ = (char) (i + 2 < len ? b64_alphabet[v & 63] : '=');
 	}
 	*o = '\0';
 	return (out);
@@ -345,8 +346,8 @@ set_value(const ProtobufCFieldDescriptor *f, json_object *v, void *dst,
     const char *path, char *why, size_t whylen)
 {
 	json_object *tmp = NULL;
-	int64_t      s;
-	uint64_t     u;
+	int64_t      s   = 0; /* json_int sets them for the integer types */
+	uint64_t     u   = 0;
 	double       d;
 	int          rv = 0;
 
@@ -525,7 +526,7 @@ is_map(const ProtobufCMessageDescriptor *parent,
 			up = true;
 			continue;
 		}
-		want[n++] = up ? (char) toupper((unsigned char) *p) : *p;
+		want[n++] = (char) (up ? toupper((unsigned char) *p) : *p);
 		up        = false;
 	}
 	snprintf(want + n, sizeof(want) - n, "Entry");
@@ -547,6 +548,7 @@ set_map(const ProtobufCMessageDescriptor *desc,
 		return (fail(why, whylen, path, "a map needs an object"));
 	}
 	n = (size_t) json_object_object_length(v);
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): pointer array */
 	if ((arr = calloc(n > 0 ? n : 1, sizeof(*arr))) == NULL) {
 		return (fail(why, whylen, path, "out of memory"));
 	}

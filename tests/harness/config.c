@@ -144,7 +144,7 @@ buf_add(buf *b, const char *s, size_t len)
 	if (b->oom) {
 		return;
 	}
-	if (b->len + len + 2 > b->cap) {
+	if (b->s == NULL || b->len + len + 2 > b->cap) {
 		size_t cap = (b->len + len + 2) * 2;
 		char  *ns  = realloc(b->s, cap);
 		if (ns == NULL) {

@@ -235,7 +235,7 @@ it_health(void)
 	cb_status                        st;
 
 	st = cb_admin_health(it_env->client, &req, &resp, NULL, &res);
-	it_assert_code(st, CB_OK, &res);
+	IT_ASSERT_CODE(st, CB_OK, &res);
 	return (resp);
 }
 
@@ -249,7 +249,7 @@ it_metrics(void)
 	cb_status                         st;
 
 	st = cb_admin_metrics(it_env->client, &req, &resp, NULL, &res);
-	it_assert_code(st, CB_OK, &res);
+	IT_ASSERT_CODE(st, CB_OK, &res);
 	return (resp);
 }
 

@@ -114,9 +114,9 @@ cb_status it_delete(const char *ns, char **keys, size_t n, uint32_t *deleted,
 cb_status it_publish(const char *event, const char *name, const char *value,
     uint64_t *count, cb_result *res);
 
-/* it_assert_code fails unless got == want, printing both names and the
+/* IT_ASSERT_CODE fails unless got == want, printing both names and the
  * call's message. */
-#define it_assert_code(got, want, res)                         \
+#define IT_ASSERT_CODE(got, want, res)                         \
 	ck_assert_msg((got) == (want), "got %s (%s), want %s", \
 	    cb_status_str(got), (res)->message, cb_status_str(want))
 

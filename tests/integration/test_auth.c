@@ -129,7 +129,7 @@ revoked_by(const char *token, const char *user, int64_t issued_at)
 	Cachebroker__V1__RevokedBy by = 0;
 	cb_result                  res;
 
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    is_revoked(token, user, issued_at, 0, &by, &res), CB_OK, &res);
 	return by;
 }
@@ -165,7 +165,7 @@ get_session(const char *user)
 	cb_result                            res;
 
 	req.user_id = (char *) user;
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    cb_auth_get_session(it_env->client, &req, &resp, NULL, &res),
 	    CB_OK, &res);
 	return resp;
@@ -272,7 +272,7 @@ rate_ok(const char *subject, uint32_t limit, int64_t window_ms, int64_t cost)
 {
 	rate r = RATE(subject, limit, window_ms, cost);
 
-	it_assert_code(rate_check(&r), CB_OK, &r.res);
+	IT_ASSERT_CODE(rate_check(&r), CB_OK, &r.res);
 	ck_assert_msg(!r.without_redis, "decided without Redis");
 	return r;
 }
@@ -287,7 +287,7 @@ CBH_TEST(test_revoke_token_ttl)
 	char     *v;
 
 	before = exp * 1000 - wall_ms();
-	it_assert_code(revoke_token("tok-a", exp, &ttl, &res), CB_OK, &res);
+	IT_ASSERT_CODE(revoke_token("tok-a", exp, &ttl, &res), CB_OK, &res);
 	/* The entry lives exactly as long as the token could be used. */
 	ck_assert_msg(ttl <= before && ttl > before - 1000,
 	    "ttl_ms %lld, remaining lifetime %lld", (long long) ttl,
@@ -300,7 +300,7 @@ CBH_TEST(test_revoke_token_ttl)
 
 	/* A token that has expired needs no entry. */
 	ttl = -1;
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    revoke_token("tok-old", wall_s() - 1, &ttl, &res), CB_OK, &res);
 	ck_assert_int_eq(ttl, 0);
 	ck_assert(!it_exists("auth:blacklist:tok-old"));
@@ -319,7 +319,7 @@ CBH_TEST(test_revoke_user_watermark)
 	char     *v;
 
 	want = (ib * 1000 + DAY_MS) - wall_ms();
-	it_assert_code(revoke_user("u-1", ib, &ttl, &res), CB_OK, &res);
+	IT_ASSERT_CODE(revoke_user("u-1", ib, &ttl, &res), CB_OK, &res);
 	/* Kept until the last token it can revoke has expired. */
 	assert_near("ttl_ms", ttl, want, 1000);
 	assert_near("PTTL auth:revoked-before:u-1",
@@ -333,7 +333,7 @@ CBH_TEST(test_revoke_user_watermark)
 	ck_assert_int_eq(revoked_by("t1", "u-2", ib - 1), BY_NONE);
 
 	/* An earlier watermark does not move it back, nor shorten it. */
-	it_assert_code(revoke_user("u-1", ib - 100, NULL, &res), CB_OK, &res);
+	IT_ASSERT_CODE(revoke_user("u-1", ib - 100, NULL, &res), CB_OK, &res);
 	v = it_redis_get("auth:revoked-before:u-1", NULL);
 	ck_assert_ptr_nonnull(v);
 	ck_assert_int_eq(strtoll(v, NULL, 10), ib);
@@ -345,7 +345,7 @@ CBH_TEST(test_revoke_user_watermark)
 	ck_assert_int_eq(revoked_by("t1", "u-1", ib - 50), BY_USER);
 
 	/* A later one moves it forward. */
-	it_assert_code(revoke_user("u-1", ib + 5, NULL, &res), CB_OK, &res);
+	IT_ASSERT_CODE(revoke_user("u-1", ib + 5, NULL, &res), CB_OK, &res);
 	ck_assert_int_eq(revoked_by("t3", "u-1", ib + 4), BY_USER);
 	ck_assert_int_eq(revoked_by("t3", "u-1", ib + 5), BY_NONE);
 	assert_near("PTTL after a later call",
@@ -353,19 +353,19 @@ CBH_TEST(test_revoke_user_watermark)
 	    ((ib + 5) * 1000 + DAY_MS) - wall_ms(), 1000);
 
 	/* A token both blacklisted and older than the watermark. */
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    revoke_token("t1", wall_s() + 60, NULL, &res), CB_OK, &res);
 	ck_assert_int_eq(revoked_by("t1", "u-1", ib - 1), BY_TOKEN);
 
 	/* A watermark that could revoke nothing still valid, or one in the
 	 * future, is refused. */
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    revoke_user("u-3", wall_s() - DAY_MS / 1000 - 10, NULL, &res),
 	    CB_INVALID_ARGUMENT, &res);
 	ck_assert_uint_gt(strlen(res.message), 0);
-	it_assert_code(revoke_user("u-3", wall_s() + 3600, NULL, &res),
+	IT_ASSERT_CODE(revoke_user("u-3", wall_s() + 3600, NULL, &res),
 	    CB_INVALID_ARGUMENT, &res);
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    revoke_user("u-3", 0, NULL, &res), CB_INVALID_ARGUMENT, &res);
 	ck_assert(!it_exists("auth:revoked-before:u-3"));
 }
@@ -387,7 +387,7 @@ CBH_TEST(test_sessions)
 	cb_message_free(g);
 
 	/* Default TTL: 24h. Data: bytes as they are. */
-	it_assert_code(put_session("u-1", data, sizeof(data), 0, &ttl, &res),
+	IT_ASSERT_CODE(put_session("u-1", data, sizeof(data), 0, &ttl, &res),
 	    CB_OK, &res);
 	ck_assert_int_eq(ttl, DAY_MS);
 	it_assert_ttl_near("auth:session:u-1", DAY_MS);
@@ -401,39 +401,39 @@ CBH_TEST(test_sessions)
 	cb_message_free(g);
 
 	/* Touch: a new TTL, or the default again. */
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    touch_session("u-1", 60000, &found, &ttl, &res), CB_OK, &res);
 	ck_assert(found);
 	ck_assert_int_eq(ttl, 60000);
 	it_assert_ttl_near("auth:session:u-1", 60000);
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    touch_session("u-1", 0, &found, &ttl, &res), CB_OK, &res);
 	ck_assert(found);
 	ck_assert_int_eq(ttl, DAY_MS);
 	it_assert_ttl_near("auth:session:u-1", DAY_MS);
 
 	/* Overwrite with a TTL of its own. */
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    put_session("u-1", "x", 1, 120000, &ttl, &res), CB_OK, &res);
 	ck_assert_int_eq(ttl, 120000);
 	it_assert_ttl_near("auth:session:u-1", 120000);
 
 	/* Delete (logout). */
-	it_assert_code(delete_session("u-1", &found, &res), CB_OK, &res);
+	IT_ASSERT_CODE(delete_session("u-1", &found, &res), CB_OK, &res);
 	ck_assert(found);
 	ck_assert(!it_exists("auth:session:u-1"));
-	it_assert_code(delete_session("u-1", &found, &res), CB_OK, &res);
+	IT_ASSERT_CODE(delete_session("u-1", &found, &res), CB_OK, &res);
 	ck_assert(!found);
 	ck_assert(!session_found("u-1"));
 	/* Touching no session creates none. */
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    touch_session("u-1", 60000, &found, &ttl, &res), CB_OK, &res);
 	ck_assert(!found);
 	ck_assert_int_eq(ttl, 0);
 	ck_assert_int_eq(it_redis_int("DBSIZE"), 0);
 
 	/* An empty session is a session. */
-	it_assert_code(put_session("u-2", "", 0, 0, NULL, &res), CB_OK, &res);
+	IT_ASSERT_CODE(put_session("u-2", "", 0, 0, NULL, &res), CB_OK, &res);
 	ck_assert(session_found("u-2"));
 }
 
@@ -444,7 +444,7 @@ CBH_TEST(test_session_expires_and_slides)
 	cb_result res;
 
 	/* A short TTL really expires. */
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    put_session("short", "s", 1, 300, NULL, &res), CB_OK, &res);
 	ck_assert(session_found("short"));
 	cbh_sleep_ms(450);
@@ -452,10 +452,10 @@ CBH_TEST(test_session_expires_and_slides)
 
 	/* Touch slides it: alive past its first TTL, gone after the last. */
 	t0 = cbh_now_ms();
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    put_session("slide", "s", 1, 1000, NULL, &res), CB_OK, &res);
 	cbh_sleep_ms(600);
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    touch_session("slide", 1000, &found, &ttl, &res), CB_OK, &res);
 	ck_assert(found);
 	cbh_sleep_ms(600);
@@ -513,7 +513,7 @@ burst(const char *subject, uint32_t limit, int64_t window_ms)
 	}
 	pthread_barrier_destroy(&go);
 	for (int i = 0; i < CALLERS; i++) {
-		it_assert_code(cs[i].r.st, CB_OK, &cs[i].r.res);
+		IT_ASSERT_CODE(cs[i].r.st, CB_OK, &cs[i].r.res);
 		ck_assert(!cs[i].r.without_redis);
 		allowed += cs[i].r.allowed;
 	}
@@ -673,8 +673,8 @@ CBH_TEST(test_scripts_survive_flush)
 	/* The first calls load the scripts; then they go by sha. */
 	ck_assert_int_eq(rate_ok("f:1", 5, 60000, 1).remaining, 4);
 	ck_assert_int_eq(rate_ok("f:1", 5, 60000, 1).remaining, 3);
-	it_assert_code(revoke_user("u-f", ib, NULL, &res), CB_OK, &res);
-	it_assert_code(revoke_user("u-f", ib + 1, NULL, &res), CB_OK, &res);
+	IT_ASSERT_CODE(revoke_user("u-f", ib, NULL, &res), CB_OK, &res);
+	IT_ASSERT_CODE(revoke_user("u-f", ib + 1, NULL, &res), CB_OK, &res);
 	ck_assert_int_ge(
 	    info_stat("commandstats", "cmdstat_evalsha", "calls"), 2);
 	ck_assert_int_eq(
@@ -684,7 +684,7 @@ CBH_TEST(test_scripts_survive_flush)
 	r = rate_ok("f:1", 5, 60000, 1);
 	ck_assert(r.allowed);
 	ck_assert_int_eq(r.remaining, 2);
-	it_assert_code(revoke_user("u-f", ib + 2, NULL, &res), CB_OK, &res);
+	IT_ASSERT_CODE(revoke_user("u-f", ib + 2, NULL, &res), CB_OK, &res);
 	/* They met NOSCRIPT, and sent the scripts again. */
 	ck_assert_int_ge(
 	    info_stat("errorstats", "errorstat_NOSCRIPT", "count"), 1);
@@ -695,7 +695,7 @@ CBH_TEST(test_scripts_survive_flush)
 
 	/* And again, each script first after its own flush. */
 	it_redis_ok("SCRIPT FLUSH");
-	it_assert_code(revoke_user("u-f", ib, NULL, &res), CB_OK, &res);
+	IT_ASSERT_CODE(revoke_user("u-f", ib, NULL, &res), CB_OK, &res);
 	ck_assert_int_eq(revoked_by("t", "u-f", ib + 1), BY_USER);
 	it_redis_ok("SCRIPT FLUSH");
 	ck_assert_int_eq(rate_ok("f:1", 5, 60000, 1).remaining, 1);
@@ -850,7 +850,7 @@ CBH_TEST(test_redis_down_defaults)
 	if (!it_need_own_redis()) {
 		return;
 	}
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    revoke_token("tok-d", wall_s() + 600, NULL, &res), CB_OK, &res);
 	stop_redis();
 
@@ -858,14 +858,14 @@ CBH_TEST(test_redis_down_defaults)
 	t0 = cbh_now_ms();
 	st = is_revoked("tok-d", "u", wall_s(), 3000, &by, &res);
 	el = cbh_now_ms() - t0;
-	it_assert_code(st, CB_UNAVAILABLE, &res);
+	IT_ASSERT_CODE(st, CB_UNAVAILABLE, &res);
 	ck_assert_uint_gt(strlen(res.message), 0);
 	ck_assert_msg(el < 1000, "UNAVAILABLE after %lld ms", (long long) el);
 
 	/* fail-open: allowed, and said so. */
 	r.timeout_ms = 3000;
 	t0           = cbh_now_ms();
-	it_assert_code(rate_check(&r), CB_OK, &r.res);
+	IT_ASSERT_CODE(rate_check(&r), CB_OK, &r.res);
 	el = cbh_now_ms() - t0;
 	ck_assert(r.allowed);
 	ck_assert(r.without_redis);
@@ -928,7 +928,7 @@ CBH_TEST(test_redis_down_policies_swapped)
 	cbh_sleep_ms(300);
 	stop_redis();
 	ck_assert_int_eq(pthread_join(c.tid, NULL), 0);
-	it_assert_code(c.st, CB_OK, &c.res);
+	IT_ASSERT_CODE(c.st, CB_OK, &c.res);
 	ck_assert_int_eq(c.by, BY_UNKNOWN);
 	ck_assert_str_eq(c.res.x_cache, "degraded");
 	ck_assert_msg(
@@ -936,7 +936,7 @@ CBH_TEST(test_redis_down_policies_swapped)
 
 	/* With no connection at all. */
 	t0 = cbh_now_ms();
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    is_revoked("tok-p", "u", 1, 3000, &by, &res), CB_OK, &res);
 	el = cbh_now_ms() - t0;
 	ck_assert_int_eq(by, BY_UNKNOWN);
@@ -944,7 +944,7 @@ CBH_TEST(test_redis_down_policies_swapped)
 	ck_assert_msg(el < 1000, "answered after %lld ms", (long long) el);
 
 	/* fail-closed rate limit: denied, try again later. */
-	it_assert_code(rate_check(&r), CB_OK, &r.res);
+	IT_ASSERT_CODE(rate_check(&r), CB_OK, &r.res);
 	ck_assert(!r.allowed);
 	ck_assert(r.without_redis);
 	ck_assert_int_gt(r.retry_after_ms, 0);
@@ -975,15 +975,15 @@ CBH_TEST(test_configured_lifetimes)
 	cb_result res;
 	rate      r;
 
-	it_assert_code(revoke_user("u-1", ib, &ttl, &res), CB_OK, &res);
+	IT_ASSERT_CODE(revoke_user("u-1", ib, &ttl, &res), CB_OK, &res);
 	assert_near("ttl_ms", ttl, ib * 1000 + 3600000 - wall_ms(), 1000);
 	assert_near("PTTL", it_pttl("auth:revoked-before:u-1"),
 	    ib * 1000 + 3600000 - wall_ms(), 1000);
 	/* Tokens of two hours ago have expired under a 1h lifetime. */
-	it_assert_code(revoke_user("u-2", wall_s() - 7200, NULL, &res),
+	IT_ASSERT_CODE(revoke_user("u-2", wall_s() - 7200, NULL, &res),
 	    CB_INVALID_ARGUMENT, &res);
 
-	it_assert_code(put_session("u-1", "s", 1, 0, &ttl, &res), CB_OK, &res);
+	IT_ASSERT_CODE(put_session("u-1", "s", 1, 0, &ttl, &res), CB_OK, &res);
 	ck_assert_int_eq(ttl, 90000);
 	it_assert_ttl_near("auth:session:u-1", 90000);
 
@@ -1062,9 +1062,9 @@ CBH_TEST(test_validation)
 	ck_assert_int_eq(it_redis_int("DBSIZE"), 0);
 
 	/* 256 bytes is allowed. */
-	it_assert_code(revoke_token(max_id, later, NULL, &res), CB_OK, &res);
+	IT_ASSERT_CODE(revoke_token(max_id, later, NULL, &res), CB_OK, &res);
 	ck_assert_int_eq(revoked_by(max_id, max_id, 1), BY_TOKEN);
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    put_session(max_id, "d", 1, 0, NULL, &res), CB_OK, &res);
 	ck_assert(rate_ok(max_id, 5, 1000, 5).allowed);
 }
@@ -1082,7 +1082,7 @@ CBH_TEST(test_out_of_range)
 
 	st = revoke_token("far", far, NULL, &res);
 	if (st == CB_OK) {
-		it_assert_code(
+		IT_ASSERT_CODE(
 		    is_revoked("far", "u", 1, 0, &by, &res), CB_OK, &res);
 		ck_assert_msg(by == BY_TOKEN,
 		    "RevokeToken(expires_at %lld) answered OK, but the token "

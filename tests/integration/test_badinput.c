@@ -10,9 +10,9 @@
 #include "it.h"
 
 /* The limits the harness's config sets (cbh_config_base). */
-#define MAX_MESSAGE (1024 * 1024)
+#define MAX_MESSAGE (1024L * 1024)
 #define MAX_KEY 512
-#define MAX_VALUE (512 * 1024)
+#define MAX_VALUE (512L * 1024)
 #define MAX_BATCH 1000
 
 #define ALWAYS CACHEBROKER__V1__SET_CONDITION__SET_CONDITION_ALWAYS
@@ -119,7 +119,7 @@ payload_code(const char *method, const void *payload, size_t len)
 	return (code);
 }
 
-#define assert_raw_code(got, want, what)                              \
+#define ASSERT_RAW_CODE(got, want, what)                              \
 	ck_assert_msg((got) == (want), "%s: got %s, want %s", (what), \
 	    cb_status_str(got), cb_status_str(want))
 
@@ -142,7 +142,7 @@ CBH_TEST(test_undecodable_envelope)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int code = raw_code(cases[i].bytes, cases[i].len);
-		assert_raw_code(code, CB_INVALID_ARGUMENT, cases[i].what);
+		ASSERT_RAW_CODE(code, CB_INVALID_ARGUMENT, cases[i].what);
 		alive(cases[i].what);
 	}
 	intact();
@@ -178,14 +178,14 @@ CBH_TEST(test_unknown_method)
 	req.key        = "k";
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
 		code = envelope_code(methods[i], &req.base);
-		assert_raw_code(code, CB_UNIMPLEMENTED, methods[i]);
+		ASSERT_RAW_CODE(code, CB_UNIMPLEMENTED, methods[i]);
 		alive(methods[i]);
 	}
 	/* Through the client library too. */
 	code = cb_client_call(it_env->client,
 	    IT_METHOD("AdminService/Shutdown"), &req.base,
 	    &cachebroker__v1__get_response__descriptor, &out, NULL, &res);
-	it_assert_code(code, CB_UNIMPLEMENTED, &res);
+	IT_ASSERT_CODE(code, CB_UNIMPLEMENTED, &res);
 	ck_assert_ptr_null(out);
 	/* An empty method name is no method either. */
 	code = envelope_code("", &req.base);
@@ -206,14 +206,14 @@ CBH_TEST(test_bad_payload)
 
 	code = payload_code(
 	    IT_METHOD("CacheService/Get"), garbage, sizeof(garbage));
-	assert_raw_code(code, CB_INVALID_ARGUMENT, "Get with garbage");
+	ASSERT_RAW_CODE(code, CB_INVALID_ARGUMENT, "Get with garbage");
 	alive("Get with garbage");
 	code = payload_code(
 	    IT_METHOD("CacheService/Set"), wiretype7, sizeof(wiretype7));
-	assert_raw_code(code, CB_INVALID_ARGUMENT, "Set with wire type 7");
+	ASSERT_RAW_CODE(code, CB_INVALID_ARGUMENT, "Set with wire type 7");
 	code = payload_code(
 	    IT_METHOD("CacheService/GetMany"), truncated, sizeof(truncated));
-	assert_raw_code(code, CB_INVALID_ARGUMENT, "GetMany truncated");
+	ASSERT_RAW_CODE(code, CB_INVALID_ARGUMENT, "GetMany truncated");
 	alive("GetMany truncated");
 
 	/* Another method's message: SetRequest.value (bytes, field 3) where
@@ -224,7 +224,7 @@ CBH_TEST(test_bad_payload)
 	set.value.len  = 2;
 	n              = cachebroker__v1__set_request__pack(&set, buf);
 	code = payload_code(IT_METHOD("CacheService/Increment"), buf, n);
-	assert_raw_code(code, CB_INVALID_ARGUMENT, "Increment with a Set");
+	ASSERT_RAW_CODE(code, CB_INVALID_ARGUMENT, "Increment with a Set");
 	ck_assert(!it_exists("tasks:c"));
 	alive("Increment with a Set");
 	intact();
@@ -416,7 +416,7 @@ CBH_TEST(test_value_size)
 		req.entries     = ep;
 		req.n_entries   = 2;
 		st = cb_cache_set_many(it_env->client, &req, &r, NULL, &res);
-		it_assert_code(st, CB_RESOURCE_EXHAUSTED, &res);
+		IT_ASSERT_CODE(st, CB_RESOURCE_EXHAUSTED, &res);
 		ck_assert(!it_exists("users:small"));
 		ck_assert(!it_exists("users:bigger"));
 	}
@@ -442,12 +442,12 @@ CBH_TEST(test_batch_size)
 		req.keys                            = keys;
 		req.n_keys                          = MAX_BATCH;
 		st = cb_cache_get_many(it_env->client, &req, &r, NULL, &res);
-		it_assert_code(st, CB_OK, &res);
+		IT_ASSERT_CODE(st, CB_OK, &res);
 		ck_assert_uint_eq(r->n_entries, MAX_BATCH);
 		cb_message_free(r);
 		req.n_keys = MAX_BATCH + 1;
 		st = cb_cache_get_many(it_env->client, &req, &r, NULL, &res);
-		it_assert_code(st, CB_RESOURCE_EXHAUSTED, &res);
+		IT_ASSERT_CODE(st, CB_RESOURCE_EXHAUSTED, &res);
 	}
 	{
 		Cachebroker__V1__DeleteRequest req =
@@ -458,7 +458,7 @@ CBH_TEST(test_batch_size)
 		req.keys       = keys;
 		req.n_keys     = MAX_BATCH + 1;
 		st = cb_cache_delete(it_env->client, &req, &r, NULL, &res);
-		it_assert_code(st, CB_RESOURCE_EXHAUSTED, &res);
+		IT_ASSERT_CODE(st, CB_RESOURCE_EXHAUSTED, &res);
 		ck_assert(it_exists("users:k0"));
 	}
 	{
@@ -467,8 +467,9 @@ CBH_TEST(test_batch_size)
 		Cachebroker__V1__SetManyResponse *r = NULL;
 		Cachebroker__V1__SetManyEntry    *e;
 		Cachebroker__V1__SetManyEntry   **ep;
-		e  = calloc(MAX_BATCH + 1, sizeof(*e));
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): pointer array */
 		ep = calloc(MAX_BATCH + 1, sizeof(*ep));
+		e  = calloc(MAX_BATCH + 1, sizeof(*e));
 		ck_assert(e != NULL && ep != NULL);
 		for (int i = 0; i <= MAX_BATCH; i++) {
 			cachebroker__v1__set_many_entry__init(&e[i]);
@@ -481,11 +482,11 @@ CBH_TEST(test_batch_size)
 		req.entries    = ep;
 		req.n_entries  = MAX_BATCH + 1;
 		st = cb_cache_set_many(it_env->client, &req, &r, NULL, &res);
-		it_assert_code(st, CB_RESOURCE_EXHAUSTED, &res);
+		IT_ASSERT_CODE(st, CB_RESOURCE_EXHAUSTED, &res);
 		ck_assert_int_eq(it_redis_int("DBSIZE"), 2);
 		req.n_entries = MAX_BATCH;
 		st = cb_cache_set_many(it_env->client, &req, &r, NULL, &res);
-		it_assert_code(st, CB_OK, &res);
+		IT_ASSERT_CODE(st, CB_OK, &res);
 		ck_assert_uint_eq(r->stored, MAX_BATCH);
 		cb_message_free(r);
 		ck_assert_int_eq(it_redis_int("DBSIZE"), MAX_BATCH + 1);
@@ -530,7 +531,7 @@ CBH_TEST(test_oversized_raw)
 		ck_assert_uint_lt(len, 2 * MAX_MESSAGE);
 		snprintf(what, sizeof(what), "a request of %zu bytes", len);
 		code = raw_code(buf, len);
-		assert_raw_code(code, CB_RESOURCE_EXHAUSTED, what);
+		ASSERT_RAW_CODE(code, CB_RESOURCE_EXHAUSTED, what);
 		free(buf);
 		ck_assert(!it_exists("users:huge"));
 		alive(what);
@@ -566,7 +567,7 @@ CBH_TEST(test_client_refuses_oversized)
 	ck_assert_int_eq(cb_client_open(&c, url, &co), CB_OK);
 	t0 = cbh_now_ms();
 	st = cb_cache_set(c, &req, &resp, NULL, &res);
-	it_assert_code(st, CB_RESOURCE_EXHAUSTED, &res);
+	IT_ASSERT_CODE(st, CB_RESOURCE_EXHAUSTED, &res);
 	ck_assert_int_lt(cbh_now_ms() - t0, 500);
 	cb_client_close(c);
 	free(url);
@@ -574,7 +575,7 @@ CBH_TEST(test_client_refuses_oversized)
 	/* And to the real broker: refused, not stored. */
 	t0 = cbh_now_ms();
 	st = cb_cache_set(it_env->client, &req, &resp, NULL, &res);
-	it_assert_code(st, CB_RESOURCE_EXHAUSTED, &res);
+	IT_ASSERT_CODE(st, CB_RESOURCE_EXHAUSTED, &res);
 	ck_assert_int_lt(cbh_now_ms() - t0, 500);
 	ck_assert(!it_exists("users:huge"));
 	free(v);
@@ -607,11 +608,11 @@ CBH_TEST(test_bad_pattern)
 	req.pattern    = "*";
 	st             = cb_cache_invalidate_pattern(
 	                it_env->client, &req, &resp, NULL, &res);
-	it_assert_code(st, CB_INVALID_ARGUMENT, &res);
+	IT_ASSERT_CODE(st, CB_INVALID_ARGUMENT, &res);
 	req.namespace_ = "*";
 	st             = cb_cache_invalidate_pattern(
 	                it_env->client, &req, &resp, NULL, &res);
-	it_assert_code(st, CB_INVALID_ARGUMENT, &res);
+	IT_ASSERT_CODE(st, CB_INVALID_ARGUMENT, &res);
 	ck_assert(it_exists("users:a"));
 	intact();
 }
@@ -634,7 +635,7 @@ CBH_TEST(test_huge_deadline)
 	    cbh_raw_open(&s, cbh_broker_url(it_env->broker), 10000), 0);
 	ck_assert_int_eq(cbh_raw_call(s, buf, len, &resp), 0);
 	ck_assert_ptr_nonnull(resp->status);
-	assert_raw_code(resp->status->code, CB_OK, "deadline_ms UINT32_MAX");
+	ASSERT_RAW_CODE(resp->status->code, CB_OK, "deadline_ms UINT32_MAX");
 	cachebroker__v1__response__free_unpacked(resp, NULL);
 	nng_close(s);
 	free(buf);
@@ -907,7 +908,7 @@ CBH_TEST(test_ipc_hangups_during_handshake)
 	do {
 		st = fresh_health(url, 1000, &res);
 	} while (st != CB_OK && cbh_now_ms() < until);
-	it_assert_code(st, CB_OK, &res);
+	IT_ASSERT_CODE(st, CB_OK, &res);
 	m = it_metrics();
 	if (rounds <= 100) {
 		ck_assert_uint_ge(m->listener_restarts, 1);
@@ -935,7 +936,7 @@ CBH_TEST(test_client_dead_broker)
 
 		st = fresh_health(urls[i], 500, &res);
 		el = cbh_now_ms() - t0;
-		it_assert_code(st, CB_UNAVAILABLE, &res);
+		IT_ASSERT_CODE(st, CB_UNAVAILABLE, &res);
 		ck_assert_msg(
 		    res.message[0] != '\0', "%s: no message", urls[i]);
 		ck_assert_msg(el >= 400 && el < 1500,

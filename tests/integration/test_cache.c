@@ -407,7 +407,7 @@ CBH_TEST(test_increment)
 	    increment("tasks", "huge", INT64_MAX - v, 0, NULL, &v, &res),
 	    CB_OK);
 	ck_assert_int_eq(v, INT64_MAX);
-	it_assert_code(increment("tasks", "huge", 1, 0, NULL, &v, &res),
+	IT_ASSERT_CODE(increment("tasks", "huge", 1, 0, NULL, &v, &res),
 	    CB_OUT_OF_RANGE, &res);
 
 	/* An existing integer written by someone else. */
@@ -604,11 +604,11 @@ CBH_TEST(test_invalidate_many)
 
 	t0 = cbh_now_ms();
 	st = invalidate("users", "item:*", &deleted, 30000, &res);
-	it_assert_code(st, CB_OK, &res);
+	IT_ASSERT_CODE(st, CB_OK, &res);
 	ck_assert_uint_eq(deleted, N);
 	cbh_log("InvalidatePattern of %d keys took %lld ms", N,
 	    (long long) (cbh_now_ms() - t0));
-	ck_assert_int_eq(it_redis_int("DBSIZE"), 2 * NEIGH);
+	ck_assert_int_eq(it_redis_int("DBSIZE"), (intmax_t) 2 * NEIGH);
 	ck_assert(it_exists("users2:item:0"));
 	ck_assert(it_exists("users:keep:0"));
 	ck_assert(!it_exists("users:item:0"));

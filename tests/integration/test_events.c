@@ -30,14 +30,14 @@ CBH_TEST(test_keys)
 	it_set_str("users", "profile:42", "a");
 	it_set_str("users", "profile:43", "b");
 	it_set_str("users", "all-users", "c");
-	it_assert_code(it_publish("users.updated", "user_id", "42", &n, &res),
+	IT_ASSERT_CODE(it_publish("users.updated", "user_id", "42", &n, &res),
 	    CB_OK, &res);
 	ck_assert_uint_eq(n, 2);
 	ck_assert(!it_exists("users:profile:42"));
 	ck_assert(!it_exists("users:all-users"));
 	ck_assert(it_exists("users:profile:43"));
 	/* Again: nothing left to remove, still OK. */
-	it_assert_code(it_publish("users.updated", "user_id", "42", &n, &res),
+	IT_ASSERT_CODE(it_publish("users.updated", "user_id", "42", &n, &res),
 	    CB_OK, &res);
 	ck_assert_uint_eq(n, 0);
 }
@@ -54,7 +54,7 @@ CBH_TEST(test_patterns_across_namespaces)
 	it_set_str("schedules", "technician:7:date:2026-11-26", "c");
 	it_set_str("schedules", "technician:8:date:2026-11-26", "keep");
 	it_set_str("users", "all-technicians", "d");
-	it_assert_code(it_publish("technicians.changed", "id", "7", &n, &res),
+	IT_ASSERT_CODE(it_publish("technicians.changed", "id", "7", &n, &res),
 	    CB_OK, &res);
 	ck_assert_uint_eq(n, 4);
 	ck_assert(!it_exists("users:technician:7:schedule"));
@@ -79,16 +79,16 @@ CBH_TEST(test_bad_requests)
 	cb_result res;
 
 	it_set_str("users", "profile:1", "sentinel");
-	it_assert_code(it_publish("users.nope", "user_id", "1", NULL, &res),
+	IT_ASSERT_CODE(it_publish("users.nope", "user_id", "1", NULL, &res),
 	    CB_INVALID_ARGUMENT, &res);
-	it_assert_code(it_publish("users.updated", NULL, NULL, NULL, &res),
+	IT_ASSERT_CODE(it_publish("users.updated", NULL, NULL, NULL, &res),
 	    CB_INVALID_ARGUMENT, &res);
-	it_assert_code(it_publish("users.updated", "id", "1", NULL, &res),
+	IT_ASSERT_CODE(it_publish("users.updated", "id", "1", NULL, &res),
 	    CB_INVALID_ARGUMENT, &res);
-	it_assert_code(it_publish("users.updated", "user_id", "x", NULL, &res),
+	IT_ASSERT_CODE(it_publish("users.updated", "user_id", "x", NULL, &res),
 	    CB_INVALID_ARGUMENT, &res);
 	/* A value cannot widen a key into a pattern. */
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    it_publish("technicians.changed", "id", "*", NULL, &res),
 	    CB_INVALID_ARGUMENT, &res);
 	it_get_str("users", "profile:1", "sentinel");
@@ -115,7 +115,7 @@ CBH_TEST(test_redis_down)
 	}
 	/* Not reported as done: the caller must know. */
 	t0 = cbh_now_ms();
-	it_assert_code(it_publish("users.updated", "user_id", "1", NULL, &res),
+	IT_ASSERT_CODE(it_publish("users.updated", "user_id", "1", NULL, &res),
 	    CB_UNAVAILABLE, &res);
 	ck_assert_int_lt(cbh_now_ms() - t0, 1000);
 }

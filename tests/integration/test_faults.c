@@ -118,7 +118,7 @@ CBH_TEST(test_deadline_redis_paused)
 
 	/* And through the client library. */
 	st = get_timed("users", "k", 300, &el, &res);
-	it_assert_code(st, CB_DEADLINE_EXCEEDED, &res);
+	IT_ASSERT_CODE(st, CB_DEADLINE_EXCEEDED, &res);
 	ck_assert_msg(
 	    el < 1000, "DEADLINE_EXCEEDED after %lld ms", (long long) el);
 	ck_assert_msg(cbh_now_ms() - t_pause < 3000,
@@ -153,11 +153,11 @@ redis_down_and_back(int sig)
 
 	/* Fast UNAVAILABLE, well inside a 3 s deadline. */
 	st = get_timed("users", "k", 3000, &el, &res);
-	it_assert_code(st, CB_UNAVAILABLE, &res);
+	IT_ASSERT_CODE(st, CB_UNAVAILABLE, &res);
 	ck_assert_msg(
 	    el < 1000, "Get: UNAVAILABLE after %lld ms", (long long) el);
 	st = set_timed("users", "k", 3000, &el, &res);
-	it_assert_code(st, CB_UNAVAILABLE, &res);
+	IT_ASSERT_CODE(st, CB_UNAVAILABLE, &res);
 	ck_assert_msg(
 	    el < 1000, "Set: UNAVAILABLE after %lld ms", (long long) el);
 
@@ -234,7 +234,7 @@ CBH_TEST(test_redis_dies_during_call)
 	cbh_sleep_ms(300); /* the Get is now waiting on Redis */
 	ck_assert_int_eq(cbh_redis_stop(it_env->redis, SIGKILL), 0);
 	ck_assert_int_eq(pthread_join(c.tid, NULL), 0);
-	it_assert_code(c.st, CB_UNAVAILABLE, &c.res);
+	IT_ASSERT_CODE(c.st, CB_UNAVAILABLE, &c.res);
 	ck_assert_msg(c.elapsed < 2000,
 	    "Get answered %lld ms after it started (Redis died at ~300)",
 	    (long long) c.elapsed);
@@ -267,7 +267,7 @@ CBH_TEST(test_sigterm_drains)
 	ck_assert_int_eq(cbh_broker_signal(it_env->broker, SIGTERM), 0);
 	ck_assert_int_eq(pthread_join(c.tid, NULL), 0);
 	/* Drained: the call in flight got its real answer. */
-	it_assert_code(c.st, CB_OK, &c.res);
+	IT_ASSERT_CODE(c.st, CB_OK, &c.res);
 	ck_assert_int_eq(cbh_broker_wait(it_env->broker, 20000), 0);
 	ck_assert_msg(cbh_now_ms() - t0 < 10000, "drain took %lld ms",
 	    (long long) (cbh_now_ms() - t0));

@@ -213,7 +213,7 @@ CBH_TEST(test_miss_then_hit)
 	if (!need_pg()) {
 		return;
 	}
-	it_assert_code(fetch(&f), CB_OK, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_OK, &f.res);
 	ck_assert_int_eq(f.resp->source, FROM_LOADER);
 	ck_assert_str_eq(f.res.x_cache, "miss");
 	ck_assert_str_eq(f.resp->key, "users:profile:42");
@@ -225,7 +225,7 @@ CBH_TEST(test_miss_then_hit)
 	ck_assert_int_eq(f.resp->ttl_ms > 3240000 - 2000, 1);
 	fetch_done(&f);
 
-	it_assert_code(fetch(&f), CB_OK, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_OK, &f.res);
 	ck_assert_int_eq(f.resp->source, FROM_CACHE);
 	ck_assert_str_eq(f.res.x_cache, "hit");
 	assert_value(&f, "{\"id\":42,\"name\":\"user 42\"}");
@@ -243,8 +243,8 @@ CBH_TEST(test_not_found_is_cached)
 	if (!need_pg()) {
 		return;
 	}
-	it_assert_code(fetch(&f), CB_NOT_FOUND, &f.res);
-	it_assert_code(fetch(&f), CB_NOT_FOUND, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_NOT_FOUND, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_NOT_FOUND, &f.res);
 	/* The second answer came from the negative entry. */
 	ck_assert_int_eq(calls(), 1);
 	ttl = it_pttl("users:profile:9999");
@@ -256,11 +256,11 @@ CBH_TEST(test_not_found_is_cached)
 	/* A refresh looks again. */
 	pg_sql("INSERT INTO users VALUES (9999, 'late')");
 	f.refresh = true;
-	it_assert_code(fetch(&f), CB_OK, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_OK, &f.res);
 	assert_value(&f, "{\"id\":9999,\"name\":\"late\"}");
 	fetch_done(&f);
 	f.refresh = false;
-	it_assert_code(fetch(&f), CB_OK, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_OK, &f.res);
 	ck_assert_int_eq(f.resp->source, FROM_CACHE);
 	fetch_done(&f);
 	ck_assert_int_eq(calls(), 2);
@@ -288,7 +288,7 @@ CBH_TEST(test_single_flight)
 		ck_assert_int_eq(pthread_join(fs[i].tid, NULL), 0);
 	}
 	for (int i = 0; i < STAMPEDE; i++) {
-		it_assert_code(fs[i].st, CB_OK, &fs[i].res);
+		IT_ASSERT_CODE(fs[i].st, CB_OK, &fs[i].res);
 		assert_value(&fs[i], "{\"id\":7,\"name\":\"user 7\"}");
 		from_loader += fs[i].resp->source == FROM_LOADER;
 		fetch_done(&fs[i]);
@@ -319,16 +319,16 @@ CBH_TEST(test_invalidation_during_load_is_not_stored)
 	d.namespace_ = "users";
 	d.n_keys     = 1;
 	d.keys       = keys;
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    cb_cache_delete(it_env->client, &d, &dr, NULL, &res), CB_OK, &res);
 	cb_message_free(dr);
 	ck_assert_int_eq(pthread_join(f.tid, NULL), 0);
-	it_assert_code(f.st, CB_OK, &f.res);
+	IT_ASSERT_CODE(f.st, CB_OK, &f.res);
 	fetch_done(&f);
 	/* What the load read may predate the change: it was not stored. */
 	ck_assert(!it_exists("users:profile:8"));
 	pg_sql("UPDATE delay SET seconds = 0");
-	it_assert_code(fetch(&f), CB_OK, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_OK, &f.res);
 	assert_value(&f, "{\"id\":8,\"name\":\"renamed\"}");
 	fetch_done(&f);
 	pg_sql("UPDATE users SET name = 'user 8' WHERE id = 8");
@@ -353,7 +353,7 @@ CBH_TEST(test_redis_down_answers_from_database)
 		cb_message_free(h);
 		cbh_sleep_ms(100);
 	}
-	it_assert_code(fetch(&f), CB_OK, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_OK, &f.res);
 	ck_assert_str_eq(f.res.x_cache, "degraded");
 	ck_assert_int_eq(f.resp->source, FROM_LOADER);
 	ck_assert_int_eq(f.resp->ttl_ms, 0);
@@ -373,7 +373,7 @@ CBH_TEST(test_statement_timeout)
 	if (!need_pg()) {
 		return;
 	}
-	it_assert_code(fetch(&f), CB_DEADLINE_EXCEEDED, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_DEADLINE_EXCEEDED, &f.res);
 	ck_assert_msg(cbh_now_ms() - t0 < 3000, "took %lld ms",
 	    (long long) (cbh_now_ms() - t0));
 	ck_assert(!it_exists("users:slow:1"));
@@ -381,9 +381,9 @@ CBH_TEST(test_statement_timeout)
 	/* A failed load is not remembered: the next Fetch loads again. */
 	pg_sql("UPDATE delay SET seconds = 1.5");
 	f = FETCH("users.profile", "user_id", "14");
-	it_assert_code(fetch(&f), CB_DEADLINE_EXCEEDED, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_DEADLINE_EXCEEDED, &f.res);
 	pg_sql("UPDATE delay SET seconds = 0");
-	it_assert_code(fetch(&f), CB_OK, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_OK, &f.res);
 	ck_assert_int_eq(f.resp->source, FROM_LOADER);
 	fetch_done(&f);
 }
@@ -396,11 +396,11 @@ CBH_TEST(test_parameters_are_data)
 	if (!need_pg()) {
 		return;
 	}
-	it_assert_code(fetch(&f), CB_OK, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_OK, &f.res);
 	assert_value(&f, "{\"q\" : \"x');DROP_TABLE_users;--\"}");
 	fetch_done(&f);
 	f.value = "1;DELETE FROM users";
-	it_assert_code(fetch(&f), CB_INVALID_ARGUMENT, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_INVALID_ARGUMENT, &f.res);
 	ck_assert_int_eq(pg_long("SELECT count(*) FROM users"), 500);
 }
 END_TEST
@@ -412,13 +412,13 @@ CBH_TEST(test_bad_requests)
 	if (!need_pg()) {
 		return;
 	}
-	it_assert_code(fetch(&f), CB_INVALID_ARGUMENT, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_INVALID_ARGUMENT, &f.res);
 	f = FETCH("users.profile", "id", "1");
-	it_assert_code(fetch(&f), CB_INVALID_ARGUMENT, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_INVALID_ARGUMENT, &f.res);
 	f = FETCH("users.profile", NULL, NULL);
-	it_assert_code(fetch(&f), CB_INVALID_ARGUMENT, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_INVALID_ARGUMENT, &f.res);
 	f = FETCH("users.profile", "user_id", "4x");
-	it_assert_code(fetch(&f), CB_INVALID_ARGUMENT, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_INVALID_ARGUMENT, &f.res);
 	ck_assert_int_eq(calls(), 0);
 }
 END_TEST
@@ -474,25 +474,25 @@ CBH_TEST(test_ttl_rules)
 	}
 	/* Yesterday, today and tomorrow in the broker's zone (UTC). */
 	for (int i = 0; i < 3; i++) {
-		time_t    t = now + (i - 1) * 86400;
+		time_t    t = now + (time_t) (i - 1) * 86400;
 		struct tm tm;
 		gmtime_r(&t, &tm);
 		strftime(day[i], sizeof(day[i]), "%Y-%m-%d", &tm);
 		f.value = day[i];
-		it_assert_code(fetch(&f), CB_OK, &f.res);
+		IT_ASSERT_CODE(fetch(&f), CB_OK, &f.res);
 		fetch_done(&f);
 		snprintf(key, sizeof(key), "schedules:day:%s", day[i]);
 		ttl_near(key, want[i]);
 	}
 	for (int i = 0; i < 3; i++) {
 		f = FETCH("reports.perf", "period", periods[i]);
-		it_assert_code(fetch(&f), CB_OK, &f.res);
+		IT_ASSERT_CODE(fetch(&f), CB_OK, &f.res);
 		fetch_done(&f);
 		snprintf(key, sizeof(key), "reports:perf:%s", periods[i]);
 		ttl_near(key, pwant[i]);
 	}
 	f = FETCH("reports.perf", "period", "weekly");
-	it_assert_code(fetch(&f), CB_INVALID_ARGUMENT, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_INVALID_ARGUMENT, &f.res);
 }
 END_TEST
 
@@ -505,14 +505,14 @@ CBH_TEST(test_early_refresh)
 		return;
 	}
 	pg_sql("UPDATE delay SET seconds = 0.3");
-	it_assert_code(fetch(&f), CB_OK, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_OK, &f.res);
 	fetch_done(&f);
 	ck_assert_int_eq(calls(), 1);
 	/* Hits for longer than the TTL: the loads run ahead of expiry, so
 	 * every one of them is a hit. */
 	t0 = cbh_now_ms();
 	while (cbh_now_ms() - t0 < 3500) {
-		it_assert_code(fetch(&f), CB_OK, &f.res);
+		IT_ASSERT_CODE(fetch(&f), CB_OK, &f.res);
 		ck_assert_msg(f.resp->source == FROM_CACHE,
 		    "a miss after %lld ms", (long long) (cbh_now_ms() - t0));
 		fetch_done(&f);
@@ -532,7 +532,7 @@ CBH_TEST(test_stale_if_error)
 	if (!need_pg()) {
 		return;
 	}
-	it_assert_code(fetch(&f), CB_OK, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_OK, &f.res);
 	ck_assert_int_le(f.resp->ttl_ms, 1100);
 	fetch_done(&f);
 	/* Kept past its TTL for the stale window. */
@@ -540,7 +540,7 @@ CBH_TEST(test_stale_if_error)
 	ck_assert_msg(ttl > 55000, "pttl %lld", ttl);
 	cbh_sleep_ms(1300); /* expired (1 s + 10% jitter) */
 	ck_assert_int_eq(cbh_pg_stop(pg), 0);
-	it_assert_code(fetch(&f), CB_OK, &f.res);
+	IT_ASSERT_CODE(fetch(&f), CB_OK, &f.res);
 	ck_assert_int_eq(
 	    f.resp->source, CACHEBROKER__V1__FETCH_SOURCE__FETCH_SOURCE_STALE);
 	ck_assert_str_eq(f.res.x_cache, "stale");

@@ -103,11 +103,12 @@ setup(void)
 static bool
 promtool_check(const char *text)
 {
-	char  path[512];
-	char  cmd[1100];
-	char  out[4096] = "";
-	FILE *p;
-	int   rc;
+	char   path[512];
+	char   cmd[1100];
+	char   out[4096] = "";
+	FILE  *p;
+	size_t got;
+	int    rc;
 
 	if (system("command -v promtool >/dev/null 2>&1") != 0) {
 		cbh_skip("promtool (Debian package prometheus) is not "
@@ -119,8 +120,9 @@ promtool_check(const char *text)
 	ck_assert_int_eq(cbh_file_write(path, text), 0);
 	snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s' 2>&1", path);
 	ck_assert_ptr_nonnull(p = popen(cmd, "r"));
-	fread(out, 1, sizeof(out) - 1, p) > 0 ? (void) 0 : (void) 0;
-	rc = pclose(p);
+	got      = fread(out, 1, sizeof(out) - 1, p);
+	out[got] = '\0';
+	rc       = pclose(p);
 	ck_assert_msg(rc == 0, "promtool check metrics failed:\n%s", out);
 	/* Lint problems are printed, yet exit 0 in some versions. */
 	ck_assert_msg(out[0] == '\0', "promtool check metrics:\n%s", out);
@@ -152,7 +154,7 @@ CBH_TEST(test_metrics_match_admin_metrics)
 
 	it_set_str("users", "a", "1");
 	it_get_str("users", "a", "1");
-	it_assert_code(it_get("users", "missing", &g), CB_OK,
+	IT_ASSERT_CODE(it_get("users", "missing", &g), CB_OK,
 	    &(cb_result) { .message = "" });
 	cb_message_free(g);
 	ck_assert_int_eq(http_get("/metrics", &text), 200);
@@ -240,7 +242,7 @@ CBH_TEST(test_error_codes_counted)
 	req.namespace_ = "Bad Namespace";
 	req.key        = "k";
 	st             = cb_cache_get(it_env->client, &req, &resp, NULL, &res);
-	it_assert_code(st, CB_INVALID_ARGUMENT, &res);
+	IT_ASSERT_CODE(st, CB_INVALID_ARGUMENT, &res);
 	ck_assert_int_eq(http_get("/metrics", &text), 200);
 	ck_assert_double_eq(
 	    sample(text,
@@ -336,7 +338,7 @@ CBH_TEST(test_readyz_draining)
 	ck_assert_double_eq(sample(body, "cachebroker_draining"), 1);
 	free(body);
 	ck_assert_int_eq(pthread_join(c.tid, NULL), 0);
-	it_assert_code(c.st, CB_OK, &c.res);
+	IT_ASSERT_CODE(c.st, CB_OK, &c.res);
 	ck_assert_int_eq(cbh_broker_wait(it_env->broker, 20000), 0);
 }
 

@@ -198,9 +198,9 @@ CBH_TEST(test_journal_replays_before_reads)
 
 	t0 = cbh_now_ms();
 	st = it_delete("users", keys, 1, NULL, NULL, &res);
-	it_assert_code(st, CB_UNAVAILABLE, &res);
+	IT_ASSERT_CODE(st, CB_UNAVAILABLE, &res);
 	st = it_publish("users.updated", "user_id", "2", NULL, &res);
-	it_assert_code(st, CB_UNAVAILABLE, &res);
+	IT_ASSERT_CODE(st, CB_UNAVAILABLE, &res);
 	ck_assert_int_lt(cbh_now_ms() - t0, 1000);
 
 	/* The scenario is real: the old values are in the append-only file
@@ -248,7 +248,7 @@ CBH_TEST(test_journal_overflow_flushes_namespace)
 	it_set_str("users", "unrelated", "2");
 	it_set_str("tasks", "other", "3");
 	kill_redis();
-	it_assert_code(it_delete("users", keys, 5, NULL, NULL, &res),
+	IT_ASSERT_CODE(it_delete("users", keys, 5, NULL, NULL, &res),
 	    CB_UNAVAILABLE, &res);
 	restart_redis();
 	ck_assert(it_exists("users:unrelated"));
@@ -427,7 +427,7 @@ warm(char **names, size_t n)
 	req.strategies   = names;
 	req.n_strategies = n;
 	st = cb_warm_warm(it_env->client, &req, &resp, &co, &res);
-	it_assert_code(st, CB_OK, &res);
+	IT_ASSERT_CODE(st, CB_OK, &res);
 	return resp;
 }
 

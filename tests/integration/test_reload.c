@@ -328,7 +328,7 @@ assert_profile_ttl(int id, long long lo, long long hi)
 	char      key[48];
 	long long ttl;
 
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    fetch_one("users.profile", id, NULL, &res), CB_OK, &res);
 	snprintf(key, sizeof(key), "users:profile:%d", id);
 	ttl = it_pttl(key);
@@ -344,7 +344,7 @@ assert_name(int id)
 	cb_result                       res;
 	char                            want[32];
 
-	it_assert_code(fetch_one("users.name", id, &resp, &res), CB_OK, &res);
+	IT_ASSERT_CODE(fetch_one("users.name", id, &resp, &res), CB_OK, &res);
 	snprintf(want, sizeof(want), "\"user %d\"", id);
 	ck_assert_msg(memmem(resp->value.data, resp->value.len, want,
 	                  strlen(want)) != NULL,
@@ -372,7 +372,7 @@ CBH_TEST(test_reload_under_load)
 	/* Before: 1h ± 10% jitter, and no users.name. */
 	assert_profile_ttl(
 	    IDS_LOADED + 1, HOUR_MS * 8 / 10, HOUR_MS * 11 / 10);
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    fetch_one("users.name", 1, NULL, &res), CB_INVALID_ARGUMENT, &res);
 	load_start();
 	cbh_sleep_ms(300);
@@ -389,7 +389,7 @@ CBH_TEST(test_reload_under_load)
 	assert_profile_ttl(
 	    IDS_LOADED + 2, HOUR_MS * 27 / 10, HOUR_MS * 33 / 10);
 	assert_name(7);
-	it_assert_code(
+	IT_ASSERT_CODE(
 	    it_publish("users.renamed", "user_id", "7", &count, &res), CB_OK,
 	    &res);
 	ck_assert_uint_eq(count, 1); /* users:name:7, fetched above */
@@ -415,7 +415,7 @@ CBH_TEST(test_reload_under_load)
 	assert_profile_ttl(
 	    IDS_LOADED + 3, HOUR_MS * 27 / 10, HOUR_MS * 33 / 10);
 	assert_name(8);
-	it_assert_code(fetch_one("users.broken", 1, NULL, &res),
+	IT_ASSERT_CODE(fetch_one("users.broken", 1, NULL, &res),
 	    CB_INVALID_ARGUMENT, &res);
 	cbh_sleep_ms(300);
 	load_stop();

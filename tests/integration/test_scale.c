@@ -232,7 +232,7 @@ CBH_TEST(test_pattern_at_scale)
 	}
 	fill("pat:k:", SCALE_KEYS);
 	fill("keep:k:", SCALE_KEYS);
-	ck_assert_int_eq(it_redis_int("DBSIZE"), 2 * SCALE_KEYS);
+	ck_assert_int_eq(it_redis_int("DBSIZE"), (intmax_t) 2 * SCALE_KEYS);
 	it_redis_ok("CONFIG SET latency-monitor-threshold 1");
 	(void) it_redis_int("LATENCY RESET");
 
@@ -264,18 +264,19 @@ CBH_TEST(test_pattern_at_scale)
 	atomic_store(&pi.stop, true);
 	ck_assert_int_eq(pthread_join(pi.tid, NULL), 0);
 	redisFree(pi.rc);
-	it_assert_code(st, CB_OK, &res);
+	IT_ASSERT_CODE(st, CB_OK, &res);
 	ck_assert_uint_eq(resp->deleted, SCALE_KEYS);
 	cb_message_free(resp);
 	fprintf(stderr,
 	    "scale: %d keys invalidated in %.1f ms; %ld PINGs meanwhile, the "
 	    "longest %.2f ms\n",
-	    SCALE_KEYS, took_us / 1000.0, pi.count, pi.max_us / 1000.0);
+	    SCALE_KEYS, (double) took_us / 1000.0, pi.count,
+	    (double) pi.max_us / 1000.0);
 	ck_assert_msg(pi.err[0] == '\0', "%s", pi.err);
 	ck_assert_int_gt(pi.count, 0);
-	ck_assert_msg(pi.max_us <= SCALE_STALL_MS * 1000,
+	ck_assert_msg(pi.max_us <= (int64_t) SCALE_STALL_MS * 1000,
 	    "a PING waited %.1f ms during the invalidation",
-	    pi.max_us / 1000.0);
+	    (double) pi.max_us / 1000.0);
 	fprintf(stderr,
 	    "scale: Redis' latency monitor: longest event %lld ms\n",
 	    assert_latency());
@@ -284,7 +285,7 @@ CBH_TEST(test_pattern_at_scale)
 	 * answered from the database, and not stored. */
 	gate_sql(gate, "SELECT pg_advisory_unlock(" GATE_LOCK ")");
 	ck_assert_int_eq(pthread_join(g.tid, NULL), 0);
-	it_assert_code(g.st, CB_OK, &g.res);
+	IT_ASSERT_CODE(g.st, CB_OK, &g.res);
 	ck_assert_int_eq(g.resp->source,
 	    CACHEBROKER__V1__FETCH_SOURCE__FETCH_SOURCE_LOADER);
 	cb_message_free(g.resp);
@@ -297,7 +298,7 @@ CBH_TEST(test_pattern_at_scale)
 
 	/* A load that begins afterwards stores as usual. */
 	gated_fetch_thread(&g2);
-	it_assert_code(g2.st, CB_OK, &g2.res);
+	IT_ASSERT_CODE(g2.st, CB_OK, &g2.res);
 	cb_message_free(g2.resp);
 	ck_assert(it_exists("pat:gated:1"));
 	PQfinish(gate);

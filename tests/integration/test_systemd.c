@@ -278,7 +278,7 @@ CBH_TEST(test_ready_status_watchdog_stopping)
 	pthread_mutex_unlock(&mgr.mtx);
 	ck_assert_msg(pings >= 4, "%zu WATCHDOG=1 in 1.5 s (every %d ms?)",
 	    pings, PING_MS);
-	ck_assert_msg(gap_max < 2 * PING_MS,
+	ck_assert_msg(gap_max < (int64_t) 2 * PING_MS,
 	    "WATCHDOG=1 %lld ms apart (every %d ms?)", (long long) gap_max,
 	    PING_MS);
 	/* At half the period, not at every cron tick (100 ms). */

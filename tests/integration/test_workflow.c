@@ -246,6 +246,8 @@ static const wf_case cases[] = {
 	    .event = "reports.refreshed",
 	    .write = "REFRESH MATERIALIZED VIEW CONCURRENTLY "
 	             "workflow.technician_daily_stats",
+	    /* The first is one string, split for the line length.
+	     * NOLINTNEXTLINE(bugprone-suspicious-missing-comma) */
 	    .fetch = { "reports.performance technician_id={tech} "
 	               "period=historical",
 	        "reports.analytics type=completion period=daily",

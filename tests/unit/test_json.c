@@ -65,6 +65,8 @@ START_TEST(test_rejected)
 		"{\"event\":\"e\",\"params\":{\"a\":{}}}",
 		"{\"event\":\"e\",\"params\":{\"a\":[1]}}",
 		"{\"event\":\"e\",\"params\":{\"a\":1,\"a\":2}}",
+		/* One string, split for the line length.
+		 * NOLINTNEXTLINE(bugprone-suspicious-missing-comma) */
 		"{\"event\":\"e\",\"params\":{\"a\":1,\"b\":2,\"c\":3,\"d\":4,"
 		"\"e\":5}}",
 		"{\"event\":\"e\",\"params\":{\"a\":01}}",

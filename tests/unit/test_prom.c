@@ -114,51 +114,51 @@ has(const char *line)
 	return 0;
 }
 
-#define ck_line(l) ck_assert_msg(has(l), "missing line: %s", l)
+#define CK_LINE(l) ck_assert_msg(has(l), "missing line: %s", l)
 
 START_TEST(test_histogram_is_cumulative)
 {
 	const char *b = "cachebroker_request_duration_seconds_bucket{method="
 	                "\"CacheService/Get\",";
 
-	ck_line("# TYPE cachebroker_request_duration_seconds histogram");
+	CK_LINE("# TYPE cachebroker_request_duration_seconds histogram");
 	/* le=16 µs takes buckets 0..4 (under 2^4 µs): 1 + 2. */
 	ck_assert(strstr(text, b) != NULL);
-	ck_line("cachebroker_request_duration_seconds_bucket{method="
+	CK_LINE("cachebroker_request_duration_seconds_bucket{method="
 	        "\"CacheService/Get\",le=\"1.6e-05\"} 3");
-	ck_line("cachebroker_request_duration_seconds_bucket{method="
+	CK_LINE("cachebroker_request_duration_seconds_bucket{method="
 	        "\"CacheService/Get\",le=\"6.4e-05\"} 6");
-	ck_line("cachebroker_request_duration_seconds_bucket{method="
+	CK_LINE("cachebroker_request_duration_seconds_bucket{method="
 	        "\"CacheService/Get\",le=\"16.777216\"} 6");
-	ck_line("cachebroker_request_duration_seconds_bucket{method="
+	CK_LINE("cachebroker_request_duration_seconds_bucket{method="
 	        "\"CacheService/Get\",le=\"+Inf\"} 10");
-	ck_line("cachebroker_request_duration_seconds_sum{method="
+	CK_LINE("cachebroker_request_duration_seconds_sum{method="
 	        "\"CacheService/Get\"} 2.5");
-	ck_line("cachebroker_request_duration_seconds_count{method="
+	CK_LINE("cachebroker_request_duration_seconds_count{method="
 	        "\"CacheService/Get\"} 10");
 }
 END_TEST
 
 START_TEST(test_counters_and_labels)
 {
-	ck_line("cachebroker_requests_total{method=\"CacheService/"
+	CK_LINE("cachebroker_requests_total{method=\"CacheService/"
 	        "Get\",code=\"OK\"} 9");
-	ck_line("cachebroker_requests_total{method=\"CacheService/"
+	CK_LINE("cachebroker_requests_total{method=\"CacheService/"
 	        "Get\",code=\"NOT_FOUND\"} 1");
-	ck_line("cachebroker_cache_hits_total{namespace=\"users\"} 7");
-	ck_line("cachebroker_cache_misses_total{namespace=\"users\"} 3");
-	ck_line("cachebroker_build_info{version=\"1.2.3\"} 1");
-	ck_line("cachebroker_serving 1");
-	ck_line("cachebroker_contexts 64");
-	ck_line("cachebroker_backend_up{backend=\"redis\"} 1");
-	ck_line(
+	CK_LINE("cachebroker_cache_hits_total{namespace=\"users\"} 7");
+	CK_LINE("cachebroker_cache_misses_total{namespace=\"users\"} 3");
+	CK_LINE("cachebroker_build_info{version=\"1.2.3\"} 1");
+	CK_LINE("cachebroker_serving 1");
+	CK_LINE("cachebroker_contexts 64");
+	CK_LINE("cachebroker_backend_up{backend=\"redis\"} 1");
+	CK_LINE(
 	    "cachebroker_backend_latency_seconds{backend=\"redis\"} 0.00025");
-	ck_line("cachebroker_pool_connections{backend=\"redis\"} 4");
-	ck_line("cachebroker_pool_ready_connections{backend=\"redis\"} 3");
+	CK_LINE("cachebroker_pool_connections{backend=\"redis\"} 4");
+	CK_LINE("cachebroker_pool_ready_connections{backend=\"redis\"} 3");
 	/* Label values are escaped. */
-	ck_line("cachebroker_warm_runs_total{strategy=\"odd "
+	CK_LINE("cachebroker_warm_runs_total{strategy=\"odd "
 	        "\\\"name\\\"\\\\\"} 2");
-	ck_line("cachebroker_warm_last_duration_seconds{strategy=\"odd "
+	CK_LINE("cachebroker_warm_last_duration_seconds{strategy=\"odd "
 	        "\\\"name\\\"\\\\\"} 1.5");
 }
 END_TEST

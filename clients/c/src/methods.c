@@ -7,6 +7,7 @@
  * and hands a local pointer to cb_client_call, which stores into *resp only
  * on OK, keeping the caller's pointer untouched on failure.
  */
+/* NOLINTBEGIN(bugprone-macro-parentheses): REQ and RESP are types */
 #define CB_DEFINE_CALL(suffix, svc, meth, REQ, RESP, rdesc)              \
 	cb_status cb_##suffix(cb_client *c, const REQ *req, RESP **resp, \
 	    const cb_callopts *opts, cb_result *res)                     \
@@ -26,5 +27,6 @@
 		}                                                        \
 		return st;                                               \
 	}
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 CB_CLIENT_METHODS(CB_DEFINE_CALL)

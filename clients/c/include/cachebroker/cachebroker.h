@@ -209,9 +209,11 @@ void cb_message_free(void *msg);
 	    Cachebroker__V1__ResetStatsResponse,                             \
 	    cachebroker__v1__reset_stats_response)
 
+/* NOLINTBEGIN(bugprone-macro-parentheses): REQ and RESP are types */
 #define CB_DECLARE_CALL(suffix, svc, meth, REQ, RESP, rdesc)             \
 	CB_NODISCARD cb_status cb_##suffix(cb_client *c, const REQ *req, \
 	    RESP **resp, const cb_callopts *opts, cb_result *res);
+/* NOLINTEND(bugprone-macro-parentheses) */
 CB_CLIENT_METHODS(CB_DECLARE_CALL)
 #undef CB_DECLARE_CALL
 
