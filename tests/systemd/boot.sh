@@ -150,7 +150,7 @@ guest sh -ec "
 	cp $PREFIX/lib/tmpfiles.d/cachebroker.conf /etc/tmpfiles.d/
 	printf '[Service]\nWatchdogSec=4s\n' \
 		>/etc/systemd/system/cachebrokerd.service.d/watchdog.conf
-	systemd-sysusers >/dev/null
+	out=\$(systemd-sysusers 2>&1) || { echo \"\$out\" >&2; exit 1; }
 	systemd-tmpfiles --create /etc/tmpfiles.d/cachebroker.conf
 	systemd-run --quiet --unit=cb-redis /usr/bin/redis-server \
 		--port $redis_port --bind 127.0.0.1 --save '' --appendonly no
