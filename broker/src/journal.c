@@ -130,10 +130,11 @@ entry_find(const cbd_journal *j, const char *ns)
 	return NULL;
 }
 
-/* entry_get finds or creates the entry of ns; NULL (logged) when out of
- * memory: there is nothing to hold the record in, and no block either. */
+/* entry_get finds or creates the entry of ns, saying so at level when it
+ * creates one; NULL (logged) when out of memory: there is nothing to hold
+ * the record in, and no block either. */
 static jentry *
-entry_get(cbd_journal *j, const char *ns)
+entry_get(cbd_journal *j, const char *ns, int level)
 {
 	jentry *e = entry_find(j, ns);
 
@@ -150,8 +151,9 @@ entry_get(cbd_journal *j, const char *ns)
 	snprintf(e->ns, sizeof(e->ns), "%s", ns);
 	e->next = j->head;
 	j->head = e;
-	cbd_log_warning("journal: '%s' has invalidations to apply; it is not "
-	                "read from the cache until they are",
+	cbd_log(level,
+	    "journal: '%s' has invalidations to apply; it is not read from "
+	    "the cache until they are",
 	    ns);
 	return e;
 }
@@ -170,17 +172,19 @@ entry_flush(cbd_journal *j, jentry *e)
 void
 cbd_journal_flush(cbd_journal *j, const char *ns)
 {
-	jentry *e = entry_get(j, ns);
+	jentry *e = entry_get(j, ns, CBD_LOG_WARNING);
 
 	if (e != NULL && !e->flush) {
 		entry_flush(j, e);
 	}
 }
 
-void
-cbd_journal_add(cbd_journal *j, const char *ns, const char *tail, int pattern)
+/* journal_add: cbd_journal_add, saying at level that ns is blocked. */
+static void
+journal_add(
+    cbd_journal *j, const char *ns, const char *tail, int pattern, int level)
 {
-	jentry *e = entry_get(j, ns);
+	jentry *e = entry_get(j, ns, level);
 	strv   *s;
 
 	if (e == NULL || e->flush) {
@@ -202,6 +206,18 @@ cbd_journal_add(cbd_journal *j, const char *ns, const char *tail, int pattern)
 		return;
 	}
 	j->items++;
+}
+
+void
+cbd_journal_add(cbd_journal *j, const char *ns, const char *tail, int pattern)
+{
+	journal_add(j, ns, tail, pattern, CBD_LOG_WARNING);
+}
+
+void
+cbd_journal_plan(cbd_journal *j, const char *ns, const char *tail, int pattern)
+{
+	journal_add(j, ns, tail, pattern, CBD_LOG_INFO);
 }
 
 int

@@ -41,6 +41,12 @@ void cbd_journal_free(cbd_journal *j);
 void cbd_journal_add(
     cbd_journal *j, const char *ns, const char *tail, int pattern);
 
+/* cbd_journal_plan is cbd_journal_add for an invalidation that is part of
+ * normal work rather than a failure (NOTIFY's catch-up when LISTEN
+ * starts): the namespace's block is logged at info, not as a warning. */
+void cbd_journal_plan(
+    cbd_journal *j, const char *ns, const char *tail, int pattern);
+
 /* cbd_journal_flush records that all of ns must go (used when a source of
  * invalidations may have lost some, like a dropped LISTEN). */
 void cbd_journal_flush(cbd_journal *j, const char *ns);

@@ -157,7 +157,7 @@ cbd_notify_listening(void *arg)
 			cover(cfg->events[e].targets[t], pat, sizeof(pat));
 			rest    = strchr(pat, ':'); /* checked at load */
 			*rest++ = '\0';
-			cbd_journal_add(n->srv->journal, pat, rest,
+			cbd_journal_plan(n->srv->journal, pat, rest,
 			    strpbrk(rest, "*?[") != NULL);
 			count++;
 		}

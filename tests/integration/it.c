@@ -445,3 +445,24 @@ it_delete(const char *ns, char **keys, size_t n, uint32_t *deleted,
 	cb_message_free(resp);
 	return (st);
 }
+
+int
+it_log_count(const char *sub)
+{
+	char *text  = NULL;
+	int   count = 0;
+
+	if (cbh_file_read(cbh_broker_log(it_env->broker), &text, NULL) != 0) {
+		return 0;
+	}
+	for (char *l = text; l != NULL && *l != '\0';) {
+		char *end = strchr(l, '\n');
+		if (end != NULL) {
+			*end = '\0';
+		}
+		count += strstr(l, sub) != NULL;
+		l = end != NULL ? end + 1 : NULL;
+	}
+	free(text);
+	return count;
+}

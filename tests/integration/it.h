@@ -60,6 +60,9 @@ long long it_pttl(const char *key);
 void it_assert_ttl_near(const char *key, long long ttl_ms);
 bool it_exists(const char *key);
 
+/* it_log_count counts the lines of the broker's log that contain sub. */
+int it_log_count(const char *sub);
+
 /* it_count_keys counts the keys matching a glob pattern (KEYS, in one
  * EVAL: for tests, on small databases). */
 long long it_count_keys(const char *pattern);

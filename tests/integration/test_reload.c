@@ -265,38 +265,16 @@ line_of(const char *want)
 	return -1;
 }
 
-/* log_count counts the broker's log lines that contain sub. */
-static int
-log_count(const char *sub)
-{
-	char *text  = NULL;
-	int   count = 0;
-
-	if (cbh_file_read(cbh_broker_log(it_env->broker), &text, NULL) != 0) {
-		return 0;
-	}
-	for (char *l = text; l != NULL && *l != '\0';) {
-		char *end = strchr(l, '\n');
-		if (end != NULL) {
-			*end = '\0';
-		}
-		count += strstr(l, sub) != NULL;
-		l = end != NULL ? end + 1 : NULL;
-	}
-	free(text);
-	return count;
-}
-
 /* reload sends SIGHUP and waits until the log has one more line with
  * done in it than before. */
 static void
 reload(const char *done)
 {
-	int     before = log_count(done);
+	int     before = it_log_count(done);
 	int64_t t0     = cbh_now_ms();
 
 	ck_assert_int_eq(cbh_broker_signal(it_env->broker, SIGHUP), 0);
-	while (log_count(done) == before) {
+	while (it_log_count(done) == before) {
 		ck_assert_msg(cbh_now_ms() - t0 < 10000,
 		    "no '%s' in the log 10 s after SIGHUP", done);
 		cbh_sleep_ms(20);
@@ -383,7 +361,7 @@ CBH_TEST(test_reload_under_load)
 	config_rewrite(extra);
 	reload("policy generation 2 in effect");
 	snprintf(want, sizeof(want), "listen: changed; restart to apply");
-	ck_assert_int_eq(log_count(want), 1);
+	ck_assert_int_eq(it_log_count(want), 1);
 	ck_assert_msg(
 	    tcp_refused(port), "the listener of the reloaded file was opened");
 	assert_profile_ttl(
@@ -405,13 +383,14 @@ CBH_TEST(test_reload_under_load)
 	for (int i = 0; i < 3; i++) {
 		snprintf(want, sizeof(want), "component=reload msg=\"%s:%d: ",
 		    cbh_broker_config(it_env->broker), lines[i]);
-		ck_assert_msg(log_count(want) == 1, "no log line '%s'", want);
+		ck_assert_msg(
+		    it_log_count(want) == 1, "no log line '%s'", want);
 	}
 	snprintf(want, sizeof(want),
 	    "component=reload msg=\"%s: 3 errors; the configuration in "
 	    "effect is unchanged (policy generation 2)\"",
 	    cbh_broker_config(it_env->broker));
-	ck_assert_msg(log_count(want) == 1, "no summary line '%s'", want);
+	ck_assert_msg(it_log_count(want) == 1, "no summary line '%s'", want);
 	assert_profile_ttl(
 	    IDS_LOADED + 3, HOUR_MS * 27 / 10, HOUR_MS * 33 / 10);
 	assert_name(8);
@@ -439,7 +418,7 @@ CBH_TEST(test_reload_limits)
 	    CB_RESOURCE_EXHAUSTED);
 	it_set_str("limits", "short", "v");
 	/* No setting of this file needs a restart. */
-	ck_assert_int_eq(log_count("restart to apply"), 0);
+	ck_assert_int_eq(it_log_count("restart to apply"), 0);
 }
 
 static void
