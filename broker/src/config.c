@@ -37,6 +37,7 @@ enum key_type {
 	K_LISTEN,   /* appended to cfg->listen */
 	K_URL,      /* char *, a listener URL or "" */
 	K_HTTP,     /* char *, http://HOST:PORT or "" */
+	K_TLSAUTH,  /* int, CBD_TLS_AUTH_* */
 };
 
 typedef struct config_key {
@@ -55,6 +56,11 @@ static const config_key config_keys[] = {
 	{ "broker", "ipc_mode", K_MODE, OFF(ipc_mode), 0, 0777 },
 	{ "broker", "feed", K_URL, OFF(feed), 0, 0 },
 	{ "broker", "http", K_HTTP, OFF(http), 0, 0 },
+	{ "broker", "tls_cert", K_STR, OFF(tls_cert), 0, 0 },
+	{ "broker", "tls_key", K_STR, OFF(tls_key), 0, 0 },
+	{ "broker", "tls_key_password", K_STR, OFF(tls_key_password), 0, 0 },
+	{ "broker", "tls_ca", K_STR, OFF(tls_ca), 0, 0 },
+	{ "broker", "tls_client_auth", K_TLSAUTH, OFF(tls_client_auth), 0, 0 },
 	{ "broker", "contexts", K_UINT32, OFF(contexts), 1, 65536 },
 	{ "broker", "max_message_size", K_SIZE, OFF(max_message_size), 1024,
 	    256u << 20 },
@@ -275,9 +281,71 @@ check_listen_url(const char *url)
 		    : NULL;
 	}
 	if (strncmp(url, "tls+tcp://", 10) == 0) {
-		return "tls+tcp:// listeners are not supported yet";
+		return strchr(url + 10, ':') == NULL
+		    ? "tls+tcp:// URL needs HOST:PORT"
+		    : NULL;
 	}
-	return "listener URL must start with ipc:// or tcp://";
+	return "listener URL must start with ipc://, tcp:// or tls+tcp://";
+}
+
+/* is_tls says whether url is a TLS listener's. */
+static int
+is_tls(const char *url)
+{
+	return strncmp(url, "tls+tcp://", 10) == 0;
+}
+
+/* check_file adds an error when the file that key names is unreadable. */
+static void
+check_file(const char *f, const char *key, const char *path, cbd_errors *errs)
+{
+	if (path[0] != '\0' && access(path, R_OK) != 0) {
+		cbd_errors_add(errs, f, 0, "%s: cannot read %s: %s", key, path,
+		    strerror(errno));
+	}
+}
+
+const char *
+cbd_config_tls_url(const cbd_config *cfg)
+{
+	const char *url = is_tls(cfg->feed) ? cfg->feed : NULL;
+
+	for (size_t i = 0; url == NULL && i < cfg->n_listen; i++) {
+		url = is_tls(cfg->listen[i]) ? cfg->listen[i] : NULL;
+	}
+	return url;
+}
+
+/*
+ * check_tls: a tls+tcp:// listener (the feed's included) needs tls_cert
+ * and tls_key, readable; asking clients for certificates needs tls_ca to
+ * check them against. (What the files hold is checked by main, through
+ * nng: cbd_listener_tls_config.)
+ */
+static void
+check_tls(const cbd_config *cfg, const char *f, cbd_errors *errs)
+{
+	const char *url = cbd_config_tls_url(cfg);
+
+	if (url == NULL) {
+		return;
+	}
+	if (cfg->tls_cert[0] == '\0' || cfg->tls_key[0] == '\0') {
+		cbd_errors_add(errs, f, 0,
+		    "%s needs tls_cert and tls_key in [broker]", url);
+	}
+	check_file(f, "tls_cert", cfg->tls_cert, errs);
+	check_file(f, "tls_key", cfg->tls_key, errs);
+	check_file(f, "tls_ca", cfg->tls_ca, errs);
+	if (cfg->tls_client_auth != CBD_TLS_AUTH_NONE &&
+	    cfg->tls_ca[0] == '\0') {
+		cbd_errors_add(errs, f, 0,
+		    "tls_client_auth = %s needs tls_ca, the CAs that client "
+		    "certificates are checked against",
+		    cfg->tls_client_auth == CBD_TLS_AUTH_REQUIRED
+		        ? "required"
+		        : "optional");
+	}
 }
 
 /* check_http_url accepts http://HOST:PORT (the HTTP endpoints' own paths
@@ -415,6 +483,17 @@ set_value(cbd_config *cfg, const config_key *k, const char *value)
 			return "not fail-open or fail-closed";
 		}
 		*(int *) (void *) base = strcmp(value, "fail-open") == 0;
+		return NULL;
+	case K_TLSAUTH:
+		if (strcmp(value, "none") == 0) {
+			*(int *) (void *) base = CBD_TLS_AUTH_NONE;
+		} else if (strcmp(value, "optional") == 0) {
+			*(int *) (void *) base = CBD_TLS_AUTH_OPTIONAL;
+		} else if (strcmp(value, "required") == 0) {
+			*(int *) (void *) base = CBD_TLS_AUTH_REQUIRED;
+		} else {
+			return "not none, optional or required";
+		}
 		return NULL;
 	}
 	return "internal: unknown key type";
@@ -771,6 +850,10 @@ config_defaults(cbd_config *cfg)
 	    cbd_config_strset(&cfg->db.notify_channel, "") != 0 ||
 	    cbd_config_strset(&cfg->feed, "") != 0 ||
 	    cbd_config_strset(&cfg->http, CBD_DEFAULT_HTTP) != 0 ||
+	    cbd_config_strset(&cfg->tls_cert, "") != 0 ||
+	    cbd_config_strset(&cfg->tls_key, "") != 0 ||
+	    cbd_config_strset(&cfg->tls_key_password, "") != 0 ||
+	    cbd_config_strset(&cfg->tls_ca, "") != 0 ||
 	    cbd_config_strset(&cfg->time_zone, "UTC") != 0 ||
 	    cbd_config_strset(&cfg->redis.password, "") != 0 ||
 	    cbd_config_strset(&cfg->redis.key_prefix, "") != 0) {
@@ -890,6 +973,7 @@ config_check(cbd_config *cfg, cbd_errors *errs)
 			    "feed %s is also a listener", cfg->feed);
 		}
 	}
+	check_tls(cfg, f, errs);
 	if (cfg->default_deadline_ms > cfg->max_deadline_ms) {
 		cbd_errors_add(errs, f, 0,
 		    "default_deadline is longer than max_deadline");
@@ -969,6 +1053,15 @@ cbd_config_load_string(
 }
 
 cb_status
+cbd_config_check_tls(const cbd_config *cfg, cbd_errors *errs)
+{
+	int before = errs->count;
+
+	check_tls(cfg, cfg->path, errs);
+	return errs->count == before ? CB_OK : CB_INVALID_ARGUMENT;
+}
+
+cb_status
 cbd_config_set_listeners(
     cbd_config *cfg, char *const *urls, size_t n, cbd_errors *errs)
 {
@@ -1003,6 +1096,11 @@ static const char *const restart_only[] = {
 	"broker ipc_mode",
 	"broker feed",
 	"broker http",
+	"broker tls_cert",
+	"broker tls_key",
+	"broker tls_key_password",
+	"broker tls_ca",
+	"broker tls_client_auth",
 	"broker contexts",
 	"broker max_message_size",
 	"broker dedupe_window",
@@ -1084,6 +1182,7 @@ pin_value(
 	case K_MODE:
 	case K_LOGLEVEL:
 	case K_FAILOPEN:
+	case K_TLSAUTH:
 		size = sizeof(int);
 		break;
 	case K_DURATION:
@@ -1201,6 +1300,10 @@ cbd_config_fini(cbd_config *cfg)
 	free(cfg->path);
 	free(cfg->feed);
 	free(cfg->http);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	free(cfg->tls_key_password);
+	free(cfg->tls_ca);
 	free(cfg->redis.host);
 	free(cfg->redis.password);
 	free(cfg->redis.key_prefix);

@@ -49,6 +49,13 @@ typedef struct cbd_auth_config {
 	int      rate_limit_fail_open;  /* Redis down: allowed (1) */
 } cbd_auth_config;
 
+/* [broker] tls_client_auth: whether TLS clients show a certificate. */
+enum {
+	CBD_TLS_AUTH_NONE,     /* not asked for */
+	CBD_TLS_AUTH_OPTIONAL, /* checked against tls_ca when shown */
+	CBD_TLS_AUTH_REQUIRED, /* required, and checked */
+};
+
 /* A whole configuration: immutable once loaded. Which settings a reload
  * may change: cbd_config_pin. */
 typedef struct cbd_config {
@@ -59,6 +66,11 @@ typedef struct cbd_config {
 	int              ipc_mode;         /* mode of IPC socket files */
 	char            *feed;             /* pub0 URL; "": no feed */
 	char            *http;             /* /metrics, /readyz; "": none */
+	char            *tls_cert;         /* PEM chain for tls+tcp:// */
+	char            *tls_key;          /* its PEM private key */
+	char            *tls_key_password; /* "": the key is not encrypted */
+	char            *tls_ca;           /* PEM CAs of client certificates */
+	int              tls_client_auth;  /* CBD_TLS_AUTH_* */
 	uint32_t         contexts;         /* nng contexts = max in flight */
 	size_t           max_message_size; /* largest request accepted */
 	size_t           max_key_size;     /* largest key in a namespace */
@@ -122,6 +134,16 @@ CB_NODISCARD cb_status cbd_config_load(
  * used in error messages. For tests. */
 CB_NODISCARD cb_status cbd_config_load_string(
     cbd_config *cfg, const char *name, const char *text, cbd_errors *errs);
+
+/* cbd_config_tls_url returns a tls+tcp:// URL that cfg listens on (the
+ * feed's included), or NULL when there is none. */
+const char *cbd_config_tls_url(const cbd_config *cfg);
+
+/* cbd_config_check_tls checks that cfg's TLS listeners have what they
+ * need (after cbd_config_set_listeners: -l may add some). Errors go to
+ * errs; INVALID_ARGUMENT if any. */
+CB_NODISCARD cb_status cbd_config_check_tls(
+    const cbd_config *cfg, cbd_errors *errs);
 
 /* cbd_config_set_listeners replaces the listener list (the -l option).
  * Returns INVALID_ARGUMENT if there are too many or a URL is bad. */

@@ -107,8 +107,8 @@ cbd_feed_open(cbd_feed **out, const cbd_config *cfg)
 		st = CB_INTERNAL;
 		goto fail;
 	}
-	if ((st = cbd_listener_listen(
-	         f->sock, cfg->feed, cfg->ipc_mode, &f->listener)) != CB_OK) {
+	if ((st = cbd_listener_serve(f->sock, cfg->feed, cfg, &f->listener)) !=
+	    CB_OK) {
 		goto fail;
 	}
 	*out = f;

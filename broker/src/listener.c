@@ -2,13 +2,17 @@
 /* The nng side: the rep0 socket, its listeners and its contexts. */
 #include "listener.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "log.h"
+#include "pem.h"
 #include "request.h"
 #include "server.h"
 
@@ -62,6 +66,91 @@ cbd_listener_send(cbd_server *srv, cbd_req *req)
 			nng_aio_finish(srv->out_aio, 0);
 		}
 	}
+}
+
+int
+cbd_listener_tls_config(
+    const cbd_config *cfg, nng_tls_config **out, char *why, size_t cap)
+{
+	static const nng_tls_auth_mode modes[] = {
+		[CBD_TLS_AUTH_NONE]     = NNG_TLS_AUTH_MODE_NONE,
+		[CBD_TLS_AUTH_OPTIONAL] = NNG_TLS_AUTH_MODE_OPTIONAL,
+		[CBD_TLS_AUTH_REQUIRED] = NNG_TLS_AUTH_MODE_REQUIRED,
+	};
+	const char     *pass = cfg->tls_key_password;
+	nng_tls_config *tls;
+	char           *cert = NULL;
+	char           *key  = NULL;
+	int             rv;
+
+	if ((rv = nng_tls_config_alloc(&tls, NNG_TLS_MODE_SERVER)) != 0) {
+		snprintf(why, cap, "TLS: %s", nng_strerror(rv));
+		return -1;
+	}
+	rv = -1;
+	if (cbc_pem_read(cfg->tls_cert, &cert) != 0) {
+		snprintf(why, cap, "tls_cert: cannot read %s: %s",
+		    cfg->tls_cert, strerror(errno));
+	} else if (cbc_pem_read(cfg->tls_key, &key) != 0) {
+		snprintf(why, cap, "tls_key: cannot read %s: %s", cfg->tls_key,
+		    strerror(errno));
+	} else if ((rv = nng_tls_config_own_cert(
+	                tls, cert, key, pass[0] != '\0' ? pass : NULL)) != 0) {
+		snprintf(why, cap,
+		    "tls_cert %s with tls_key %s: %s (not a PEM certificate "
+		    "and its key, or the wrong tls_key_password)",
+		    cfg->tls_cert, cfg->tls_key, nng_strerror(rv));
+	} else if (cfg->tls_ca[0] != '\0' &&
+	    (rv = nng_tls_config_ca_file(tls, cfg->tls_ca)) != 0) {
+		snprintf(
+		    why, cap, "tls_ca %s: %s", cfg->tls_ca, nng_strerror(rv));
+	} else if ((rv = nng_tls_config_auth_mode(
+	                tls, modes[cfg->tls_client_auth])) != 0) {
+		snprintf(why, cap, "tls_client_auth: %s", nng_strerror(rv));
+	}
+	cbc_pem_free(key);
+	cbc_pem_free(cert);
+	if (rv != 0) {
+		nng_tls_config_free(tls);
+		return -1;
+	}
+	*out = tls;
+	return 0;
+}
+
+cb_status
+cbd_listener_serve(
+    nng_socket sock, const char *url, const cbd_config *cfg, nng_listener *l)
+{
+	nng_tls_config *tls;
+	char            why[512];
+	int             rv;
+
+	if (strncmp(url, "tls+tcp://", 10) != 0) {
+		return cbd_listener_listen(sock, url, cfg->ipc_mode, l);
+	}
+	if (cbd_listener_tls_config(cfg, &tls, why, sizeof(why)) != 0) {
+		cbd_log_error("listen %s: %s", url, why);
+		return CB_UNAVAILABLE;
+	}
+	if ((rv = nng_listener_create(l, sock, url)) == 0) {
+		rv = nng_listener_set_ptr(*l, NNG_OPT_TLS_CONFIG, tls);
+	}
+	nng_tls_config_free(tls); /* the listener holds its own reference */
+	if (rv != 0) {
+		cbd_log_error("listen %s: %s", url, nng_strerror(rv));
+		return CB_UNAVAILABLE;
+	}
+	if ((rv = nng_listener_start(*l, 0)) != 0) {
+		cbd_log_error("listen %s: %s", url, nng_strerror(rv));
+		return CB_UNAVAILABLE;
+	}
+	cbd_log_info("listening on %s (client certificates: %s)", url,
+	    cfg->tls_client_auth == CBD_TLS_AUTH_REQUIRED ? "required"
+	        : cfg->tls_client_auth == CBD_TLS_AUTH_OPTIONAL
+	        ? "optional"
+	        : "not asked for");
+	return CB_OK;
 }
 
 cb_status
@@ -119,8 +208,8 @@ cbd_listener_open(cbd_server *srv)
 		return CB_INTERNAL;
 	}
 	for (size_t i = 0; i < cfg->n_listen; i++) {
-		cb_status st = cbd_listener_listen(srv->sock, cfg->listen[i],
-		    cfg->ipc_mode, &srv->listeners[i]);
+		cb_status st = cbd_listener_serve(
+		    srv->sock, cfg->listen[i], cfg, &srv->listeners[i]);
 		if (st != CB_OK) {
 			return st;
 		}

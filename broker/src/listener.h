@@ -4,9 +4,11 @@
 #define CBD_LISTENER_H
 
 #include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include <cachebroker/cachebroker.h>
 
+typedef struct cbd_config cbd_config;
 typedef struct cbd_server cbd_server;
 typedef struct cbd_req    cbd_req;
 
@@ -26,6 +28,25 @@ CB_NODISCARD cb_status cbd_listener_open(cbd_server *srv);
  */
 CB_NODISCARD cb_status cbd_listener_listen(
     nng_socket sock, const char *url, int ipc_mode, nng_listener *l);
+
+/*
+ * cbd_listener_serve is cbd_listener_listen for any listener URL of cfg:
+ * a tls+tcp:// one gets the server side of TLS from cfg's tls_* settings
+ * (certificate, key, client CAs and whether clients must show a
+ * certificate). Main thread, at start.
+ */
+CB_NODISCARD cb_status cbd_listener_serve(
+    nng_socket sock, const char *url, const cbd_config *cfg, nng_listener *l);
+
+/*
+ * cbd_listener_tls_config builds the server side of TLS from cfg's tls_*
+ * settings into *out (the caller frees it with nng_tls_config_free): it
+ * reads and parses the certificate, the key and the client CAs. On
+ * failure it returns -1 with the setting at fault and why in why. Also
+ * what -t and the start check a configuration with.
+ */
+int cbd_listener_tls_config(
+    const cbd_config *cfg, nng_tls_config **out, char *why, size_t cap);
 
 /* cbd_listener_start posts every context's first receive. */
 void cbd_listener_start(cbd_server *srv);

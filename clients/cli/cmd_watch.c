@@ -99,8 +99,8 @@ cli_cmd_watch(struct cli *cli, int argc, char **argv)
 	(void) sigaction(SIGINT, &sa, NULL);
 	(void) sigaction(SIGTERM, &sa, NULL);
 
-	st = cb_feed_open(
-	    &f, cli->feed_url, (const char *const *) argv, (size_t) argc);
+	st = cb_feed_open_tls(&f, cli->feed_url, (const char *const *) argv,
+	    (size_t) argc, &cli->tls);
 	if (st != CB_OK) {
 		url = cli->feed_url != NULL ? cli->feed_url
 		                            : getenv("CACHEBROKER_FEED_URL");

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* cachebroker: argv parsing, the command table and dispatch, exit codes. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,7 +84,11 @@ enum opt_id {
 	O_COUNT,
 	O_COST,
 	O_HELP,
-	O_VERSION
+	O_VERSION,
+	O_TLS_CA,
+	O_TLS_CERT,
+	O_TLS_KEY,
+	O_TLS_SERVER_NAME
 };
 
 struct option {
@@ -106,6 +111,10 @@ static const struct option options[] = {
 	{ "cost", 0, true, O_COST },
 	{ "help", 'h', false, O_HELP },
 	{ "version", 0, false, O_VERSION },
+	{ "tls-ca", 0, true, O_TLS_CA },
+	{ "tls-cert", 0, true, O_TLS_CERT },
+	{ "tls-key", 0, true, O_TLS_KEY },
+	{ "tls-server-name", 0, true, O_TLS_SERVER_NAME },
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
@@ -126,6 +135,17 @@ static const char help_text[] =
     "                    " CB_DEFAULT_FEED_URL "\n"
     "      --count N     watch: exit after N invalidations\n"
     "      --cost N      ratelimit: what this request counts (default 1)\n"
+    "      --tls-ca FILE   tls+tcp:// URLs: the CAs (PEM) the broker's\n"
+    "                      certificate must chain to; required for TLS;\n"
+    "                      default $CACHEBROKER_TLS_CA\n"
+    "      --tls-cert FILE, --tls-key FILE\n"
+    "                      the client's certificate and key (PEM), for a\n"
+    "                      broker that asks for one; default\n"
+    "                      $CACHEBROKER_TLS_CERT, $CACHEBROKER_TLS_KEY\n"
+    "      --tls-server-name NAME\n"
+    "                      the name the broker's certificate must carry;\n"
+    "                      default $CACHEBROKER_TLS_SERVER_NAME, else the\n"
+    "                      URL's host\n"
     "  -h, --help        print this help\n"
     "      --version     print the version\n"
     "\n"
@@ -356,6 +376,18 @@ option_apply(struct cli *cli, const struct option *o, const char *val,
 	case O_HELP:
 		*help = true;
 		break;
+	case O_TLS_CA:
+	case O_TLS_CERT:
+	case O_TLS_KEY:
+	case O_TLS_SERVER_NAME:
+		if (val == NULL || *val == '\0') {
+			return cli_usage_error(NULL, "empty --%s", o->name);
+		}
+		*(o->id == O_TLS_CA           ? &cli->tls.ca_file
+		        : o->id == O_TLS_CERT ? &cli->tls.cert_file
+		        : o->id == O_TLS_KEY  ? &cli->tls.key_file
+		                              : &cli->tls.server_name) = val;
+		break;
 	case O_VERSION:
 		*version = true;
 		break;
@@ -451,6 +483,34 @@ check_command(const struct cli *cli, const struct command *cmd, int nargs)
 	return CLI_EXIT_OK;
 }
 
+/* cli_tls_defaults fills what no --tls-* option gave from the
+ * CACHEBROKER_TLS_* variables, as the library does for other programs. */
+static void
+cli_tls_defaults(cb_tls_opts *t)
+{
+	static const struct {
+		size_t      off;
+		const char *env;
+	} vars[] = {
+		{ offsetof(cb_tls_opts, ca_file), "CACHEBROKER_TLS_CA" },
+		{ offsetof(cb_tls_opts, cert_file), "CACHEBROKER_TLS_CERT" },
+		{ offsetof(cb_tls_opts, key_file), "CACHEBROKER_TLS_KEY" },
+		{ offsetof(cb_tls_opts, key_password),
+		    "CACHEBROKER_TLS_KEY_PASSWORD" },
+		{ offsetof(cb_tls_opts, server_name),
+		    "CACHEBROKER_TLS_SERVER_NAME" },
+	};
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		const char **slot =
+		    (const char **) (void *) ((char *) t + vars[i].off);
+		const char *v = getenv(vars[i].env);
+		if (*slot == NULL && v != NULL && *v != '\0') {
+			*slot = v;
+		}
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -495,15 +555,29 @@ main(int argc, char **argv)
 	}
 	cli.synopsis    = cmd->synopsis;
 	opts.timeout_ms = cli.timeout_ms;
+	cli_tls_defaults(&cli.tls);
 	/* watch subscribes to the feed itself: it makes no calls. */
 	if (!(cmd->opts & CLI_OPT_FEED) &&
-	    (st = cb_client_open(&cli.client, cli.url, &opts)) != CB_OK) {
+	    (st = cb_client_open_tls(&cli.client, cli.url, &opts, &cli.tls)) !=
+	        CB_OK) {
 		url = cli.url != NULL ? cli.url : getenv("CACHEBROKER_URL");
 		if (url == NULL || *url == '\0') {
 			url = CB_DEFAULT_URL;
 		}
-		(void) snprintf(
-		    msg, sizeof(msg), "cannot use broker URL '%s'", url);
+		if (strncmp(url, "tls+tcp://", 10) == 0 &&
+		    cli.tls.ca_file == NULL) {
+			(void) snprintf(msg, sizeof(msg),
+			    "%s needs the CAs to check the broker's "
+			    "certificate with: --tls-ca FILE or "
+			    "CACHEBROKER_TLS_CA",
+			    url);
+		} else {
+			(void) snprintf(msg, sizeof(msg),
+			    "cannot use broker URL '%s'%s", url,
+			    strncmp(url, "tls+tcp://", 10) == 0
+			        ? " (or its TLS files)"
+			        : "");
+		}
 		rc = cli_fail(st, msg);
 		goto out;
 	}

@@ -323,6 +323,12 @@ it_publish(const char *event, const char *name, const char *value,
 	return st;
 }
 
+const char *
+it_cli_path(void)
+{
+	return CB_TEST_CLI;
+}
+
 int
 it_cli(const char *args, char *out, size_t cap)
 {

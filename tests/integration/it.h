@@ -161,4 +161,7 @@ bool it_need_pg(void);
  */
 int it_cli(const char *args, char *out, size_t cap);
 
+/* it_cli_path is the cachebroker CLI the tests run. */
+const char *it_cli_path(void);
+
 #endif /* CB_IT_H */

@@ -30,6 +30,13 @@ cbc_dial_status(int rv)
 cb_status
 cb_client_open(cb_client **out, const char *url, const cb_client_opts *opts)
 {
+	return cb_client_open_tls(out, url, opts, NULL);
+}
+
+cb_status
+cb_client_open_tls(cb_client **out, const char *url,
+    const cb_client_opts *opts, const cb_tls_opts *tls)
+{
 	cb_client *c        = NULL;
 	bool       sync_ok  = false;
 	bool       sock_ok  = false;
@@ -94,8 +101,7 @@ cb_client_open(cb_client **out, const char *url, const cb_client_opts *opts)
 	/* Non-blocking: a broker that is not up yet is dialed again and
 	 * again in the background, and calls wait for it (within their
 	 * deadline) instead of failing here. */
-	if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-		st = cbc_dial_status(rv);
+	if ((st = cbc_dial(c->sock, url, tls)) != CB_OK) {
 		goto fail;
 	}
 	*out = c;

@@ -78,6 +78,17 @@ CBC_HIDDEN void cbc_slot_free(cbc_slot *slot);
  */
 CBC_HIDDEN cb_status cbc_dial_status(int rv);
 
+/*
+ * cbc_dial dials url on sock without blocking. A tls+tcp:// URL gets the
+ * client side of TLS from tls, or from the CACHEBROKER_TLS_* variables
+ * when tls is NULL: the broker's certificate must chain to ca_file (there
+ * is no unchecked TLS) and carry server_name (default: the URL's host).
+ * INVALID_ARGUMENT for a bad URL, a missing CA, or a file that cannot be
+ * read or used.
+ */
+CBC_HIDDEN cb_status cbc_dial(
+    nng_socket sock, const char *url, const cb_tls_opts *tls);
+
 /* cbc_client_is_closing says whether cb_client_close has begun on c. */
 CBC_HIDDEN bool cbc_client_is_closing(cb_client *c);
 

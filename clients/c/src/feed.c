@@ -31,6 +31,13 @@ cb_status
 cb_feed_open(
     cb_feed **out, const char *url, const char *const *namespaces, size_t n)
 {
+	return cb_feed_open_tls(out, url, namespaces, n, NULL);
+}
+
+cb_status
+cb_feed_open_tls(cb_feed **out, const char *url, const char *const *namespaces,
+    size_t n, const cb_tls_opts *tls)
+{
 	cb_feed  *f = NULL;
 	cb_status st;
 	int       rv;
@@ -79,8 +86,7 @@ cb_feed_open(
 	}
 	/* Non-blocking, as in cb_client_open: nng redials until the broker
 	 * is there. */
-	if ((rv = nng_dial(f->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-		st = feed_nng_status(rv);
+	if ((st = cbc_dial(f->sock, url, tls)) != CB_OK) {
 		goto fail;
 	}
 	*out = f;

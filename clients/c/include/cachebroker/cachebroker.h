@@ -78,6 +78,22 @@ typedef struct cb_client_opts {
 	size_t   max_reply_size;   /* largest reply accepted; default 64 MiB */
 } cb_client_opts;
 
+/*
+ * TLS for a tls+tcp:// URL (ignored for the others). The broker's
+ * certificate must chain to a CA of ca_file and name server_name; there
+ * is no way to skip that check. cert_file and key_file are the client's
+ * own certificate, for a broker that asks for one (tls_client_auth).
+ * Files are PEM. Passed as NULL, the CACHEBROKER_TLS_CA, _CERT, _KEY,
+ * _KEY_PASSWORD and _SERVER_NAME variables fill it in.
+ */
+typedef struct cb_tls_opts {
+	const char *ca_file;      /* CAs the broker's certificate chains to */
+	const char *cert_file;    /* client certificate (NULL: none) */
+	const char *key_file;     /* its private key */
+	const char *key_password; /* NULL: the key is not encrypted */
+	const char *server_name;  /* NULL: the URL's host */
+} cb_tls_opts;
+
 /* Per-call options; NULL means the client's defaults. */
 typedef struct cb_callopts {
 	uint32_t    timeout_ms; /* 0: the client's timeout */
@@ -100,6 +116,15 @@ typedef struct cb_result {
  */
 CB_NODISCARD cb_status cb_client_open(
     cb_client **out, const char *url, const cb_client_opts *opts);
+
+/*
+ * cb_client_open_tls is cb_client_open with TLS settings for a tls+tcp://
+ * URL (NULL: from the environment, as cb_client_open does).
+ * INVALID_ARGUMENT when a TLS URL has no CA, or a file cannot be read or
+ * used. Thread: any.
+ */
+CB_NODISCARD cb_status cb_client_open_tls(cb_client **out, const char *url,
+    const cb_client_opts *opts, const cb_tls_opts *tls);
 
 /* cb_client_close closes the socket and frees the client. NULL-safe. Calls
  * still running on other threads fail with CANCELLED. */
@@ -244,6 +269,11 @@ typedef struct cb_feed cb_feed;
  */
 CB_NODISCARD cb_status cb_feed_open(
     cb_feed **out, const char *url, const char *const *namespaces, size_t n);
+
+/* cb_feed_open_tls is cb_feed_open with TLS settings for a tls+tcp:// feed
+ * (NULL: from the environment, as cb_feed_open does). */
+CB_NODISCARD cb_status cb_feed_open_tls(cb_feed **out, const char *url,
+    const char *const *namespaces, size_t n, const cb_tls_opts *tls);
 
 /*
  * cb_feed_recv waits up to timeout_ms (negative: forever, 0: only what has
