@@ -111,8 +111,10 @@ start_with(const char *reconnect_min, const char *reconnect_max,
 	it_env = NULL;
 	ck_assert_msg(cbh_env_start(&it_env, &eo) == 0,
 	    "could not start Redis and the broker (see above)");
-	/* The first LISTEN invalidates what the event rules cover. */
-	wait_journal_empty();
+	/* The first LISTEN invalidates what the event rules cover, and
+	 * blocks their namespaces until that is done: wait for both (an
+	 * empty journal alone may be the one before LISTEN began). */
+	it_wait_listening();
 }
 
 static void
