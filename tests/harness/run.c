@@ -13,15 +13,19 @@
 #include "harness.h"
 
 /*
- * cbh-run [--pg SCHEMA.sql] [--config EXTRA.conf] [--] CMD [ARG...]
+ * cbh-run [--pg SCHEMA.sql] [--config EXTRA.conf] [--tls] [--] CMD [ARG...]
  *
  * Test suites in other languages (the Python and TypeScript clients) get
  * the same servers as the C tests through this program, instead of
  * re-implementing the harness:
  *
  *   cbh-run ─► redis-server, [PostgreSQL + SCHEMA.sql], cachebrokerd
- *      │        (ipc://RUN/broker.sock and tcp://127.0.0.1:N, SERVING)
- *      ├─► CMD (stdio inherited, CACHEBROKER_URL & co. in its environment)
+ *      │        (ipc://RUN/broker.sock and tcp://127.0.0.1:N, SERVING;
+ *      │        with --tls also tls+tcp://127.0.0.1:M, its certificate
+ *      │        for "localhost" from a CA made with openssl for the run)
+ *      ├─► CMD (stdio inherited, CACHEBROKER_URL & co. in its environment;
+ *      │        with --tls, CACHEBROKER_TLS_URL, CACHEBROKER_TLS_CA and
+ *      │        CACHEBROKER_TLS_SERVER_NAME=localhost)
  *      └─► SIGTERM to the broker (must exit 0), stop the servers, rm -rf
  *
  * Exit status: CMD's (128+N when it died of signal N); 1 when CMD
@@ -46,6 +50,8 @@ typedef struct run {
 	char        *dir;        /* our directory: the servers' go inside */
 	char        *ipc_url;    /* ipc://dir/broker.sock */
 	char        *tcp_url;    /* tcp://127.0.0.1:port */
+	bool         tls;        /* --tls */
+	char        *tls_url;    /* tls+tcp://127.0.0.1:port, with --tls */
 	cbh_redis   *redis;      /* always */
 	cbh_pg      *pg;         /* with --pg */
 	cbh_broker  *broker;     /* on both listeners */
@@ -60,8 +66,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: cbh-run [--pg SCHEMA.sql] [--config EXTRA.conf] [--] "
-	    "CMD [ARG...]\n");
+	    "usage: cbh-run [--pg SCHEMA.sql] [--config EXTRA.conf] [--tls] "
+	    "[--] CMD [ARG...]\n");
 }
 
 /*
@@ -294,19 +300,66 @@ wait_serving(run *r)
 	return (-1);
 }
 
+/*
+ * tls_setup (--tls) makes RUN/tls/ca.pem and the broker's certificate for
+ * "localhost" signed by it (server.pem, server.key) with openssl, and adds
+ * tls_cert and tls_key to the broker's config.
+ */
+static int
+tls_setup(run *r)
+{
+	char  cmd[4096];
+	char *extra = NULL;
+	int   st;
+
+	snprintf(cmd, sizeof(cmd),
+	    "(set -e; mkdir '%s/tls'; cd '%s/tls'; "
+	    "k='openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "-nodes'; "
+	    "$k -x509 -days 2 -keyout ca.key -out ca.pem -subj '/CN=run CA'; "
+	    "$k -keyout server.key -out server.csr -subj '/CN=localhost'; "
+	    "printf 'subjectAltName=DNS:localhost\\n' >san.ext; "
+	    "openssl x509 -req -days 2 -in server.csr -CA ca.pem -CAkey "
+	    "ca.key "
+	    "-CAcreateserial -extfile san.ext -out server.pem; "
+	    ") >'%s/tls.log' 2>&1",
+	    r->dir, r->dir, r->dir);
+	st = system(cmd);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		cbh_log("--tls: openssl failed (see %s/tls.log)", r->dir);
+		return (-1);
+	}
+	if (asprintf(&extra,
+	        "%s\n[broker]\ntls_cert = %s/tls/server.pem\n"
+	        "tls_key = %s/tls/server.key\n",
+	        r->extra != NULL ? r->extra : "", r->dir, r->dir) < 0) {
+		cbh_log("out of memory");
+		return (-1);
+	}
+	free(r->extra);
+	r->extra = extra;
+	return (0);
+}
+
 static int
 broker_start(run *r)
 {
 	for (int i = 0; i < BROKER_TRIES && !stopping(); i++) {
-		int         port;
-		const char *args[5];
+		int         port, tls_port = 0;
+		const char *args[7];
 
-		if (cbh_free_port(&port) != 0) {
+		if (cbh_free_port(&port) != 0 ||
+		    (r->tls && cbh_free_port(&tls_port) != 0)) {
 			return (-1);
 		}
 		free(r->tcp_url);
-		if (asprintf(&r->tcp_url, "tcp://127.0.0.1:%d", port) < 0) {
-			r->tcp_url = NULL;
+		free(r->tls_url);
+		r->tls_url = NULL;
+		if (asprintf(&r->tcp_url, "tcp://127.0.0.1:%d", port) < 0 ||
+		    (r->tls &&
+		        asprintf(&r->tls_url, "tls+tcp://127.0.0.1:%d",
+		            tls_port) < 0)) {
+			r->tcp_url = r->tls_url = NULL;
 			cbh_log("out of memory");
 			return (-1);
 		}
@@ -316,7 +369,9 @@ broker_start(run *r)
 		args[1] = r->ipc_url;
 		args[2] = "-l";
 		args[3] = r->tcp_url;
-		args[4] = NULL;
+		args[4] = r->tls ? "-l" : NULL;
+		args[5] = r->tls_url;
+		args[6] = NULL;
 		{
 			cbh_broker_opts bo = { .config = r->extra,
 				.args                  = args };
@@ -363,8 +418,8 @@ servers_start(run *r)
 		r->pg = NULL;
 		rv    = -1;
 	} else if ((r->schema != NULL && pg_load(r) != 0) || stopping() ||
-	    read_extra(r) != 0 || broker_start(r) != 0 ||
-	    wait_serving(r) != 0) {
+	    read_extra(r) != 0 || (r->tls && tls_setup(r) != 0) ||
+	    broker_start(r) != 0 || wait_serving(r) != 0) {
 		rv = -1;
 	}
 	if (outer != NULL) {
@@ -408,6 +463,13 @@ export_env(const run *r)
 	    cbh_redis_port(r->redis));
 	rv |= setenv("CACHEBROKER_URL", r->ipc_url, 1);
 	rv |= setenv("CACHEBROKER_TCP_URL", r->tcp_url, 1);
+	if (r->tls) {
+		char ca[4200];
+		snprintf(ca, sizeof(ca), "%s/tls/ca.pem", r->dir);
+		rv |= setenv("CACHEBROKER_TLS_URL", r->tls_url, 1);
+		rv |= setenv("CACHEBROKER_TLS_CA", ca, 1);
+		rv |= setenv("CACHEBROKER_TLS_SERVER_NAME", "localhost", 1);
+	}
 	rv |= setenv("CBH_REDIS", buf, 1);
 	if (r->pg != NULL) {
 		rv |= setenv("CBH_PG_CONNINFO", cbh_pg_conninfo(r->pg), 1);
@@ -516,6 +578,8 @@ main(int argc, char **argv)
 			r.schema = argv[++i];
 		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
 			r.extra_path = argv[++i];
+		} else if (strcmp(argv[i], "--tls") == 0) {
+			r.tls = true;
 		} else if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
 			usage();
@@ -545,6 +609,7 @@ main(int argc, char **argv)
 		free(r.extra);
 		free(r.ipc_url);
 		free(r.tcp_url);
+		free(r.tls_url);
 		free(r.dir);
 		return (stop_sig != 0 ? 128 + (int) stop_sig : 1);
 	}
@@ -562,6 +627,7 @@ main(int argc, char **argv)
 	free(r.extra);
 	free(r.ipc_url);
 	free(r.tcp_url);
+	free(r.tls_url);
 	free(r.dir);
 	return (code);
 }

@@ -12,6 +12,8 @@
 //         Response: non-OK status ─► CacheBrokerError subclass
 //     ◄── GetResponse (its metadata: replyInfo(resp))
 import { randomFillSync } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import {
@@ -25,7 +27,7 @@ import {
   type MessageShape,
 } from "@bufbuild/protobuf";
 
-import { Connection, DialTimeout } from "./connection.js";
+import { Connection, DialTimeout, type TlsFiles } from "./connection.js";
 import {
   RequestSchema,
   ResponseSchema,
@@ -49,10 +51,31 @@ export const DEFAULT_URL = "ipc:///run/cachebroker/cachebroker.sock";
 /** The full names of methods start with this. */
 export const METHOD_PREFIX = "/cachebroker.v1.";
 
+/**
+ * TLS for a tls+tcp:// URL, as libcachebroker's cb_tls_opts: PEM files.
+ * Each one left out comes from its CACHEBROKER_TLS_* variable.
+ */
+export interface TlsOptions {
+  /** The CAs the broker's certificate must chain to (CACHEBROKER_TLS_CA).
+   * Required: there is no unchecked TLS. */
+  caFile?: string;
+  /** The client's certificate and key, for a broker that asks for one
+   * (CACHEBROKER_TLS_CERT, CACHEBROKER_TLS_KEY). */
+  certFile?: string;
+  keyFile?: string;
+  /** The key's password (CACHEBROKER_TLS_KEY_PASSWORD). */
+  keyPassword?: string;
+  /** The name the broker's certificate must carry; default
+   * CACHEBROKER_TLS_SERVER_NAME, else the URL's host. */
+  serverName?: string;
+}
+
 export interface ClientOptions {
-  /** ipc:///path or tcp://host:port; default $CACHEBROKER_URL, else
-   * DEFAULT_URL. */
+  /** ipc:///path, tcp://host:port or tls+tcp://host:port; default
+   * $CACHEBROKER_URL, else DEFAULT_URL. */
   url?: string;
+  /** For a tls+tcp:// URL; see TlsOptions. */
+  tls?: TlsOptions;
   /** Each call's deadline unless the call gives its own; default 5000. */
   timeoutMs?: number;
   /** Largest request envelope sent, in bytes; default 1 MiB. A larger
@@ -147,6 +170,39 @@ function positiveInt(name: string, v: number | undefined, dflt: number,
   return v;
 }
 
+/** tlsFiles reads what a tls+tcp:// connection needs, once. */
+function tlsFiles(url: string, host: string | undefined,
+    o: TlsOptions = {}): TlsFiles {
+  const env = (name: string): string | undefined =>
+    process.env[name] || undefined;
+  const caFile = o.caFile ?? env("CACHEBROKER_TLS_CA");
+  const certFile = o.certFile ?? env("CACHEBROKER_TLS_CERT");
+  const keyFile = o.keyFile ?? env("CACHEBROKER_TLS_KEY");
+  const name = o.serverName ?? env("CACHEBROKER_TLS_SERVER_NAME") ?? host;
+  if (caFile === undefined) {
+    throw statusError(Code.INVALID_ARGUMENT,
+      `${url} needs the CAs to check the broker's certificate with: ` +
+        "tls.caFile or CACHEBROKER_TLS_CA");
+  }
+  const read = (what: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw statusError(Code.INVALID_ARGUMENT,
+        `${what} ${file}: ${errorText(e)}`);
+    }
+  };
+  return {
+    ca: read("CA file", caFile),
+    cert: certFile !== undefined ? read("certificate", certFile) : undefined,
+    key: keyFile !== undefined ? read("key", keyFile) : undefined,
+    passphrase: o.keyPassword ?? env("CACHEBROKER_TLS_KEY_PASSWORD"),
+    // SNI takes host names only; the identity check takes either.
+    servername: name !== undefined && isIP(name) === 0 ? name : undefined,
+    checkName: name ?? "",
+  };
+}
+
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -167,6 +223,7 @@ export class Client {
   readonly maxMessageSize: number;
   readonly maxReplySize: number;
   private readonly ep: Endpoint;
+  private readonly tls: TlsFiles | undefined;
   private readonly metadata: Record<string, string>;
   private conn: Connection | null = null;
   private dialing: Promise<Connection> | null = null;
@@ -177,6 +234,9 @@ export class Client {
   constructor(opts: ClientOptions = {}) {
     this.url = opts.url ?? (process.env["CACHEBROKER_URL"] || DEFAULT_URL);
     this.ep = parseUrl(this.url);
+    this.tls = this.ep.tls
+      ? tlsFiles(this.url, this.ep.connect.host, opts.tls)
+      : undefined;
     this.timeoutMs = positiveInt("timeoutMs", opts.timeoutMs,
       DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS);
     this.maxMessageSize = positiveInt("maxMessageSize", opts.maxMessageSize,
@@ -358,6 +418,7 @@ export class Client {
   private dial(budget: number): Promise<Connection> {
     if (this.dialing === null) {
       this.dialing = Connection.open(this.ep, {
+        tls: this.tls,
         maxReplySize: this.maxReplySize,
         timeoutMs: Math.max(1, Math.ceil(budget)),
       }).then((c) => {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // One req0 connection to a broker: handshake, requests in flight by id, replies.
 //
-//   Connection.open ──► net.connect ──► send our SP header ──► check rep0's
+//   Connection.open ──► net.connect (tls.connect for tls+tcp://) ──► send
+//   our SP header ──► check rep0's
 //        │                                                   (fail: reject)
 //        ▼ open
 //   request(): id ◄── next free id (high bit set); frame out in one write;
@@ -14,6 +15,7 @@
 // The socket is unref'd: an idle client never keeps the process alive, and
 // a call in flight does through its deadline timer.
 import { connect, type Socket } from "node:net";
+import { checkServerIdentity, connect as tlsConnect } from "node:tls";
 
 import {
   encodeRequest,
@@ -44,7 +46,21 @@ interface Pending {
  */
 export class DialTimeout extends Error {}
 
+/** What a tls+tcp:// connection is made with (Client reads the files). */
+export interface TlsFiles {
+  ca: Buffer;
+  cert: Buffer | undefined;
+  key: Buffer | undefined;
+  passphrase: string | undefined;
+  /** SNI: a host name, or undefined for an IP address. */
+  servername: string | undefined;
+  /** The name the broker's certificate must carry. */
+  checkName: string;
+}
+
 export interface ConnectionOptions {
+  /** For a tls+tcp:// endpoint. */
+  tls?: TlsFiles | undefined;
   /** Largest reply frame accepted; a larger one closes the connection. */
   maxReplySize: number;
   /** How long connecting and the SP handshake may take. */
@@ -76,7 +92,22 @@ export class Connection {
    */
   static open(ep: Endpoint, opts: ConnectionOptions): Promise<Connection> {
     return new Promise((resolve, reject) => {
-      const socket = connect(ep.connect);
+      const t = opts.tls;
+      const socket: Socket = ep.tls && t !== undefined
+        ? tlsConnect({
+          host: ep.connect.host,
+          port: ep.connect.port,
+          ca: t.ca,
+          cert: t.cert,
+          key: t.key,
+          passphrase: t.passphrase,
+          servername: t.servername,
+          minVersion: "TLSv1.2",
+          rejectUnauthorized: true,
+          checkServerIdentity: (_host, cert) =>
+            checkServerIdentity(t.checkName, cert),
+        })
+        : connect(ep.connect);
       socket.unref();
       socket.setNoDelay(true);
       const conn = new Connection(ep, socket, opts.maxReplySize);
@@ -95,7 +126,10 @@ export class Connection {
         timedOut = true;
         fail(`no SP handshake within ${opts.timeoutMs} ms`);
       }, opts.timeoutMs);
-      socket.once("connect", () => socket.write(spHeader(PROTO_REQ0)));
+      // Over TLS, the SP header goes once the handshake is done (and
+      // the broker's certificate checked).
+      socket.once(ep.tls ? "secureConnect" : "connect",
+        () => socket.write(spHeader(PROTO_REQ0)));
       socket.on("error", (err: NodeJS.ErrnoException) => {
         if (!settled) {
           fail(err.code !== undefined ? `${err.code} (${err.message})` :

@@ -10,6 +10,7 @@ export {
   type ClientOptions,
   type RawReply,
   type ReplyInfo,
+  type TlsOptions,
   type TypedCalls,
 } from "./client.js";
 export {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Broker URLs (ipc:///path, tcp://host:port) to Node socket addresses.
+// Broker URLs (ipc:///path, tcp:// and tls+tcp://host:port) to Node socket
+// addresses.
 import type { NetConnectOpts } from "node:net";
 
 import { Code, statusError } from "./status.js";
@@ -10,15 +11,20 @@ export interface Endpoint {
   readonly url: string;
   /** IPC frames carry a message-type byte that TCP frames do not. */
   readonly ipc: boolean;
-  readonly connect: NetConnectOpts;
+  /** tls+tcp://: TLS around the same frames as tcp:// (Client adds the
+   * certificates). */
+  readonly tls: boolean;
+  readonly connect: NetConnectOpts & { host?: string; port?: number };
 }
 
-const TCP = /^tcp:\/\/(\[[0-9A-Fa-f:.]+\]|[^:/[\]]+):([0-9]{1,5})$/;
+const TCP =
+  /^(tcp|tls\+tcp):\/\/(\[[0-9A-Fa-f:.]+\]|[^:/[\]]+):([0-9]{1,5})$/;
 
 /**
  * parseUrl reads a broker URL as nng spells it: ipc:// followed by a socket
- * path (ipc:///run/x.sock is absolute), or tcp://HOST:PORT with an IPv6
- * host in brackets. Anything else throws InvalidArgumentError.
+ * path (ipc:///run/x.sock is absolute), or tcp://HOST:PORT or
+ * tls+tcp://HOST:PORT with an IPv6 host in brackets. Anything else throws
+ * InvalidArgumentError.
  */
 export function parseUrl(url: string): Endpoint {
   if (url.startsWith("ipc://")) {
@@ -26,28 +32,23 @@ export function parseUrl(url: string): Endpoint {
     if (path === "" || path.includes("\0")) {
       throw statusError(Code.INVALID_ARGUMENT, `bad ipc URL "${url}"`);
     }
-    return { url, ipc: true, connect: { path } };
+    return { url, ipc: true, tls: false, connect: { path } };
   }
   const m = TCP.exec(url);
   if (m !== null) {
-    const port = Number(m[2]);
-    let host = m[1] as string;
+    const port = Number(m[3]);
+    let host = m[2] as string;
     if (port < 1 || port > 65535) {
       throw statusError(Code.INVALID_ARGUMENT, `bad port in "${url}"`);
     }
     if (host.startsWith("[")) {
       host = host.slice(1, -1);
     }
-    return { url, ipc: false, connect: { host, port } };
-  }
-  if (url.startsWith("tls+tcp://")) {
-    throw statusError(
-      Code.INVALID_ARGUMENT,
-      `"${url}": tls+tcp:// is not supported by this client`,
-    );
+    return { url, ipc: false, tls: m[1] === "tls+tcp", connect: { host, port } };
   }
   throw statusError(
     Code.INVALID_ARGUMENT,
-    `bad broker URL "${url}" (want ipc:///path or tcp://host:port)`,
+    `bad broker URL "${url}" (want ipc:///path, tcp://host:port or ` +
+      "tls+tcp://host:port)",
   );
 }

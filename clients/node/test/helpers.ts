@@ -26,14 +26,15 @@ import {
  * test with a clear message when it is not there: these tests talk to a
  * real broker, Redis and PostgreSQL.
  */
-export function liveUrl(name: "CACHEBROKER_URL" | "CACHEBROKER_TCP_URL"):
+export function liveUrl(
+    name: "CACHEBROKER_URL" | "CACHEBROKER_TCP_URL" | "CACHEBROKER_TLS_URL"):
     string {
   const v = process.env[name];
   if (v === undefined || v === "") {
     throw new Error(`${name} is not set: run the tests under cbh-run ` +
       "(ctest -R node_client, or build/tests/harness/cbh-run --pg " +
       "tests/conformance/schema.sql --config tests/conformance/broker.conf " +
-      "-- npm --prefix clients/node test)");
+      "--tls -- npm --prefix clients/node test)");
   }
   return v;
 }

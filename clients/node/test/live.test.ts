@@ -196,3 +196,46 @@ describe("lost connection to the live broker", () => {
       assert.ok(proxy.sockets.length >= 2, "a new connection was made");
     });
 });
+
+describe("tls+tcp://", () => {
+  // cbh-run --tls: a listener whose certificate names "localhost", and
+  // CACHEBROKER_TLS_CA and CACHEBROKER_TLS_SERVER_NAME in the environment.
+  test("calls go through, the CA and name from the environment",
+    async () => {
+      const c = new Client({ url: liveUrl("CACHEBROKER_TLS_URL") });
+      try {
+        const ns = `node-tls-${uniq()}`;
+        await c.set({ namespace: ns, key: "k", value: enc("over tls") });
+        const r = await c.get({ namespace: ns, key: "k" });
+        assert.equal(dec(r.value), "over tls");
+      } finally {
+        c.close();
+      }
+    });
+
+  test("a certificate for another name: UnavailableError in time",
+    async () => {
+      const c = new Client({ url: liveUrl("CACHEBROKER_TLS_URL"),
+        tls: { serverName: "broker.example" }, timeoutMs: 800 });
+      try {
+        const { ms, error } = await timed(() => c.health({}));
+        assertError(error, UnavailableError, 14, "UNAVAILABLE",
+          /broker\.example|certificate|altnames/i);
+        assert.ok(ms < 800 + 500, `failed after ${ms} ms`);
+      } finally {
+        c.close();
+      }
+    });
+
+  test("no CA: InvalidArgumentError when the client is made", () => {
+    const saved = process.env["CACHEBROKER_TLS_CA"];
+    delete process.env["CACHEBROKER_TLS_CA"];
+    try {
+      assert.throws(() => new Client({ url: liveUrl("CACHEBROKER_TLS_URL") }),
+        (e: unknown) => e instanceof InvalidArgumentError &&
+          /CACHEBROKER_TLS_CA/.test(e.message));
+    } finally {
+      process.env["CACHEBROKER_TLS_CA"] = saved;
+    }
+  });
+});

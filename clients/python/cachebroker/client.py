@@ -200,6 +200,13 @@ class Client:
         if url is None:
             url = os.environ.get("CACHEBROKER_URL") or DEFAULT_URL
         self.url = url
+        if url.startswith("tls+tcp://"):
+            # nng would dial with its default TLS settings, which check
+            # the broker against no CA: every call would time out.
+            raise errors.InvalidArgument(
+                "%s: tls+tcp:// is not supported by the Python client yet "
+                "(the C and TypeScript clients and the CLI have it)" % url
+            )
         self.timeout_ms = _timeout(timeout_ms, DEFAULT_TIMEOUT_MS)
         if max_message_size <= 0 or max_reply_size <= 0:
             raise ValueError("message size limits must be positive")

@@ -607,6 +607,12 @@ class DeadBrokerTest(unittest.TestCase):
         with self.assertRaises(cachebroker.InvalidArgument):
             cachebroker.Client("nosuchtransport://x")
 
+    def test_tls_url_refused_at_once(self):
+        # Not supported yet: said when the client is made, rather than
+        # every call timing out.
+        with self.assertRaisesRegex(cachebroker.InvalidArgument, "tls"):
+            cachebroker.Client("tls+tcp://127.0.0.1:1")
+
 
 class TransportTest(unittest.TestCase):
     def test_tcp_url(self):
