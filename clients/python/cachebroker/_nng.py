@@ -3,7 +3,8 @@
 """ctypes bindings for the nng functions the client calls.
 
 Only what a req0 client needs is declared, each with its exact C signature
-from nng 1.5.2's <nng/nng.h> and <nng/protocol/reqrep0/req.h>. nng's ids
+from nng 1.5.2's <nng/nng.h>, <nng/protocol/reqrep0/req.h> and
+<nng/supplemental/tls/tls.h>. nng's ids
 (nng_socket, nng_ctx) are one-member structs passed by value, so they are
 ctypes Structures here too: passing a bare uint32 would work on x86-64 by
 accident of the calling convention, not by contract.
@@ -33,6 +34,11 @@ OPT_RECVMAXSZ = b"recv-size-max"
 OPT_RECVTIMEO = b"recv-timeout"
 OPT_SENDTIMEO = b"send-timeout"
 OPT_REQ_RESENDTIME = b"req:resend-time"
+OPT_TLS_CONFIG = b"tls-config"
+
+# nng_tls_mode and nng_tls_auth_mode.
+TLS_MODE_CLIENT = 0
+TLS_AUTH_MODE_REQUIRED = 2
 
 # nng_duration is int32 milliseconds.
 DURATION_MAX = 2**31 - 1
@@ -40,6 +46,12 @@ DURATION_MAX = 2**31 - 1
 
 class Socket(ctypes.Structure):
     """nng_socket: typedef struct nng_socket_s { uint32_t id; }."""
+
+    _fields_ = [("id", ctypes.c_uint32)]
+
+
+class Dialer(ctypes.Structure):
+    """nng_dialer: typedef struct nng_dialer_s { uint32_t id; }."""
 
     _fields_ = [("id", ctypes.c_uint32)]
 
@@ -107,6 +119,16 @@ _SIGNATURES = [
     ("nng_msg_body", _p, [_p]),
     ("nng_msg_len", _size, [_p]),
     ("nng_strerror", _str, [_int]),
+    ("nng_dialer_create", _int, [ctypes.POINTER(Dialer), Socket, _str]),
+    ("nng_dialer_set_ptr", _int, [Dialer, _str, _p]),
+    ("nng_dialer_start", _int, [Dialer, _int]),
+    ("nng_dialer_close", _int, [Dialer]),
+    ("nng_tls_config_alloc", _int, [ctypes.POINTER(_p), _int]),
+    ("nng_tls_config_free", None, [_p]),
+    ("nng_tls_config_auth_mode", _int, [_p, _int]),
+    ("nng_tls_config_ca_file", _int, [_p, _str]),
+    ("nng_tls_config_server_name", _int, [_p, _str]),
+    ("nng_tls_config_own_cert", _int, [_p, _str, _str, _str]),
 ]
 
 for _name, _res, _args in _SIGNATURES:
@@ -145,6 +167,40 @@ def socket_set_size(sock, opt, value):
 
 def dial(sock, url, flags):
     _check(_lib.nng_dial(sock, url.encode("utf-8"), None, flags), "dial")
+
+
+def dial_tls(sock, url, flags, ca_file, server_name, cert=None, key=None,
+             password=None):
+    """Dial a tls+tcp:// url: the broker's certificate must chain to
+    ca_file (a path) and name server_name; cert and key (PEM bytes) are
+    the client's own, for a broker that asks for one."""
+    cfg = _p()
+    _check(_lib.nng_tls_config_alloc(ctypes.byref(cfg), TLS_MODE_CLIENT),
+           "tls")
+    try:
+        _check(_lib.nng_tls_config_auth_mode(cfg, TLS_AUTH_MODE_REQUIRED),
+               "tls")
+        _check(_lib.nng_tls_config_ca_file(cfg, ca_file.encode("utf-8")),
+               "tls ca")
+        _check(_lib.nng_tls_config_server_name(
+            cfg, server_name.encode("utf-8")), "tls server name")
+        if cert is not None:
+            _check(_lib.nng_tls_config_own_cert(
+                cfg, cert, key,
+                password.encode("utf-8") if password else None),
+                "tls certificate")
+        d = Dialer()
+        _check(_lib.nng_dialer_create(ctypes.byref(d), sock,
+                                      url.encode("utf-8")), "dial")
+        rv = _lib.nng_dialer_set_ptr(d, OPT_TLS_CONFIG, cfg)
+        if rv == 0:
+            rv = _lib.nng_dialer_start(d, flags)
+        if rv != 0:
+            _lib.nng_dialer_close(d)
+            raise NngError(rv, "dial")
+    finally:
+        # The dialer holds its own reference.
+        _lib.nng_tls_config_free(cfg)
 
 
 class Slot:

@@ -170,11 +170,64 @@ class RawReply(collections.namedtuple("RawReply", "payload metadata")):
     __slots__ = ()
 
 
+class TlsOptions(collections.namedtuple(
+        "TlsOptions",
+        "ca_file cert_file key_file key_password server_name",
+        defaults=(None, None, None, None, None))):
+    """TLS for a tls+tcp:// URL, as libcachebroker's cb_tls_opts: PEM file
+    paths. A field left None comes from its CACHEBROKER_TLS_* variable
+    (CA, CERT, KEY, KEY_PASSWORD, SERVER_NAME). ca_file is required: the
+    broker's certificate is always checked, and must name server_name
+    (default: the URL's host; nng's TLS matches DNS names only)."""
+
+    __slots__ = ()
+
+
+def _tls_settings(url, tls):
+    """The TLS settings of url: tls's, else the environment's."""
+    tls = tls or TlsOptions()
+
+    def pick(value, var):
+        return value if value is not None else (os.environ.get(var) or None)
+
+    ca = pick(tls.ca_file, "CACHEBROKER_TLS_CA")
+    cert = pick(tls.cert_file, "CACHEBROKER_TLS_CERT")
+    key = pick(tls.key_file, "CACHEBROKER_TLS_KEY")
+    password = pick(tls.key_password, "CACHEBROKER_TLS_KEY_PASSWORD")
+    name = pick(tls.server_name, "CACHEBROKER_TLS_SERVER_NAME")
+    if ca is None:
+        raise errors.InvalidArgument(
+            "%s needs the CAs to check the broker's certificate with: "
+            "tls=TlsOptions(ca_file=...) or CACHEBROKER_TLS_CA" % url)
+    if name is None:
+        hostport = url[len("tls+tcp://"):]
+        name = (hostport[1:hostport.find("]")] if hostport.startswith("[")
+                else hostport.rpartition(":")[0])
+    pems = []
+    for what, path in (("certificate", cert), ("key", key)):
+        if path is None:
+            pems.append(None)
+            continue
+        try:
+            with open(path, "rb") as f:
+                pems.append(f.read())
+        except OSError as e:
+            raise errors.InvalidArgument(
+                "%s %s: %s" % (what, path, e.strerror)) from None
+    if (pems[0] is None) != (pems[1] is None):
+        raise errors.InvalidArgument(
+            "a client certificate needs its key, and a key its certificate")
+    return ca, name, pems[0], pems[1], password
+
+
 class Client:
     """A connection to one broker, shared by any number of threads.
 
-    url: an nng URL (ipc:///path, tcp://host:port); None means
-    $CACHEBROKER_URL, else ipc:///run/cachebroker/cachebroker.sock.
+    url: an nng URL (ipc:///path, tcp://host:port, tls+tcp://host:port);
+    None means $CACHEBROKER_URL, else
+    ipc:///run/cachebroker/cachebroker.sock.
+    tls: TlsOptions for a tls+tcp:// URL (None: from the environment).
+    A TLS URL without a CA raises InvalidArgument.
     timeout_ms: the default deadline of a call, sent to the broker too.
     max_message_size: the largest request envelope sent; a larger one
     raises ResourceExhausted at once, and nothing is sent.
@@ -194,19 +247,15 @@ class Client:
         timeout_ms=DEFAULT_TIMEOUT_MS,
         max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
         max_reply_size=DEFAULT_MAX_REPLY_SIZE,
+        tls=None,
     ):
         self._sock = None
         self._closed = True
         if url is None:
             url = os.environ.get("CACHEBROKER_URL") or DEFAULT_URL
         self.url = url
-        if url.startswith("tls+tcp://"):
-            # nng would dial with its default TLS settings, which check
-            # the broker against no CA: every call would time out.
-            raise errors.InvalidArgument(
-                "%s: tls+tcp:// is not supported by the Python client yet "
-                "(the C and TypeScript clients and the CLI have it)" % url
-            )
+        tls_settings = (_tls_settings(url, tls)
+                        if url.startswith("tls+tcp://") else None)
         self.timeout_ms = _timeout(timeout_ms, DEFAULT_TIMEOUT_MS)
         if max_message_size <= 0 or max_reply_size <= 0:
             raise ValueError("message size limits must be positive")
@@ -226,13 +275,18 @@ class Client:
             )
             # Non-blocking: a broker that is not up yet is dialed again
             # and again in the background.
-            _nng.dial(self._sock, url, _nng.FLAG_NONBLOCK)
+            if tls_settings is not None:
+                _nng.dial_tls(self._sock, url, _nng.FLAG_NONBLOCK,
+                              *tls_settings)
+            else:
+                _nng.dial(self._sock, url, _nng.FLAG_NONBLOCK)
         except _nng.NngError as e:
             _nng.close(self._sock)
             self._sock = None
-            if e.rv in (_nng.EADDRINVAL, _nng.EINVAL, _nng.ENOTSUP):
+            if (e.rv in (_nng.EADDRINVAL, _nng.EINVAL, _nng.ENOTSUP)
+                    or e.phase.startswith("tls")):
                 raise errors.InvalidArgument(
-                    "cannot dial %s: %s" % (url, _nng.strerror(e.rv))
+                    "cannot dial %s: %s" % (url, e)
                 ) from None
             raise errors.Unavailable(
                 "cannot dial %s: %s" % (url, _nng.strerror(e.rv))

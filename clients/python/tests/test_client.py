@@ -607,11 +607,39 @@ class DeadBrokerTest(unittest.TestCase):
         with self.assertRaises(cachebroker.InvalidArgument):
             cachebroker.Client("nosuchtransport://x")
 
-    def test_tls_url_refused_at_once(self):
-        # Not supported yet: said when the client is made, rather than
-        # every call timing out.
-        with self.assertRaisesRegex(cachebroker.InvalidArgument, "tls"):
-            cachebroker.Client("tls+tcp://127.0.0.1:1")
+
+
+class TlsTest(unittest.TestCase):
+    """cbh-run --tls: a tls+tcp:// listener whose certificate names
+    localhost, with CACHEBROKER_TLS_CA and _SERVER_NAME exported."""
+
+    def setUp(self):
+        self.url = os.environ.get("CACHEBROKER_TLS_URL")
+        if not self.url:
+            self.skipTest("CACHEBROKER_TLS_URL is not set (cbh-run --tls)")
+
+    def test_calls_with_the_environment_ca(self):
+        key = fresh()
+        with cachebroker.Client(self.url) as c:
+            self.assertTrue(c.set(namespace=NS, key=key, value=b"tls").stored)
+            self.assertEqual(c.get(namespace=NS, key=key).value, b"tls")
+
+    def test_another_name_is_not_talked_to(self):
+        tls = cachebroker.TlsOptions(server_name="broker.example")
+        with cachebroker.Client(self.url, timeout_ms=800, tls=tls) as c:
+            t0 = time.monotonic()
+            with self.assertRaises(cachebroker.Unavailable):
+                c.health()
+            self.assertLess(time.monotonic() - t0, 0.8 + MARGIN_S)
+
+    def test_no_ca_is_refused_when_made(self):
+        saved = os.environ.pop("CACHEBROKER_TLS_CA")
+        try:
+            with self.assertRaisesRegex(cachebroker.InvalidArgument,
+                                        "CACHEBROKER_TLS_CA"):
+                cachebroker.Client(self.url)
+        finally:
+            os.environ["CACHEBROKER_TLS_CA"] = saved
 
 
 class TransportTest(unittest.TestCase):
