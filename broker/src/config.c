@@ -337,14 +337,11 @@ check_tls(const cbd_config *cfg, const char *f, cbd_errors *errs)
 	check_file(f, "tls_cert", cfg->tls_cert, errs);
 	check_file(f, "tls_key", cfg->tls_key, errs);
 	check_file(f, "tls_ca", cfg->tls_ca, errs);
-	if (cfg->tls_client_auth != CBD_TLS_AUTH_NONE &&
+	if (cfg->tls_client_auth == CBD_TLS_AUTH_REQUIRED &&
 	    cfg->tls_ca[0] == '\0') {
 		cbd_errors_add(errs, f, 0,
-		    "tls_client_auth = %s needs tls_ca, the CAs that client "
-		    "certificates are checked against",
-		    cfg->tls_client_auth == CBD_TLS_AUTH_REQUIRED
-		        ? "required"
-		        : "optional");
+		    "tls_client_auth = required needs tls_ca, the CAs that "
+		    "client certificates are checked against");
 	}
 }
 
@@ -487,12 +484,16 @@ set_value(cbd_config *cfg, const config_key *k, const char *value)
 	case K_TLSAUTH:
 		if (strcmp(value, "none") == 0) {
 			*(int *) (void *) base = CBD_TLS_AUTH_NONE;
-		} else if (strcmp(value, "optional") == 0) {
-			*(int *) (void *) base = CBD_TLS_AUTH_OPTIONAL;
 		} else if (strcmp(value, "required") == 0) {
 			*(int *) (void *) base = CBD_TLS_AUTH_REQUIRED;
+		} else if (strcmp(value, "optional") == 0) {
+			/* nng's optional mode lets a certificate that fails
+			 * the check through: it would only look safe. */
+			return "optional is not offered: a certificate that "
+			       "fails the check would still be let in; use "
+			       "none or required";
 		} else {
-			return "not none, optional or required";
+			return "not none or required";
 		}
 		return NULL;
 	}

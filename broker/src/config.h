@@ -52,8 +52,7 @@ typedef struct cbd_auth_config {
 /* [broker] tls_client_auth: whether TLS clients show a certificate. */
 enum {
 	CBD_TLS_AUTH_NONE,     /* not asked for */
-	CBD_TLS_AUTH_OPTIONAL, /* checked against tls_ca when shown */
-	CBD_TLS_AUTH_REQUIRED, /* required, and checked */
+	CBD_TLS_AUTH_REQUIRED, /* required, and checked against tls_ca */
 };
 
 /* A whole configuration: immutable once loaded. Which settings a reload

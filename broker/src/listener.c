@@ -74,7 +74,6 @@ cbd_listener_tls_config(
 {
 	static const nng_tls_auth_mode modes[] = {
 		[CBD_TLS_AUTH_NONE]     = NNG_TLS_AUTH_MODE_NONE,
-		[CBD_TLS_AUTH_OPTIONAL] = NNG_TLS_AUTH_MODE_OPTIONAL,
 		[CBD_TLS_AUTH_REQUIRED] = NNG_TLS_AUTH_MODE_REQUIRED,
 	};
 	const char     *pass = cfg->tls_key_password;
@@ -147,9 +146,7 @@ cbd_listener_serve(
 	}
 	cbd_log_info("listening on %s (client certificates: %s)", url,
 	    cfg->tls_client_auth == CBD_TLS_AUTH_REQUIRED ? "required"
-	        : cfg->tls_client_auth == CBD_TLS_AUTH_OPTIONAL
-	        ? "optional"
-	        : "not asked for");
+	                                                  : "not asked for");
 	return CB_OK;
 }
 

@@ -40,7 +40,9 @@ sh(const char *cmd)
  * make_certs writes, with openssl: a CA (ca.pem); the broker's
  * certificate for "localhost", signed by it (server.pem, server.key); a
  * client certificate signed by it (client.pem, client.key); a second,
- * unrelated CA (other.pem); and a key file that is not one (garbage.key).
+ * unrelated CA (other.pem) and a client certificate it signed
+ * (stranger.pem, stranger.key); and a key file that is not one
+ * (garbage.key).
  */
 static void
 make_certs(void)
@@ -55,7 +57,10 @@ make_certs(void)
 	   "-CAcreateserial -extfile san.ext -out server.pem && " NEWKEY
 	   " -keyout client.key -out client.csr -subj '/CN=client' && "
 	   "openssl x509 -req -days 2 -in client.csr -CA ca.pem -CAkey ca.key "
-	   "-CAcreateserial -out client.pem && "
+	   "-CAcreateserial -out client.pem && " NEWKEY
+	   " -keyout stranger.key -out stranger.csr -subj '/CN=stranger' && "
+	   "openssl x509 -req -days 2 -in stranger.csr -CA other.pem "
+	   "-CAkey other.key -CAcreateserial -out stranger.pem && "
 	   "echo 'not a key' >garbage.key");
 #undef NEWKEY
 }
@@ -235,15 +240,20 @@ CBH_TEST(test_client_needs_ca)
 	    cb_client_open_tls(&c, tls_url, NULL, &t), CB_INVALID_ARGUMENT);
 }
 
-/* tls_client_auth = required: no certificate, no service; the CA's
- * client certificate is served. */
+/* tls_client_auth = required: no certificate, or one from a CA the
+ * broker does not know, no service; the CA's client certificate is
+ * served. */
 CBH_TEST(test_client_certificate_required)
 {
 	tls_files   f;
 	cb_tls_opts t = opts(&f, "ca.pem", false);
 	cb_client  *c;
 	cb_result   res;
+	char        cert[600], key[600];
 
+	expect_refused(&t);
+	t.cert_file = path(cert, sizeof(cert), "stranger.pem");
+	t.key_file  = path(key, sizeof(key), "stranger.key");
 	expect_refused(&t);
 	t = opts(&f, "ca.pem", true);
 	c = open_client(&t);
@@ -335,6 +345,8 @@ CBH_TEST(test_bad_settings)
 	check_config(text, "tls_key: cannot read");
 	check_config("[broker]\ntls_client_auth = sometimes\n",
 	    "check.conf:2: tls_client_auth = 'sometimes'");
+	check_config("[broker]\ntls_client_auth = optional\n",
+	    "optional is not offered");
 }
 
 static Suite *
