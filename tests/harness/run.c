@@ -22,10 +22,12 @@
  *   cbh-run ─► redis-server, [PostgreSQL + SCHEMA.sql], cachebrokerd
  *      │        (ipc://RUN/broker.sock and tcp://127.0.0.1:N, SERVING;
  *      │        with --tls also tls+tcp://127.0.0.1:M, its certificate
- *      │        for "localhost" from a CA made with openssl for the run)
+ *      │        for "localhost" from a CA made with openssl for the run,
+ *      │        client certificates required)
  *      ├─► CMD (stdio inherited, CACHEBROKER_URL & co. in its environment;
- *      │        with --tls, CACHEBROKER_TLS_URL, CACHEBROKER_TLS_CA and
- *      │        CACHEBROKER_TLS_SERVER_NAME=localhost)
+ *      │        with --tls, CACHEBROKER_TLS_URL, _CA, _CERT, _KEY,
+ *      │        CACHEBROKER_TLS_SERVER_NAME=localhost, and CBH_TLS_DIR
+ *      │        with stranger.pem/.key from another CA)
  *      └─► SIGTERM to the broker (must exit 0), stop the servers, rm -rf
  *
  * Exit status: CMD's (128+N when it died of signal N); 1 when CMD
@@ -301,9 +303,12 @@ wait_serving(run *r)
 }
 
 /*
- * tls_setup (--tls) makes RUN/tls/ca.pem and the broker's certificate for
- * "localhost" signed by it (server.pem, server.key) with openssl, and adds
- * tls_cert and tls_key to the broker's config.
+ * tls_setup (--tls) makes, with openssl, in RUN/tls: a CA (ca.pem); the
+ * broker's certificate for "localhost" signed by it (server.pem,
+ * server.key); a client certificate signed by it (client.pem,
+ * client.key); and one signed by another CA (stranger.pem, stranger.key).
+ * The broker gets tls_cert and tls_key, and requires client certificates
+ * from ca.pem (tls_client_auth = required).
  */
 static int
 tls_setup(run *r)
@@ -316,12 +321,18 @@ tls_setup(run *r)
 	    "(set -e; mkdir '%s/tls'; cd '%s/tls'; "
 	    "k='openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
 	    "-nodes'; "
+	    "sign() { openssl x509 -req -days 2 -in $1.csr -CA $2.pem "
+	    "-CAkey $2.key -CAcreateserial -out $1.pem $3; }; "
 	    "$k -x509 -days 2 -keyout ca.key -out ca.pem -subj '/CN=run CA'; "
-	    "$k -keyout server.key -out server.csr -subj '/CN=localhost'; "
+	    "$k -x509 -days 2 -keyout other.key -out other.pem "
+	    "-subj '/CN=other CA'; "
 	    "printf 'subjectAltName=DNS:localhost\\n' >san.ext; "
-	    "openssl x509 -req -days 2 -in server.csr -CA ca.pem -CAkey "
-	    "ca.key "
-	    "-CAcreateserial -extfile san.ext -out server.pem; "
+	    "$k -keyout server.key -out server.csr -subj '/CN=localhost'; "
+	    "sign server ca '-extfile san.ext'; "
+	    "$k -keyout client.key -out client.csr -subj '/CN=client'; "
+	    "sign client ca; "
+	    "$k -keyout stranger.key -out stranger.csr -subj '/CN=stranger'; "
+	    "sign stranger other; "
 	    ") >'%s/tls.log' 2>&1",
 	    r->dir, r->dir, r->dir);
 	st = system(cmd);
@@ -331,8 +342,10 @@ tls_setup(run *r)
 	}
 	if (asprintf(&extra,
 	        "%s\n[broker]\ntls_cert = %s/tls/server.pem\n"
-	        "tls_key = %s/tls/server.key\n",
-	        r->extra != NULL ? r->extra : "", r->dir, r->dir) < 0) {
+	        "tls_key = %s/tls/server.key\ntls_ca = %s/tls/ca.pem\n"
+	        "tls_client_auth = required\n",
+	        r->extra != NULL ? r->extra : "", r->dir, r->dir,
+	        r->dir) < 0) {
 		cbh_log("out of memory");
 		return (-1);
 	}
@@ -469,6 +482,14 @@ export_env(const run *r)
 		rv |= setenv("CACHEBROKER_TLS_URL", r->tls_url, 1);
 		rv |= setenv("CACHEBROKER_TLS_CA", ca, 1);
 		rv |= setenv("CACHEBROKER_TLS_SERVER_NAME", "localhost", 1);
+		snprintf(ca, sizeof(ca), "%s/tls/client.pem", r->dir);
+		rv |= setenv("CACHEBROKER_TLS_CERT", ca, 1);
+		snprintf(ca, sizeof(ca), "%s/tls/client.key", r->dir);
+		rv |= setenv("CACHEBROKER_TLS_KEY", ca, 1);
+		/* stranger.pem and .key: a client certificate from a CA the
+		 * broker does not know. */
+		snprintf(ca, sizeof(ca), "%s/tls", r->dir);
+		rv |= setenv("CBH_TLS_DIR", ca, 1);
 	}
 	rv |= setenv("CBH_REDIS", buf, 1);
 	if (r->pg != NULL) {

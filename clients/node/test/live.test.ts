@@ -198,8 +198,41 @@ describe("lost connection to the live broker", () => {
 });
 
 describe("tls+tcp://", () => {
-  // cbh-run --tls: a listener whose certificate names "localhost", and
-  // CACHEBROKER_TLS_CA and CACHEBROKER_TLS_SERVER_NAME in the environment.
+  // cbh-run --tls: a listener whose certificate names "localhost" and
+  // that requires client certificates; CACHEBROKER_TLS_CA, _CERT, _KEY and
+  // _SERVER_NAME in the environment, and CBH_TLS_DIR with a certificate
+  // from a CA the broker does not know (stranger.pem, stranger.key).
+  const refused = async (c: Client): Promise<void> => {
+    try {
+      const { ms, error } = await timed(() => c.health({}));
+      assertError(error, UnavailableError, 14, "UNAVAILABLE", /./);
+      assert.ok(ms < 800 + 500, `failed after ${ms} ms`);
+    } finally {
+      c.close();
+    }
+  };
+
+  test("a client certificate is required, from the broker's CA",
+    async () => {
+      const url = liveUrl("CACHEBROKER_TLS_URL");
+      const saved = [process.env["CACHEBROKER_TLS_CERT"],
+        process.env["CACHEBROKER_TLS_KEY"]];
+      delete process.env["CACHEBROKER_TLS_CERT"];
+      delete process.env["CACHEBROKER_TLS_KEY"];
+      let none: Client;
+      try {
+        none = new Client({ url, timeoutMs: 800 });
+      } finally {
+        process.env["CACHEBROKER_TLS_CERT"] = saved[0];
+        process.env["CACHEBROKER_TLS_KEY"] = saved[1];
+      }
+      await refused(none);
+      const dir = process.env["CBH_TLS_DIR"] ?? "";
+      await refused(new Client({ url, timeoutMs: 800,
+        tls: { certFile: `${dir}/stranger.pem`,
+          keyFile: `${dir}/stranger.key` } }));
+    });
+
   test("calls go through, the CA and name from the environment",
     async () => {
       const c = new Client({ url: liveUrl("CACHEBROKER_TLS_URL") });

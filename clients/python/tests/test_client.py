@@ -611,7 +611,10 @@ class DeadBrokerTest(unittest.TestCase):
 
 class TlsTest(unittest.TestCase):
     """cbh-run --tls: a tls+tcp:// listener whose certificate names
-    localhost, with CACHEBROKER_TLS_CA and _SERVER_NAME exported."""
+    localhost and that requires client certificates, with
+    CACHEBROKER_TLS_CA, _CERT, _KEY and _SERVER_NAME exported, and
+    CBH_TLS_DIR holding a certificate from a CA the broker does not know
+    (stranger.pem, stranger.key)."""
 
     def setUp(self):
         self.url = os.environ.get("CACHEBROKER_TLS_URL")
@@ -631,6 +634,28 @@ class TlsTest(unittest.TestCase):
             with self.assertRaises(cachebroker.Unavailable):
                 c.health()
             self.assertLess(time.monotonic() - t0, 0.8 + MARGIN_S)
+
+    def _refused(self, client):
+        t0 = time.monotonic()
+        with self.assertRaises(cachebroker.Unavailable):
+            client.health()
+        self.assertLess(time.monotonic() - t0, 0.8 + MARGIN_S)
+
+    def test_client_certificate_required(self):
+        saved = {k: os.environ.pop(k) for k in
+                 ("CACHEBROKER_TLS_CERT", "CACHEBROKER_TLS_KEY")}
+        try:
+            with cachebroker.Client(self.url, timeout_ms=800) as c:
+                self._refused(c)
+        finally:
+            os.environ.update(saved)
+        d = os.environ["CBH_TLS_DIR"]
+        stranger = cachebroker.TlsOptions(
+            cert_file=os.path.join(d, "stranger.pem"),
+            key_file=os.path.join(d, "stranger.key"))
+        with cachebroker.Client(self.url, timeout_ms=800,
+                                tls=stranger) as c:
+            self._refused(c)
 
     def test_no_ca_is_refused_when_made(self):
         saved = os.environ.pop("CACHEBROKER_TLS_CA")
