@@ -41,7 +41,8 @@ struct cli {
 	const char *feed_url;   /* --feed; NULL: the library's default */
 	uint64_t    count;      /* --count, when CLI_OPT_COUNT is in given */
 	uint64_t    cost;       /* --cost, when CLI_OPT_COST is in given */
-	cb_tls_opts tls; /* --tls-*, else CACHEBROKER_TLS_* (tls+tcp://) */
+	cb_tls_opts tls;        /* --tls-* (the library fills the rest from
+	                         * CACHEBROKER_TLS_*) */
 };
 
 /* A command handler gets the arguments after the command's name, their

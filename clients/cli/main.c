@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* cachebroker: argv parsing, the command table and dispatch, exit codes. */
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -483,34 +482,6 @@ check_command(const struct cli *cli, const struct command *cmd, int nargs)
 	return CLI_EXIT_OK;
 }
 
-/* cli_tls_defaults fills what no --tls-* option gave from the
- * CACHEBROKER_TLS_* variables, as the library does for other programs. */
-static void
-cli_tls_defaults(cb_tls_opts *t)
-{
-	static const struct {
-		size_t      off;
-		const char *env;
-	} vars[] = {
-		{ offsetof(cb_tls_opts, ca_file), "CACHEBROKER_TLS_CA" },
-		{ offsetof(cb_tls_opts, cert_file), "CACHEBROKER_TLS_CERT" },
-		{ offsetof(cb_tls_opts, key_file), "CACHEBROKER_TLS_KEY" },
-		{ offsetof(cb_tls_opts, key_password),
-		    "CACHEBROKER_TLS_KEY_PASSWORD" },
-		{ offsetof(cb_tls_opts, server_name),
-		    "CACHEBROKER_TLS_SERVER_NAME" },
-	};
-
-	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-		const char **slot =
-		    (const char **) (void *) ((char *) t + vars[i].off);
-		const char *v = getenv(vars[i].env);
-		if (*slot == NULL && v != NULL && *v != '\0') {
-			*slot = v;
-		}
-	}
-}
-
 int
 main(int argc, char **argv)
 {
@@ -521,6 +492,7 @@ main(int argc, char **argv)
 	bool                  help    = false;
 	bool                  version = false;
 	const char           *url;
+	const char           *ca;
 	char                  msg[512];
 	cb_status             st;
 	int                   npos, words, rc;
@@ -555,7 +527,6 @@ main(int argc, char **argv)
 	}
 	cli.synopsis    = cmd->synopsis;
 	opts.timeout_ms = cli.timeout_ms;
-	cli_tls_defaults(&cli.tls);
 	/* watch subscribes to the feed itself: it makes no calls. */
 	if (!(cmd->opts & CLI_OPT_FEED) &&
 	    (st = cb_client_open_tls(&cli.client, cli.url, &opts, &cli.tls)) !=
@@ -564,8 +535,9 @@ main(int argc, char **argv)
 		if (url == NULL || *url == '\0') {
 			url = CB_DEFAULT_URL;
 		}
+		ca = getenv("CACHEBROKER_TLS_CA");
 		if (strncmp(url, "tls+tcp://", 10) == 0 &&
-		    cli.tls.ca_file == NULL) {
+		    cli.tls.ca_file == NULL && (ca == NULL || *ca == '\0')) {
 			(void) snprintf(msg, sizeof(msg),
 			    "%s needs the CAs to check the broker's "
 			    "certificate with: --tls-ca FILE or "

@@ -75,6 +75,16 @@ CBH_NODISCARD int cbh_tmpdir_create(char **path, const char *tag);
 /* cbh_tmpdir_remove removes path and everything under it (rm -rf). */
 CBH_NODISCARD int cbh_tmpdir_remove(const char *path);
 
+/*
+ * cbh_tls_certs makes, with openssl, in dir (which exists): a CA (ca.pem,
+ * ca.key); the broker's certificate for "localhost" signed by it
+ * (server.pem, server.key); a client certificate signed by it
+ * (client.pem, client.key); a second, unrelated CA (other.pem) and a
+ * client certificate it signed (stranger.pem, stranger.key). P-256 keys,
+ * valid two days. openssl's output goes to dir/openssl.log.
+ */
+CBH_NODISCARD int cbh_tls_certs(const char *dir);
+
 /* cbh_file_write creates or truncates path and writes text to it. */
 CBH_NODISCARD int cbh_file_write(const char *path, const char *text);
 

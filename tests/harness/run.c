@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -303,49 +304,29 @@ wait_serving(run *r)
 }
 
 /*
- * tls_setup (--tls) makes, with openssl, in RUN/tls: a CA (ca.pem); the
- * broker's certificate for "localhost" signed by it (server.pem,
- * server.key); a client certificate signed by it (client.pem,
- * client.key); and one signed by another CA (stranger.pem, stranger.key).
- * The broker gets tls_cert and tls_key, and requires client certificates
+ * tls_setup (--tls) makes RUN/tls with cbh_tls_certs' certificates. The
+ * broker gets server.pem and its key, and requires client certificates
  * from ca.pem (tls_client_auth = required).
  */
 static int
 tls_setup(run *r)
 {
-	char  cmd[4096];
+	char  dir[4200];
 	char *extra = NULL;
-	int   st;
 
-	snprintf(cmd, sizeof(cmd),
-	    "(set -e; mkdir '%s/tls'; cd '%s/tls'; "
-	    "k='openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
-	    "-nodes'; "
-	    "sign() { openssl x509 -req -days 2 -in $1.csr -CA $2.pem "
-	    "-CAkey $2.key -CAcreateserial -out $1.pem $3; }; "
-	    "$k -x509 -days 2 -keyout ca.key -out ca.pem -subj '/CN=run CA'; "
-	    "$k -x509 -days 2 -keyout other.key -out other.pem "
-	    "-subj '/CN=other CA'; "
-	    "printf 'subjectAltName=DNS:localhost\\n' >san.ext; "
-	    "$k -keyout server.key -out server.csr -subj '/CN=localhost'; "
-	    "sign server ca '-extfile san.ext'; "
-	    "$k -keyout client.key -out client.csr -subj '/CN=client'; "
-	    "sign client ca; "
-	    "$k -keyout stranger.key -out stranger.csr -subj '/CN=stranger'; "
-	    "sign stranger other; "
-	    ") >'%s/tls.log' 2>&1",
-	    r->dir, r->dir, r->dir);
-	st = system(cmd);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		cbh_log("--tls: openssl failed (see %s/tls.log)", r->dir);
+	snprintf(dir, sizeof(dir), "%s/tls", r->dir);
+	if (mkdir(dir, 0700) != 0) {
+		cbh_log("--tls: mkdir %s: %s", dir, strerror(errno));
+		return (-1);
+	}
+	if (cbh_tls_certs(dir) != 0) {
 		return (-1);
 	}
 	if (asprintf(&extra,
-	        "%s\n[broker]\ntls_cert = %s/tls/server.pem\n"
-	        "tls_key = %s/tls/server.key\ntls_ca = %s/tls/ca.pem\n"
+	        "%s\n[broker]\ntls_cert = %s/server.pem\n"
+	        "tls_key = %s/server.key\ntls_ca = %s/ca.pem\n"
 	        "tls_client_auth = required\n",
-	        r->extra != NULL ? r->extra : "", r->dir, r->dir,
-	        r->dir) < 0) {
+	        r->extra != NULL ? r->extra : "", dir, dir, dir) < 0) {
 		cbh_log("out of memory");
 		return (-1);
 	}

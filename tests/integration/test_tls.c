@@ -22,47 +22,18 @@ path(char *buf, size_t cap, const char *name)
 	return buf;
 }
 
-/* sh runs a shell command in tls_dir and asserts that it succeeded. */
-static void
-sh(const char *cmd)
-{
-	char line[4096];
-	int  st;
-
-	snprintf(
-	    line, sizeof(line), "cd '%s' && (%s) >sh.log 2>&1", tls_dir, cmd);
-	st = system(line);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	    "failed: %s (see %s/sh.log)", cmd, tls_dir);
-}
-
-/*
- * make_certs writes, with openssl: a CA (ca.pem); the broker's
- * certificate for "localhost", signed by it (server.pem, server.key); a
- * client certificate signed by it (client.pem, client.key); a second,
- * unrelated CA (other.pem) and a client certificate it signed
- * (stranger.pem, stranger.key); and a key file that is not one
- * (garbage.key).
- */
+/* make_certs writes cbh_tls_certs' certificates into tls_dir, and a key
+ * file that is not one (garbage.key). */
 static void
 make_certs(void)
 {
-#define NEWKEY "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
-	sh("printf 'subjectAltName=DNS:localhost\\n' >san.ext && " NEWKEY
-	   " -x509 -days 2 -keyout ca.key -out ca.pem -subj '/CN=test CA' "
-	   "&& " NEWKEY " -x509 -days 2 -keyout other.key -out other.pem "
-	   "-subj '/CN=other CA' && " NEWKEY
-	   " -keyout server.key -out server.csr -subj '/CN=localhost' && "
-	   "openssl x509 -req -days 2 -in server.csr -CA ca.pem -CAkey ca.key "
-	   "-CAcreateserial -extfile san.ext -out server.pem && " NEWKEY
-	   " -keyout client.key -out client.csr -subj '/CN=client' && "
-	   "openssl x509 -req -days 2 -in client.csr -CA ca.pem -CAkey ca.key "
-	   "-CAcreateserial -out client.pem && " NEWKEY
-	   " -keyout stranger.key -out stranger.csr -subj '/CN=stranger' && "
-	   "openssl x509 -req -days 2 -in stranger.csr -CA other.pem "
-	   "-CAkey other.key -CAcreateserial -out stranger.pem && "
-	   "echo 'not a key' >garbage.key");
-#undef NEWKEY
+	char garbage[600];
+
+	ck_assert_int_eq(cbh_tls_certs(tls_dir), 0);
+	ck_assert_int_eq(
+	    cbh_file_write(
+	        path(garbage, sizeof(garbage), "garbage.key"), "not a key\n"),
+	    0);
 }
 
 /* start runs the broker on an IPC socket (the harness's first listener)

@@ -80,8 +80,9 @@ CBC_HIDDEN cb_status cbc_dial_status(int rv);
 
 /*
  * cbc_dial dials url on sock without blocking. A tls+tcp:// URL gets the
- * client side of TLS from tls, or from the CACHEBROKER_TLS_* variables
- * when tls is NULL: the broker's certificate must chain to ca_file (there
+ * client side of TLS from tls, each setting it leaves NULL (or all, when
+ * tls is NULL) from its CACHEBROKER_TLS_* variable: the broker's
+ * certificate must chain to ca_file (there
  * is no unchecked TLS) and carry server_name (default: the URL's host).
  * INVALID_ARGUMENT for a bad URL, a missing CA, or a file that cannot be
  * read or used.

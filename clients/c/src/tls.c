@@ -10,13 +10,15 @@
 #include "client.h"
 #include "pem.h"
 
-/* env_or_null returns the variable name, or NULL when unset or empty. */
+/* or_env returns v, or else the variable name (NULL when it is unset or
+ * empty). */
 static const char *
-env_or_null(const char *name)
+or_env(const char *v, const char *name)
 {
-	const char *v = getenv(name);
-
-	return v != NULL && *v != '\0' ? v : NULL;
+	if (v == NULL && (v = getenv(name)) != NULL && *v == '\0') {
+		v = NULL;
+	}
+	return v;
 }
 
 /* url_host copies the host of "tls+tcp://HOST:PORT" (brackets of an IPv6
@@ -96,29 +98,32 @@ tls_config(nng_tls_config **out, const char *url, const cb_tls_opts *t)
 cb_status
 cbc_dial(nng_socket sock, const char *url, const cb_tls_opts *tls)
 {
-	nng_tls_config *cfg = NULL;
-	nng_dialer      d;
-	cb_tls_opts     env;
-	cb_status       st;
-	int             rv;
+	const cb_tls_opts none = { 0 };
+	nng_tls_config   *cfg  = NULL;
+	nng_dialer        d;
+	cb_tls_opts       t;
+	cb_status         st;
+	int               rv;
 
 	if (strncmp(url, "tls+tcp://", 10) != 0) {
 		rv = nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK);
 		return rv == 0 ? CB_OK : cbc_dial_status(rv);
 	}
+	/* Each setting not given comes from its variable, as in the
+	 * Python and TypeScript clients. */
 	if (tls == NULL) {
-		env = (cb_tls_opts) {
-			.ca_file   = env_or_null("CACHEBROKER_TLS_CA"),
-			.cert_file = env_or_null("CACHEBROKER_TLS_CERT"),
-			.key_file  = env_or_null("CACHEBROKER_TLS_KEY"),
-			.key_password =
-			    env_or_null("CACHEBROKER_TLS_KEY_PASSWORD"),
-			.server_name =
-			    env_or_null("CACHEBROKER_TLS_SERVER_NAME"),
-		};
-		tls = &env;
+		tls = &none;
 	}
-	if ((st = tls_config(&cfg, url, tls)) != CB_OK) {
+	t = (cb_tls_opts) {
+		.ca_file   = or_env(tls->ca_file, "CACHEBROKER_TLS_CA"),
+		.cert_file = or_env(tls->cert_file, "CACHEBROKER_TLS_CERT"),
+		.key_file  = or_env(tls->key_file, "CACHEBROKER_TLS_KEY"),
+		.key_password =
+		    or_env(tls->key_password, "CACHEBROKER_TLS_KEY_PASSWORD"),
+		.server_name =
+		    or_env(tls->server_name, "CACHEBROKER_TLS_SERVER_NAME"),
+	};
+	if ((st = tls_config(&cfg, url, &t)) != CB_OK) {
 		return st;
 	}
 	if ((rv = nng_dialer_create(&d, sock, url)) != 0) {

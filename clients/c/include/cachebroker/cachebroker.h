@@ -83,8 +83,9 @@ typedef struct cb_client_opts {
  * certificate must chain to a CA of ca_file and name server_name; there
  * is no way to skip that check. cert_file and key_file are the client's
  * own certificate, for a broker that asks for one (tls_client_auth).
- * Files are PEM. Passed as NULL, the CACHEBROKER_TLS_CA, _CERT, _KEY,
- * _KEY_PASSWORD and _SERVER_NAME variables fill it in.
+ * Files are PEM. A field left NULL (every field, when the struct is
+ * passed as NULL) comes from its variable: CACHEBROKER_TLS_CA, _CERT,
+ * _KEY, _KEY_PASSWORD, _SERVER_NAME.
  */
 typedef struct cb_tls_opts {
 	const char *ca_file;      /* CAs the broker's certificate chains to */
