@@ -129,22 +129,26 @@ start_twemproxy() {
 	fi
 }
 
-echo_url="ipc://$tmp/echo.sock"
-echo_pid=
-start_echo() {
-	"$CB_BENCH" echo-server "$echo_url" "$CONTEXTS" >"$tmp/echo.log" 2>&1 &
-	echo_pid=$!
-	pids+=("$echo_pid")
-	wait_for 5 test -S "$tmp/echo.sock"
-}
+# The echo servers, by target: echo (contexts) and rawecho (one thread
+# on a raw socket). A started one has its pid in echo_pid[TARGET].
+declare -A echo_pid
+echo_url() { printf 'ipc://%s/%s.sock' "$tmp" "$1"; }
 
-raw_url="ipc://$tmp/rawecho.sock"
-raw_pid=
-start_rawecho() {
-	"$CB_BENCH" raw-echo-server "$raw_url" >"$tmp/rawecho.log" 2>&1 &
-	raw_pid=$!
-	pids+=("$raw_pid")
-	wait_for 5 test -S "$tmp/rawecho.sock"
+# start_echo TARGET: starts that echo server, or says why it did not.
+start_echo() {
+	local t=$1 args
+	case $t in
+	echo) args=(echo-server "$(echo_url "$t")" "$CONTEXTS") ;;
+	rawecho) args=(raw-echo-server "$(echo_url "$t")") ;;
+	esac
+	"$CB_BENCH" "${args[@]}" >"$tmp/$t.log" 2>&1 &
+	pids+=("$!")
+	if wait_for 5 test -S "$tmp/$t.sock"; then
+		echo_pid[$t]=${pids[-1]}
+	else
+		log "$t server did not start"
+		cat "$tmp/$t.log" >&2 || true
+	fi
 }
 
 broker_url="ipc://$tmp/broker.sock"
@@ -279,24 +283,11 @@ if want twemproxy; then
 		log "nutcracker did not start"
 	fi
 fi
-have_echo=0
-if want echo; then
-	if start_echo; then
-		have_echo=1
-	else
-		log "echo server did not start"
-		cat "$tmp/echo.log" >&2 || true
+for t in echo rawecho; do
+	if want "$t"; then
+		start_echo "$t"
 	fi
-fi
-have_raw=0
-if want rawecho; then
-	if start_rawecho; then
-		have_raw=1
-	else
-		log "raw echo server did not start"
-		cat "$tmp/rawecho.log" >&2 || true
-	fi
-fi
+done
 have_broker=0
 broker_why=
 if want broker; then
@@ -313,25 +304,16 @@ fi
 # for), then the broker row, back to back so that all see the same
 # machine.
 measure_pair() {
-	local engine=$1 c=$2
-	if want echo; then
-		if ((have_echo)); then
-			measure_get "echo/$engine" echo "$engine" "$c" \
-				"$echo_url" --pid "echo=$echo_pid"
+	local engine=$1 c=$2 t
+	for t in echo rawecho; do
+		want "$t" || continue
+		if [[ -n ${echo_pid[$t]:-} ]]; then
+			measure_get "$t/$engine" echo "$engine" "$c" \
+				"$(echo_url "$t")" --pid "$t=${echo_pid[$t]}"
 		else
-			target_fail "echo/$engine" "$c" \
-				"echo server did not start"
+			target_fail "$t/$engine" "$c" "$t server did not start"
 		fi
-	fi
-	if want rawecho; then
-		if ((have_raw)); then
-			measure_get "rawecho/$engine" echo "$engine" "$c" \
-				"$raw_url" --pid "rawecho=$raw_pid"
-		else
-			target_fail "rawecho/$engine" "$c" \
-				"raw echo server did not start"
-		fi
-	fi
+	done
 	if want broker; then
 		if ((have_broker)); then
 			measure_get "broker/$engine" get "$engine" "$c" \
