@@ -295,16 +295,6 @@ is_tls(const char *url)
 	return strncmp(url, "tls+tcp://", 10) == 0;
 }
 
-/* check_file adds an error when the file that key names is unreadable. */
-static void
-check_file(const char *f, const char *key, const char *path, cbd_errors *errs)
-{
-	if (path[0] != '\0' && access(path, R_OK) != 0) {
-		cbd_errors_add(errs, f, 0, "%s: cannot read %s: %s", key, path,
-		    strerror(errno));
-	}
-}
-
 const char *
 cbd_config_tls_url(const cbd_config *cfg)
 {
@@ -318,9 +308,8 @@ cbd_config_tls_url(const cbd_config *cfg)
 
 /*
  * check_tls: a tls+tcp:// listener (the feed's included) needs tls_cert
- * and tls_key, readable; asking clients for certificates needs tls_ca to
- * check them against. (What the files hold is checked by main, through
- * nng: cbd_listener_tls_config.)
+ * and tls_key; asking clients for certificates needs tls_ca to check them
+ * against. (The files themselves: cbd_listener_tls_check.)
  */
 static void
 check_tls(const cbd_config *cfg, const char *f, cbd_errors *errs)
@@ -334,9 +323,6 @@ check_tls(const cbd_config *cfg, const char *f, cbd_errors *errs)
 		cbd_errors_add(errs, f, 0,
 		    "%s needs tls_cert and tls_key in [broker]", url);
 	}
-	check_file(f, "tls_cert", cfg->tls_cert, errs);
-	check_file(f, "tls_key", cfg->tls_key, errs);
-	check_file(f, "tls_ca", cfg->tls_ca, errs);
 	if (cfg->tls_client_auth == CBD_TLS_AUTH_REQUIRED &&
 	    cfg->tls_ca[0] == '\0') {
 		cbd_errors_add(errs, f, 0,
@@ -974,7 +960,6 @@ config_check(cbd_config *cfg, cbd_errors *errs)
 			    "feed %s is also a listener", cfg->feed);
 		}
 	}
-	check_tls(cfg, f, errs);
 	if (cfg->default_deadline_ms > cfg->max_deadline_ms) {
 		cbd_errors_add(errs, f, 0,
 		    "default_deadline is longer than max_deadline");

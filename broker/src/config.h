@@ -138,9 +138,10 @@ CB_NODISCARD cb_status cbd_config_load_string(
  * feed's included), or NULL when there is none. */
 const char *cbd_config_tls_url(const cbd_config *cfg);
 
-/* cbd_config_check_tls checks that cfg's TLS listeners have what they
- * need (after cbd_config_set_listeners: -l may add some). Errors go to
- * errs; INVALID_ARGUMENT if any. */
+/* cbd_config_check_tls checks that cfg's TLS listeners have the settings
+ * they need, once the listeners are final (after -l; a reload keeps the
+ * running ones and their settings). Errors go to errs; INVALID_ARGUMENT
+ * if any. */
 CB_NODISCARD cb_status cbd_config_check_tls(
     const cbd_config *cfg, cbd_errors *errs);
 

@@ -74,7 +74,7 @@ feed_next(cbd_feed *f, const char *name)
 }
 
 cb_status
-cbd_feed_open(cbd_feed **out, const cbd_config *cfg)
+cbd_feed_open(cbd_feed **out, const cbd_config *cfg, nng_tls_config *tls)
 {
 	cbd_feed       *f;
 	cb_status       st;
@@ -107,8 +107,8 @@ cbd_feed_open(cbd_feed **out, const cbd_config *cfg)
 		st = CB_INTERNAL;
 		goto fail;
 	}
-	if ((st = cbd_listener_serve(f->sock, cfg->feed, cfg, &f->listener)) !=
-	    CB_OK) {
+	if ((st = cbd_listener_listen(f->sock, cfg->feed, cfg->ipc_mode, tls,
+	         &f->listener)) != CB_OK) {
 		goto fail;
 	}
 	*out = f;

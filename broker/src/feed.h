@@ -3,6 +3,9 @@
 #ifndef CBD_FEED_H
 #define CBD_FEED_H
 
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+
 #include <cachebroker/cachebroker.h>
 
 #include "config.h"
@@ -12,12 +15,13 @@ typedef struct cbd_feed     cbd_feed;
 
 /*
  * cbd_feed_open opens a pub0 socket and listens on cfg->feed (an IPC
- * socket file gets cfg->ipc_mode). With no feed configured it succeeds
- * and sets *out to NULL: every other function accepts that. On success
- * *out owns the socket (cbd_feed_close). nng errors are logged here.
- * Main thread, at start.
+ * socket file gets cfg->ipc_mode, a tls+tcp:// feed tls). With no feed
+ * configured it succeeds and sets *out to NULL: every other function accepts
+ * that. On success *out owns the socket (cbd_feed_close). nng errors are
+ * logged here. Main thread, at start.
  */
-CB_NODISCARD cb_status cbd_feed_open(cbd_feed **out, const cbd_config *cfg);
+CB_NODISCARD cb_status cbd_feed_open(
+    cbd_feed **out, const cbd_config *cfg, nng_tls_config *tls);
 
 /*
  * cbd_feed_publish sends inv as one feed message: its namespace, a NUL

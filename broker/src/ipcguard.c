@@ -136,7 +136,7 @@ restart(cbd_ipcguard *g, watch *w)
 	                "handshake); re-creating it",
 	    w->url);
 	(void) nng_listener_close(*w->lp);
-	if (cbd_listener_listen(w->owner, w->url, w->ipc_mode, w->lp) !=
+	if (cbd_listener_listen(w->owner, w->url, w->ipc_mode, NULL, w->lp) !=
 	    CB_OK) {
 		/* Logged there; the next probe tries again. */
 		return;

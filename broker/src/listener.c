@@ -117,47 +117,36 @@ cbd_listener_tls_config(
 	return 0;
 }
 
-cb_status
-cbd_listener_serve(
-    nng_socket sock, const char *url, const cbd_config *cfg, nng_listener *l)
+int
+cbd_listener_tls_check(const cbd_config *cfg, cbd_errors *errs)
 {
 	nng_tls_config *tls;
 	char            why[512];
-	int             rv;
 
-	if (strncmp(url, "tls+tcp://", 10) != 0) {
-		return cbd_listener_listen(sock, url, cfg->ipc_mode, l);
+	if (cbd_config_tls_url(cfg) == NULL) {
+		return 0;
 	}
 	if (cbd_listener_tls_config(cfg, &tls, why, sizeof(why)) != 0) {
-		cbd_log_error("listen %s: %s", url, why);
-		return CB_UNAVAILABLE;
+		cbd_errors_add(errs, cfg->path, 0, "%s", why);
+		return -1;
 	}
-	if ((rv = nng_listener_create(l, sock, url)) == 0) {
-		rv = nng_listener_set_ptr(*l, NNG_OPT_TLS_CONFIG, tls);
-	}
-	nng_tls_config_free(tls); /* the listener holds its own reference */
-	if (rv != 0) {
-		cbd_log_error("listen %s: %s", url, nng_strerror(rv));
-		return CB_UNAVAILABLE;
-	}
-	if ((rv = nng_listener_start(*l, 0)) != 0) {
-		cbd_log_error("listen %s: %s", url, nng_strerror(rv));
-		return CB_UNAVAILABLE;
-	}
-	cbd_log_info("listening on %s (client certificates: %s)", url,
-	    cfg->tls_client_auth == CBD_TLS_AUTH_REQUIRED ? "required"
-	                                                  : "not asked for");
-	return CB_OK;
+	nng_tls_config_free(tls);
+	return 0;
 }
 
 cb_status
-cbd_listener_listen(
-    nng_socket sock, const char *url, int ipc_mode, nng_listener *l)
+cbd_listener_listen(nng_socket sock, const char *url, int ipc_mode,
+    nng_tls_config *tls, nng_listener *l)
 {
 	int rv;
 
 	if ((rv = nng_listener_create(l, sock, url)) != 0) {
 		cbd_log_error("listen %s: %s", url, nng_strerror(rv));
+		return CB_UNAVAILABLE;
+	}
+	if (strncmp(url, "tls+tcp://", 10) == 0 &&
+	    (rv = nng_listener_set_ptr(*l, NNG_OPT_TLS_CONFIG, tls)) != 0) {
+		cbd_log_error("listen %s: TLS: %s", url, nng_strerror(rv));
 		return CB_UNAVAILABLE;
 	}
 	if (strncmp(url, "ipc://", 6) == 0 &&
@@ -204,9 +193,18 @@ cbd_listener_open(cbd_server *srv)
 		    "nng: cannot set the size limit: %s", nng_strerror(rv));
 		return CB_INTERNAL;
 	}
+	/* One TLS config for every tls+tcp:// listener, the feed's too. */
+	if (cbd_config_tls_url(cfg) != NULL) {
+		char why[512];
+		if (cbd_listener_tls_config(
+		        cfg, &srv->tls, why, sizeof(why)) != 0) {
+			cbd_log_error("TLS: %s", why);
+			return CB_UNAVAILABLE;
+		}
+	}
 	for (size_t i = 0; i < cfg->n_listen; i++) {
-		cb_status st = cbd_listener_serve(
-		    srv->sock, cfg->listen[i], cfg, &srv->listeners[i]);
+		cb_status st = cbd_listener_listen(srv->sock, cfg->listen[i],
+		    cfg->ipc_mode, srv->tls, &srv->listeners[i]);
 		if (st != CB_OK) {
 			return st;
 		}

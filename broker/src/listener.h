@@ -9,6 +9,7 @@
 #include <cachebroker/cachebroker.h>
 
 typedef struct cbd_config cbd_config;
+typedef struct cbd_errors cbd_errors;
 typedef struct cbd_server cbd_server;
 typedef struct cbd_req    cbd_req;
 
@@ -22,21 +23,14 @@ CB_NODISCARD cb_status cbd_listener_open(cbd_server *srv);
 
 /*
  * cbd_listener_listen starts a listener of sock on url; an IPC socket file
- * gets ipc_mode. The socket owns the listener (nng_close closes it). nng
- * errors are logged here with their URL and come back as UNAVAILABLE.
- * Main thread, at start. Also used for the feed's pub0 socket.
+ * gets ipc_mode, a tls+tcp:// listener the TLS config tls (the listener
+ * takes its own reference). The socket owns the listener (nng_close
+ * closes it). nng errors are logged here with their URL and come back as
+ * UNAVAILABLE. Main thread, at start. Also used for the feed's pub0
+ * socket.
  */
-CB_NODISCARD cb_status cbd_listener_listen(
-    nng_socket sock, const char *url, int ipc_mode, nng_listener *l);
-
-/*
- * cbd_listener_serve is cbd_listener_listen for any listener URL of cfg:
- * a tls+tcp:// one gets the server side of TLS from cfg's tls_* settings
- * (certificate, key, client CAs and whether clients must show a
- * certificate). Main thread, at start.
- */
-CB_NODISCARD cb_status cbd_listener_serve(
-    nng_socket sock, const char *url, const cbd_config *cfg, nng_listener *l);
+CB_NODISCARD cb_status cbd_listener_listen(nng_socket sock, const char *url,
+    int ipc_mode, nng_tls_config *tls, nng_listener *l);
 
 /*
  * cbd_listener_tls_config builds the server side of TLS from cfg's tls_*
@@ -47,6 +41,13 @@ CB_NODISCARD cb_status cbd_listener_serve(
  */
 int cbd_listener_tls_config(
     const cbd_config *cfg, nng_tls_config **out, char *why, size_t cap);
+
+/*
+ * cbd_listener_tls_check adds an error to errs, and returns -1, when cfg
+ * has a TLS listener and cbd_listener_tls_config cannot build its config:
+ * what -t and the start say about TLS files before anything opens.
+ */
+int cbd_listener_tls_check(const cbd_config *cfg, cbd_errors *errs);
 
 /* cbd_listener_start posts every context's first receive. */
 void cbd_listener_start(cbd_server *srv);

@@ -31,25 +31,6 @@ usage(FILE *f)
 	    CBD_DEFAULT_CONFIG);
 }
 
-/* main_tls_check parses the TLS files a TLS listener will use, so that
- * -t and the start find a bad certificate or key as a config error. */
-static int
-main_tls_check(const cbd_config *cfg, cbd_errors *errs)
-{
-	nng_tls_config *tls;
-	char            why[512];
-
-	if (cbd_config_tls_url(cfg) == NULL) {
-		return 0;
-	}
-	if (cbd_listener_tls_config(cfg, &tls, why, sizeof(why)) != 0) {
-		cbd_errors_add(errs, cfg->path, 0, "%s", why);
-		return -1;
-	}
-	nng_tls_config_free(tls);
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -105,10 +86,10 @@ main(int argc, char **argv)
 	}
 	if (cbd_config_load(&cfg, path, &errs) != CB_OK ||
 	    (n_listen > 0 &&
-	        (cbd_config_set_listeners(&cfg, listen, n_listen, &errs) !=
-	                CB_OK ||
-	            cbd_config_check_tls(&cfg, &errs) != CB_OK)) ||
-	    main_tls_check(&cfg, &errs) != 0) {
+	        cbd_config_set_listeners(&cfg, listen, n_listen, &errs) !=
+	            CB_OK) ||
+	    cbd_config_check_tls(&cfg, &errs) != CB_OK ||
+	    cbd_listener_tls_check(&cfg, &errs) != 0) {
 		fputs(errs.text != NULL ? errs.text : "", stderr);
 		fprintf(stderr, "cachebrokerd: %s: %d error%s\n", path,
 		    errs.count, errs.count == 1 ? "" : "s");

@@ -355,7 +355,7 @@ cbd_server_open(cbd_server **out, cbd_config *cfg)
 	    (rv = server_statements(srv, srv->policy)) != CB_OK ||
 	    (rv = cbd_warmer_alloc(&srv->warmer, srv)) != CB_OK ||
 	    (rv = cbd_listener_open(srv)) != CB_OK ||
-	    (rv = cbd_feed_open(&srv->feed, &srv->cfg)) != CB_OK ||
+	    (rv = cbd_feed_open(&srv->feed, &srv->cfg, srv->tls)) != CB_OK ||
 	    (rv = server_guard(srv)) != CB_OK ||
 	    (rv = cbd_http_open(&srv->http, srv)) != CB_OK) {
 		goto fail;
@@ -403,11 +403,18 @@ cbd_server_close(cbd_server *srv)
 	srv->warmer = NULL;
 	cbd_http_close(srv->http); /* its scrapes were answered above */
 	srv->http = NULL;
-	cbd_ipcguard_free(srv->ipcguard); /* before the sockets it dials */
-	srv->ipcguard = NULL;
+	/* The guard's pipe callbacks on the listening sockets end with
+	 * those sockets: close them before freeing what they read. */
 	cbd_listener_close(srv);
 	cbd_feed_close(srv->feed);
 	srv->feed = NULL;
+	cbd_ipcguard_free(srv->ipcguard);
+	srv->ipcguard = NULL;
+	if (srv->tls != NULL) {
+		nng_tls_config_free(
+		    srv->tls); /* the listeners had their own */
+		srv->tls = NULL;
+	}
 	cbd_req_internal_free(srv);
 	cbd_journal_free(srv->journal);
 	cbd_notify_free(srv->notify);

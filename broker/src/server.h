@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include <cachebroker/cachebroker.h>
 
@@ -48,6 +49,7 @@ typedef struct cbd_server {
 	cbd_loop             loop; /* inbox from nng's threads */
 	nng_socket           sock; /* rep0 */
 	nng_listener         listeners[CBD_MAX_LISTENERS];
+	nng_tls_config      *tls; /* tls+tcp:// listeners'; NULL: none */
 	size_t               n_listeners;
 	pthread_mutex_t      out_mtx;  /* protects the outbox */
 	cbd_req             *out_head; /* replies for nng to send */

@@ -209,6 +209,11 @@ CBH_TEST(test_client_needs_ca)
 	t.key_file  = "/nonexistent/client.key";
 	ck_assert_int_eq(
 	    cb_client_open_tls(&c, tls_url, NULL, &t), CB_INVALID_ARGUMENT);
+	/* A key without its certificate. */
+	t           = opts(&f, "ca.pem", true);
+	t.cert_file = NULL;
+	ck_assert_int_eq(
+	    cb_client_open_tls(&c, tls_url, NULL, &t), CB_INVALID_ARGUMENT);
 }
 
 /* tls_client_auth = required: no certificate, or one from a CA the
@@ -314,6 +319,26 @@ CBH_TEST(test_bad_settings)
 	    "tls_key = %s/nonexistent.key\n",
 	    cert, tls_dir);
 	check_config(text, "tls_key: cannot read");
+	/* Past the 1 MiB a PEM file may have: refused whole. */
+	{
+		size_t big_len = ((size_t) 1 << 20) + 4096;
+		char  *big     = malloc(big_len + 1);
+		char   big_path[600];
+
+		ck_assert_ptr_nonnull(big);
+		memset(big, 'A', big_len);
+		big[big_len] = '\0';
+		ck_assert_int_eq(
+		    cbh_file_write(
+		        path(big_path, sizeof(big_path), "big.pem"), big),
+		    0);
+		free(big);
+		snprintf(text, sizeof(text),
+		    "[broker]\nlisten = tls+tcp://127.0.0.1:1\n"
+		    "tls_cert = %s\ntls_key = %s\n",
+		    big_path, key);
+		check_config(text, "tls_cert: cannot read");
+	}
 	check_config("[broker]\ntls_client_auth = sometimes\n",
 	    "check.conf:2: tls_client_auth = 'sometimes'");
 	check_config("[broker]\ntls_client_auth = optional\n",

@@ -23,10 +23,14 @@ cbc_pem_read(const char *path, char **out)
 		errno = ENOMEM;
 		return -1;
 	}
+	/* No stdio buffer: it would keep an unwiped copy of a key. */
+	(void) setvbuf(fp, NULL, _IONBF, 0);
 	n = fread(buf, 1, CBC_PEM_MAX + 1, fp);
 	if (ferror(fp) || n > CBC_PEM_MAX) {
 		err = ferror(fp) ? EIO : EFBIG;
-		cbc_pem_free(buf);
+		/* Not NUL-terminated: wipe what may have been read. */
+		explicit_bzero(buf, CBC_PEM_MAX + 1);
+		free(buf);
 		(void) fclose(fp);
 		errno = err;
 		return -1;

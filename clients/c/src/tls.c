@@ -10,15 +10,15 @@
 #include "client.h"
 #include "pem.h"
 
-/* or_env returns v, or else the variable name (NULL when it is unset or
- * empty). */
+/* or_env returns v, or when it is NULL or empty the variable name; NULL
+ * when that is unset or empty too. */
 static const char *
 or_env(const char *v, const char *name)
 {
-	if (v == NULL && (v = getenv(name)) != NULL && *v == '\0') {
-		v = NULL;
+	if (v == NULL || *v == '\0') {
+		v = getenv(name);
 	}
-	return v;
+	return v != NULL && *v != '\0' ? v : NULL;
 }
 
 /* url_host copies the host of "tls+tcp://HOST:PORT" (brackets of an IPv6
@@ -66,6 +66,10 @@ tls_config(nng_tls_config **out, const char *url, const cb_tls_opts *t)
 	if (t->server_name == NULL && url_host(url, host, sizeof(host)) != 0) {
 		return CB_INVALID_ARGUMENT;
 	}
+	/* A certificate needs its key, and a key its certificate. */
+	if ((t->cert_file == NULL) != (t->key_file == NULL)) {
+		return CB_INVALID_ARGUMENT;
+	}
 	if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) != 0) {
 		return cbc_dial_status(rv);
 	}
@@ -74,9 +78,8 @@ tls_config(nng_tls_config **out, const char *url, const cb_tls_opts *t)
 	    nng_tls_config_server_name(
 	        cfg, t->server_name != NULL ? t->server_name : host) != 0) {
 		st = CB_INVALID_ARGUMENT;
-	} else if (t->cert_file != NULL && t->cert_file[0] != '\0') {
-		if (t->key_file == NULL ||
-		    cbc_pem_read(t->cert_file, &cert) != 0 ||
+	} else if (t->cert_file != NULL) {
+		if (cbc_pem_read(t->cert_file, &cert) != 0 ||
 		    cbc_pem_read(t->key_file, &key) != 0 ||
 		    nng_tls_config_own_cert(cfg, cert, key,
 		        t->key_password != NULL && t->key_password[0] != '\0'

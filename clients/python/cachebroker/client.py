@@ -284,7 +284,8 @@ class Client:
             _nng.close(self._sock)
             self._sock = None
             if (e.rv in (_nng.EADDRINVAL, _nng.EINVAL, _nng.ENOTSUP)
-                    or e.phase.startswith("tls")):
+                    or (e.phase.startswith("tls")
+                        and e.rv != _nng.ENOMEM)):
                 raise errors.InvalidArgument(
                     "cannot dial %s: %s" % (url, e)
                 ) from None
