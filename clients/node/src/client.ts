@@ -14,6 +14,7 @@
 import { randomFillSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
+import { createSecureContext } from "node:tls";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import {
@@ -39,6 +40,7 @@ import {
   type MethodTable,
 } from "./methods.js";
 import {
+  CacheBrokerError,
   Code,
   statusError,
   type ErrorDetails,
@@ -170,7 +172,9 @@ function positiveInt(name: string, v: number | undefined, dflt: number,
   return v;
 }
 
-/** tlsFiles reads what a tls+tcp:// connection needs, once. */
+/** tlsFiles reads and parses what a tls+tcp:// connection needs, once:
+ * a bad file, key or password is InvalidArgumentError here, not a dial
+ * that fails until the deadline. */
 function tlsFiles(url: string, host: string | undefined,
     o: TlsOptions = {}): TlsFiles {
   const env = (name: string): string | undefined =>
@@ -184,6 +188,10 @@ function tlsFiles(url: string, host: string | undefined,
       `${url} needs the CAs to check the broker's certificate with: ` +
         "tls.caFile or CACHEBROKER_TLS_CA");
   }
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw statusError(Code.INVALID_ARGUMENT,
+      "a client certificate needs its key, and a key its certificate");
+  }
   const read = (what: string, file: string): Buffer => {
     try {
       return readFileSync(file);
@@ -192,11 +200,25 @@ function tlsFiles(url: string, host: string | undefined,
         `${what} ${file}: ${errorText(e)}`);
     }
   };
+  let context;
+  try {
+    context = createSecureContext({
+      ca: read("CA file", caFile),
+      cert: certFile !== undefined ? read("certificate", certFile) :
+        undefined,
+      key: keyFile !== undefined ? read("key", keyFile) : undefined,
+      passphrase: o.keyPassword ?? env("CACHEBROKER_TLS_KEY_PASSWORD"),
+      minVersion: "TLSv1.2",
+    });
+  } catch (e) {
+    if (e instanceof CacheBrokerError) {
+      throw e;
+    }
+    throw statusError(Code.INVALID_ARGUMENT,
+      `${url}: TLS settings: ${errorText(e)}`);
+  }
   return {
-    ca: read("CA file", caFile),
-    cert: certFile !== undefined ? read("certificate", certFile) : undefined,
-    key: keyFile !== undefined ? read("key", keyFile) : undefined,
-    passphrase: o.keyPassword ?? env("CACHEBROKER_TLS_KEY_PASSWORD"),
+    context,
     // SNI takes host names only; the identity check takes either.
     servername: name !== undefined && isIP(name) === 0 ? name : undefined,
     checkName: name ?? "",

@@ -15,7 +15,11 @@
 // The socket is unref'd: an idle client never keeps the process alive, and
 // a call in flight does through its deadline timer.
 import { connect, type Socket } from "node:net";
-import { checkServerIdentity, connect as tlsConnect } from "node:tls";
+import {
+  checkServerIdentity,
+  connect as tlsConnect,
+  type SecureContext,
+} from "node:tls";
 
 import {
   encodeRequest,
@@ -48,10 +52,8 @@ export class DialTimeout extends Error {}
 
 /** What a tls+tcp:// connection is made with (Client reads the files). */
 export interface TlsFiles {
-  ca: Buffer;
-  cert: Buffer | undefined;
-  key: Buffer | undefined;
-  passphrase: string | undefined;
+  /** The CA, the client certificate and key, parsed once. */
+  context: SecureContext;
   /** SNI: a host name, or undefined for an IP address. */
   servername: string | undefined;
   /** The name the broker's certificate must carry. */
@@ -93,16 +95,15 @@ export class Connection {
   static open(ep: Endpoint, opts: ConnectionOptions): Promise<Connection> {
     return new Promise((resolve, reject) => {
       const t = opts.tls;
-      const socket: Socket = ep.tls && t !== undefined
+      if (ep.tls && t === undefined) {
+        throw new Error(`${ep.url}: no TLS settings`);
+      }
+      const socket: Socket = t !== undefined
         ? tlsConnect({
           host: ep.connect.host,
           port: ep.connect.port,
-          ca: t.ca,
-          cert: t.cert,
-          key: t.key,
-          passphrase: t.passphrase,
+          secureContext: t.context,
           servername: t.servername,
-          minVersion: "TLSv1.2",
           rejectUnauthorized: true,
           checkServerIdentity: (_host, cert) =>
             checkServerIdentity(t.checkName, cert),

@@ -260,6 +260,27 @@ describe("tls+tcp://", () => {
       }
     });
 
+  test("a key without its certificate, a bad key: InvalidArgumentError",
+    () => {
+      const url = liveUrl("CACHEBROKER_TLS_URL");
+      const dir = process.env["CBH_TLS_DIR"] ?? "";
+      const saved = process.env["CACHEBROKER_TLS_CERT"];
+      delete process.env["CACHEBROKER_TLS_CERT"];
+      try {
+        assert.throws(() => new Client({ url }),
+          (e: unknown) => e instanceof InvalidArgumentError &&
+            /its key/.test(e.message));
+      } finally {
+        process.env["CACHEBROKER_TLS_CERT"] = saved;
+      }
+      // A certificate with another certificate's key.
+      assert.throws(() => new Client({ url,
+        tls: { certFile: `${dir}/client.pem`,
+          keyFile: `${dir}/stranger.key` } }),
+      (e: unknown) => e instanceof InvalidArgumentError &&
+        /TLS settings/.test(e.message));
+    });
+
   test("no CA: InvalidArgumentError when the client is made", () => {
     const saved = process.env["CACHEBROKER_TLS_CA"];
     delete process.env["CACHEBROKER_TLS_CA"];
