@@ -29,9 +29,8 @@ typedef enum http_kind { HTTP_LIVEZ, HTTP_READYZ, HTTP_METRICS } http_kind;
 
 /* One registered path. */
 typedef struct http_route {
-	cbd_http   *h;    /* back pointer */
-	http_kind   kind; /* what it answers */
-	const char *path; /* "/metrics" */
+	cbd_http *h;    /* back pointer */
+	http_kind kind; /* what it answers */
 } http_route;
 
 static const struct {
@@ -54,7 +53,6 @@ struct cbd_http {
 	int              closing;         /* answer 503 without the loop */
 	int              started;         /* nng_http_server_start done */
 	int              mtx_ok;          /* mtx initialised */
-	char             url[256];        /* for the log */
 };
 
 /* One HTTP request being answered. The handler allocates it on nng's
@@ -273,7 +271,6 @@ http_routes(cbd_http *h)
 
 		h->route[i].h    = h;
 		h->route[i].kind = routes[i].kind;
-		h->route[i].path = routes[i].path;
 		if ((rv = nng_http_handler_alloc(
 		         &hd, routes[i].path, http_handle)) != 0) {
 			return rv;
@@ -303,7 +300,6 @@ cbd_http_open(cbd_http **out, cbd_server *srv)
 		return CB_RESOURCE_EXHAUSTED;
 	}
 	h->srv = srv;
-	snprintf(h->url, sizeof(h->url), "%s", srv->cfg.http);
 	if (pthread_mutex_init(&h->mtx, NULL) != 0) {
 		free(h);
 		return CB_INTERNAL;
@@ -313,15 +309,16 @@ cbd_http_open(cbd_http **out, cbd_server *srv)
 	    (rv = nng_http_server_hold(&h->server, url)) != 0 ||
 	    (rv = http_routes(h)) != 0 ||
 	    (rv = nng_http_server_start(h->server)) != 0) {
-		cbd_log_error(
-		    "http: cannot listen on %s: %s", h->url, nng_strerror(rv));
+		cbd_log_error("http: cannot listen on %s: %s", srv->cfg.http,
+		    nng_strerror(rv));
 		nng_url_free(url);
 		cbd_http_close(h);
 		return CB_UNAVAILABLE;
 	}
 	nng_url_free(url);
 	h->started = 1;
-	cbd_log_info("http: %s serves /metrics, /livez, /readyz", h->url);
+	cbd_log_info(
+	    "http: %s serves /metrics, /livez, /readyz", srv->cfg.http);
 	*out = h;
 	return CB_OK;
 }

@@ -12,20 +12,36 @@
 #include "log.h"
 #include "request.h"
 
+/* loop_jobs runs a list of jobs taken from the inbox. */
+static void
+loop_jobs(cbd_job *list)
+{
+	while (list != NULL) {
+		cbd_job *job = list;
+		list         = job->next;
+		job->next    = NULL;
+		job->fn(job);
+	}
+}
+
 static void
 loop_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	cbd_loop *l = arg;
 	uint64_t  n;
 	cbd_req  *list;
+	cbd_job  *jobs;
 
 	(void) what;
 	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN) {
 		cbd_log_error("loop: eventfd read: %s", strerror(errno));
 	}
+	/* Both lists in one critical section: one lock per wake-up. */
 	pthread_mutex_lock(&l->mtx);
 	list    = l->head;
 	l->head = l->tail = NULL;
+	jobs              = l->jobs;
+	l->jobs = l->jobs_tail = NULL;
 	pthread_mutex_unlock(&l->mtx);
 
 	while (list != NULL) {
@@ -34,24 +50,19 @@ loop_wake_cb(evutil_socket_t fd, short what, void *arg)
 		req->next    = NULL;
 		l->fn(req, l->arg);
 	}
-	cbd_loop_run_jobs(l);
+	loop_jobs(jobs);
 }
 
 void
 cbd_loop_run_jobs(cbd_loop *l)
 {
-	cbd_job *list;
+	cbd_job *jobs;
 
 	pthread_mutex_lock(&l->mtx);
-	list    = l->jobs;
+	jobs    = l->jobs;
 	l->jobs = l->jobs_tail = NULL;
 	pthread_mutex_unlock(&l->mtx);
-	while (list != NULL) {
-		cbd_job *job = list;
-		list         = job->next;
-		job->next    = NULL;
-		job->fn(job);
-	}
+	loop_jobs(jobs);
 }
 
 cb_status

@@ -28,9 +28,6 @@ cbd_stats_record_call(
 	uint_fast64_t     max;
 
 	atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
-	if (code != CB_OK) {
-		atomic_fetch_add_explicit(&m->errors, 1, memory_order_relaxed);
-	}
 	if ((unsigned) code <= CB_STATUS_MAX) {
 		atomic_fetch_add_explicit(
 		    &m->codes[code], 1, memory_order_relaxed);
@@ -109,13 +106,23 @@ cbd_stats_percentile(const cbd_method_stats *m, double p)
 	return 1ull << (CBD_LAT_BUCKETS - 1);
 }
 
+uint64_t
+cbd_stats_errors(const cbd_method_stats *m)
+{
+	uint64_t n = 0;
+
+	for (int c = 0; c <= CB_STATUS_MAX; c++) {
+		n += c == CB_OK ? 0 : atomic_load(&m->codes[c]);
+	}
+	return n;
+}
+
 void
 cbd_stats_reset(cbd_stats *s)
 {
 	for (int i = 0; i <= CBD_METHOD_COUNT; i++) {
 		cbd_method_stats *m = &s->methods[i];
 		atomic_store(&m->count, 0);
-		atomic_store(&m->errors, 0);
 		atomic_store(&m->lat_sum_us, 0);
 		atomic_store(&m->lat_max_us, 0);
 		for (int b = 0; b < CBD_LAT_BUCKETS; b++) {

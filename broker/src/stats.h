@@ -18,8 +18,7 @@
 
 /* Per-method counters, updated from any thread without locks. */
 typedef struct cbd_method_stats {
-	atomic_uint_fast64_t count;  /* calls answered */
-	atomic_uint_fast64_t errors; /* answered with a non-OK code */
+	atomic_uint_fast64_t count;                    /* calls answered */
 	atomic_uint_fast64_t codes[CB_STATUS_MAX + 1]; /* by status code */
 	atomic_uint_fast64_t lat_sum_us;               /* total latency */
 	atomic_uint_fast64_t lat_max_us;               /* worst latency */
@@ -64,6 +63,9 @@ void cbd_stats_totals(const cbd_stats *s, uint64_t *hits, uint64_t *misses);
 /* cbd_stats_percentile estimates the p-th percentile (0..100) of a
  * method's latency from its histogram, in microseconds. */
 uint64_t cbd_stats_percentile(const cbd_method_stats *m, double p);
+
+/* cbd_stats_errors is the calls of m answered with a non-OK code. */
+uint64_t cbd_stats_errors(const cbd_method_stats *m);
 
 /* cbd_stats_reset zeroes everything. Loop thread (method counters may
  * race with a call being recorded: that call lands either side). */

@@ -354,7 +354,7 @@ metrics_counters(cbd_req *req, Cachebroker__V1__MetricsResponse *m)
 			return -1;
 		}
 		mm->count          = count;
-		mm->errors         = atomic_load(&ms->errors);
+		mm->errors         = cbd_stats_errors(ms);
 		mm->latency_avg_us = atomic_load(&ms->lat_sum_us) / count;
 		mm->latency_max_us = atomic_load(&ms->lat_max_us);
 		/* Bucket bounds may overshoot the worst call seen. */

@@ -74,7 +74,9 @@ DESTDIR=$tmp/stage cmake --install "$BUILD" --prefix "$PREFIX" \
 }
 
 # systemd in the guest needs its own cgroup hierarchy. On a cgroup v1
-# host that is not run by systemd, there is none: mount one.
+# host that is not run by systemd, there is none: mount one. It stays
+# mounted (the guests leave their cgroups in it, so it cannot be unmounted
+# at once), and the next run uses it.
 if [ "$(stat -fc %T /sys/fs/cgroup)" != cgroup2fs ] &&
 	! mountpoint -q /sys/fs/cgroup/systemd; then
 	if ! mkdir -p /sys/fs/cgroup/systemd ||
