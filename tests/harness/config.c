@@ -217,7 +217,8 @@ cbh_config_merge(char **out, const char *base, const char *extra)
 	for (long i = 0; i < nex; i++) {
 		const char *t = ex[i].text + strspn(ex[i].text, " \t");
 		/* Comments before the first section (a file's header) are
-		 * dropped; anything else there has no section to go to. */
+		 * allowed, and come out as comments; anything else there has
+		 * no section to go to. */
 		if (!ex[i].header && ex[i].sect[0] == '\0' && ex[i].len > 0 &&
 		    *t != ';' && *t != '#') {
 			cbh_log("extra config line %ld is outside a section",

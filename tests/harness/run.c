@@ -193,29 +193,6 @@ done:
 	return (rv);
 }
 
-/*
- * skip_preamble returns where the first section of INI text starts,
- * passing the comments and blank lines before it (a file's SPDX and
- * purpose lines), which cbh_config_merge would take for keys outside any
- * section. Anything else before the first section is left for it to
- * report.
- */
-static const char *
-skip_preamble(const char *text)
-{
-	const char *p = text;
-
-	while (*p != '\0') {
-		const char *s  = p + strspn(p, " \t\r");
-		const char *nl = strchr(s, '\n');
-		if (*s != '\n' && *s != ';' && *s != '#' && *s != '\0') {
-			break;
-		}
-		p = nl != NULL ? nl + 1 : s + strlen(s);
-	}
-	return (p);
-}
-
 /* read_extra reads --config and fills in the database's conninfo. */
 static int
 read_extra(run *r)
@@ -234,8 +211,8 @@ read_extra(run *r)
 		free(text);
 		return (-1);
 	}
-	r->extra = replace_all(skip_preamble(text), PG_PLACEHOLDER,
-	    r->pg != NULL ? cbh_pg_conninfo(r->pg) : "");
+	r->extra = replace_all(
+	    text, PG_PLACEHOLDER, r->pg != NULL ? cbh_pg_conninfo(r->pg) : "");
 	free(text);
 	if (r->extra == NULL) {
 		cbh_log("out of memory");
@@ -608,12 +585,8 @@ main(int argc, char **argv)
 
 	if (servers_start(&r) != 0) {
 		servers_stop(&r);
-		free(r.extra);
-		free(r.ipc_url);
-		free(r.tcp_url);
-		free(r.tls_url);
-		free(r.dir);
-		return (stop_sig != 0 ? 128 + (int) stop_sig : 1);
+		code = stop_sig != 0 ? 128 + (int) stop_sig : 1;
+		goto out;
 	}
 	code = export_env(&r) == 0 ? run_cmd(&r) : 1;
 	if (code != 0 && cbh_broker_alive(r.broker)) {
@@ -626,6 +599,7 @@ main(int argc, char **argv)
 		    r.cmd[0]);
 		code = 1;
 	}
+out:
 	free(r.extra);
 	free(r.ipc_url);
 	free(r.tcp_url);
