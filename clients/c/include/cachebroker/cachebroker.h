@@ -82,10 +82,10 @@ typedef struct cb_client_opts {
  * TLS for a tls+tcp:// URL (ignored for the others). The broker's
  * certificate must chain to a CA of ca_file and name server_name; there
  * is no way to skip that check. cert_file and key_file are the client's
- * own certificate, for a broker that asks for one (tls_client_auth).
- * Files are PEM. A field left NULL (every field, when the struct is
- * passed as NULL) comes from its variable: CACHEBROKER_TLS_CA, _CERT,
- * _KEY, _KEY_PASSWORD, _SERVER_NAME.
+ * own certificate, for a broker that asks for one (tls_client_auth); one
+ * without the other is INVALID_ARGUMENT. Files are PEM. A field left
+ * NULL (every field, when the struct is passed as NULL) comes from its
+ * variable: CACHEBROKER_TLS_CA, _CERT, _KEY, _KEY_PASSWORD, _SERVER_NAME.
  */
 typedef struct cb_tls_opts {
 	const char *ca_file;      /* CAs the broker's certificate chains to */
