@@ -227,14 +227,17 @@ CBH_TEST(test_client_certificate_required)
 	cb_result   res;
 	char        cert[600], key[600];
 
-	expect_refused(&t);
-	t.cert_file = path(cert, sizeof(cert), "stranger.pem");
-	t.key_file  = path(key, sizeof(key), "stranger.key");
-	expect_refused(&t);
+	/* The served one first: with nng 1.5, handshakes that fail can
+	 * leave a TLS listener not serving (docs/configuration.md). */
 	t = opts(&f, "ca.pem", true);
 	c = open_client(&t);
 	IT_ASSERT_CODE(roundtrip(c, &res), CB_OK, &res);
 	cb_client_close(c);
+	t = opts(&f, "ca.pem", false);
+	expect_refused(&t);
+	t.cert_file = path(cert, sizeof(cert), "stranger.pem");
+	t.key_file  = path(key, sizeof(key), "stranger.key");
+	expect_refused(&t);
 }
 
 /* The CLI: the CACHEBROKER_TLS_* variables, and the --tls-* options. */

@@ -212,6 +212,21 @@ describe("tls+tcp://", () => {
     }
   };
 
+  // The calls that succeed come first: with nng 1.5, handshakes that
+  // fail can leave a TLS listener not serving (docs/configuration.md).
+  test("calls go through, the CA and name from the environment",
+    async () => {
+      const c = new Client({ url: liveUrl("CACHEBROKER_TLS_URL") });
+      try {
+        const ns = `node-tls-${uniq()}`;
+        await c.set({ namespace: ns, key: "k", value: enc("over tls") });
+        const r = await c.get({ namespace: ns, key: "k" });
+        assert.equal(dec(r.value), "over tls");
+      } finally {
+        c.close();
+      }
+    });
+
   test("a client certificate is required, from the broker's CA",
     async () => {
       const url = liveUrl("CACHEBROKER_TLS_URL");
@@ -231,19 +246,6 @@ describe("tls+tcp://", () => {
       await refused(new Client({ url, timeoutMs: 800,
         tls: { certFile: `${dir}/stranger.pem`,
           keyFile: `${dir}/stranger.key` } }));
-    });
-
-  test("calls go through, the CA and name from the environment",
-    async () => {
-      const c = new Client({ url: liveUrl("CACHEBROKER_TLS_URL") });
-      try {
-        const ns = `node-tls-${uniq()}`;
-        await c.set({ namespace: ns, key: "k", value: enc("over tls") });
-        const r = await c.get({ namespace: ns, key: "k" });
-        assert.equal(dec(r.value), "over tls");
-      } finally {
-        c.close();
-      }
     });
 
   test("a certificate for another name: UnavailableError in time",

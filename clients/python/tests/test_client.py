@@ -621,7 +621,9 @@ class TlsTest(unittest.TestCase):
         if not self.url:
             self.skipTest("CACHEBROKER_TLS_URL is not set (cbh-run --tls)")
 
-    def test_calls_with_the_environment_ca(self):
+    # First (unittest sorts by name): with nng 1.5, handshakes that fail
+    # can leave a TLS listener not serving (docs/configuration.md).
+    def test_0_calls_with_the_environment_ca(self):
         key = fresh()
         with cachebroker.Client(self.url) as c:
             self.assertTrue(c.set(namespace=NS, key=key, value=b"tls").stored)
