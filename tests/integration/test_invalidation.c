@@ -253,7 +253,9 @@ CBH_TEST(test_journal_overflow_flushes_namespace)
 	IT_ASSERT_CODE(it_delete("users", keys, 5, NULL, NULL, &res),
 	    CB_UNAVAILABLE, &res);
 	restart_redis();
-	ck_assert(it_exists("users:unrelated"));
+	/* Not "users:unrelated still exists" here: the broker may already
+	 * have reconnected and replayed. That Redis kept its data is shown
+	 * by tasks:other below. */
 	wait_journal_empty();
 	/* Flushed whole: even keys nobody named. */
 	ck_assert(!it_exists("users:a"));
