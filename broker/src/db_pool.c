@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "backoff.h"
+#include "db_cancel.h"
 #include "keys.h"
 #include "log.h"
 #include "loop.h"
@@ -22,6 +23,9 @@
  *    ▲               │                             │
  *    │               └────── failure, timeout ─────┤
  *    └──────────── failure, stuck query ◄── IDLE ⇄ BUSY
+ *                                            ▲      │ abandoned query
+ *                          cancel delivered  │      ▼ ended, its cancel
+ *                                            └─ CANCELLING  not yet sent
  *
  * A connection runs one query at a time; queries wait in a bounded FIFO
  * for an idle one. Failures are translated here, once: the client hears a
@@ -40,8 +44,27 @@
  * number, prepared where it is first used; a query of the old policy
  * still names its old statement, and a reconnected connection prepares
  * whichever it meets. A failing PREPARE fails its query only.
+ *
+ * Abandoned queries (cbd_db_abandon: nobody waits for the result any
+ * more): a queued one is unlinked and freed. A running one loses its
+ * callback, and the cancel request for the command on the server (the
+ * query, or a PREPARE, which waits for the same locks) goes to the
+ * canceller thread (PQcancel blocks); no further step is sent. The
+ * connection is reused only when both the query's end and the cancel's
+ * delivery were seen (CANCELLING waits for the latter): a cancel that
+ * reached the server after the query had ended anyway would otherwise
+ * cancel the next query. PostgreSQL ignores a cancel that arrives while
+ * the backend waits for a command, and libpq's PQcancel returns only when
+ * the server has signalled the backend, so the next query is safe.
  */
-enum conn_state { DB_DEAD, DB_CONNECTING, DB_SETUP, DB_IDLE, DB_BUSY };
+enum conn_state {
+	DB_DEAD,
+	DB_CONNECTING,
+	DB_SETUP,
+	DB_IDLE,
+	DB_BUSY,
+	DB_CANCELLING
+};
 
 /* What a BUSY connection waits for. */
 enum busy_step { STEP_TIMEOUT, STEP_PREPARE, STEP_QUERY };
@@ -53,17 +76,20 @@ enum busy_step { STEP_TIMEOUT, STEP_PREPARE, STEP_QUERY };
  * changes a resource's SQL adds one). */
 #define DB_MAX_STATEMENTS 65536
 
-typedef struct db_query {
-	struct db_query *next;
-	size_t           res; /* statement "s<res>", or a listing's tag */
-	const char      *sql; /* text run unprepared (rows), or NULL */
-	uint64_t         timeout_ms; /* its statement_timeout */
-	size_t           n;
-	char            *values[CBD_MAX_PARAMS];
-	cbd_db_fn       *fn;   /* first value of the first row, or: */
-	cbd_db_rows_fn  *rows; /* the whole result */
-	void            *arg;
-} db_query;
+typedef struct cbd_db_handle db_query;
+
+struct cbd_db_handle {
+	db_query       *next;
+	size_t          res; /* statement "s<res>", or a listing's tag */
+	const char     *sql; /* text run unprepared (rows), or NULL */
+	uint64_t        timeout_ms; /* its statement_timeout */
+	size_t          n;
+	char           *values[CBD_MAX_PARAMS];
+	cbd_db_fn      *fn;   /* first value of the first row, or: */
+	cbd_db_rows_fn *rows; /* the whole result */
+	void           *arg;
+	int             abandoned; /* nobody waits: fn, rows, arg gone */
+};
 
 typedef struct db_conn {
 	cbd_db_pool    *pool;
@@ -80,6 +106,8 @@ typedef struct db_conn {
 	struct event   *ev;         /* socket readiness */
 	struct event   *retry;      /* reconnect timer */
 	db_query       *query;      /* running (BUSY) */
+	uint64_t        gen;        /* PGconn count: matches cancels */
+	int             cancelling; /* a cancel request is not yet sent */
 } db_conn;
 
 /* A loader statement, numbered by its place in the pool's table. */
@@ -106,6 +134,7 @@ struct cbd_db_pool {
 	cbd_db_notify_fn    *notify; /* the LISTEN connection's callbacks */
 	cbd_db_listening_fn *listening;
 	void                *notify_arg;
+	cbd_db_canceller    *canceller; /* sends cancel requests */
 };
 
 static void conn_io_cb(evutil_socket_t fd, short what, void *arg);
@@ -187,7 +216,8 @@ static void
 conn_drop(db_conn *c, const char *why)
 {
 	db_query *q         = c->query;
-	int       was_ready = c->state == DB_IDLE || c->state == DB_BUSY;
+	int       was_ready = c->state == DB_IDLE || c->state == DB_BUSY ||
+	    c->state == DB_CANCELLING;
 
 	if (c->ev != NULL) {
 		event_free(c->ev);
@@ -200,6 +230,8 @@ conn_drop(db_conn *c, const char *why)
 	c->state      = DB_DEAD;
 	c->query      = NULL;
 	c->timeout_ms = 0;
+	c->gen++; /* a cancel still being sent is not for the next PGconn */
+	c->cancelling = 0;
 	if (c->prepared != NULL) {
 		memset(c->prepared, 0, c->pool->cap_stmts);
 	}
@@ -207,7 +239,9 @@ conn_drop(db_conn *c, const char *why)
 		cbd_log_warning("database: %s connection %u lost: %s",
 		    c->listen ? "LISTEN" : "loader", c->index, why);
 	}
-	if (q != NULL) {
+	if (q != NULL && q->abandoned) {
+		query_free(q);
+	} else if (q != NULL) {
 		query_done(
 		    q, CB_UNAVAILABLE, "database connection lost", NULL, 0);
 	}
@@ -354,6 +388,69 @@ result_status(const PGresult *res, const char **msg)
 	return CB_INTERNAL;
 }
 
+/* conn_release makes c take queries again after an abandoned one, once
+ * its cancel request was delivered. */
+static void
+conn_release(db_conn *c)
+{
+	conn_watch(c, EV_READ);
+	if (c->cancelling) {
+		c->state    = DB_CANCELLING;
+		c->since_us = cbd_now_us();
+		return;
+	}
+	c->state = DB_IDLE;
+	pool_dispatch(c->pool);
+}
+
+/* pool_cancelled hears from the canceller that the cancel request of
+ * connection slot was sent. */
+static void
+pool_cancelled(void *arg, size_t slot, uint64_t gen, int ok, const char *err)
+{
+	cbd_db_pool *p = arg;
+	db_conn     *c = &p->conns[slot];
+
+	if (c->gen != gen || !c->cancelling) {
+		return; /* that PGconn was dropped meanwhile */
+	}
+	c->cancelling = 0;
+	cbd_log_debug("database: connection %u: cancel request %s", c->index,
+	    ok ? "delivered" : "failed");
+	if (!ok) {
+		/* The query runs until it ends or statement_timeout. */
+		pool_error(p, "%s", err);
+		cbd_log_warning("database: connection %u: cancel request "
+		                "failed: %s",
+		    c->index, p->error);
+	}
+	if (c->state == DB_CANCELLING) {
+		c->state = DB_IDLE;
+		pool_dispatch(p);
+	}
+}
+
+/* conn_cancel asks the server to cancel what c runs. */
+static void
+conn_cancel(db_conn *c)
+{
+	PGcancel *pc = PQgetCancel(c->pg);
+
+	if (pc == NULL ||
+	    cbd_db_canceller_post(c->pool->canceller, pc, c->index, c->gen) !=
+	        CB_OK) {
+		/* Out of memory: the query runs until statement_timeout. */
+		PQfreeCancel(pc);
+		cbd_log_warning("database: connection %u: cannot cancel an "
+		                "abandoned query",
+		    c->index);
+		return;
+	}
+	c->cancelling = 1;
+	cbd_log_debug("database: connection %u: cancelling an abandoned query",
+	    c->index);
+}
+
 /* conn_results reads every result of the command that just finished. */
 static void
 conn_results(db_conn *c)
@@ -392,7 +489,19 @@ conn_results(db_conn *c)
 			c->prepared[c->query->res] = 1;
 		}
 		PQclear(first);
-		conn_step(c);
+		first = NULL;
+		if (!c->query->abandoned) {
+			conn_step(c);
+			return;
+		}
+	}
+	if (c->state == DB_BUSY && c->query->abandoned) {
+		/* Nobody waits: what it ended with (57014 after the cancel,
+		 * a row that came first, or whatever failed) goes unseen. */
+		query_free(c->query);
+		c->query = NULL;
+		PQclear(first);
+		conn_release(c);
 		return;
 	}
 	if (c->state == DB_BUSY) {
@@ -505,7 +614,7 @@ conn_io_cb(evutil_socket_t fd, short what, void *arg)
 		conn_drop(c, c->pool->error);
 		return;
 	}
-	if (c->state == DB_IDLE) {
+	if (c->state == DB_IDLE || c->state == DB_CANCELLING) {
 		/* Nothing was asked: the server closed, sent a notice or,
 		 * to the LISTEN connection, notifications. */
 		if (PQstatus(c->pg) != CONNECTION_OK) {
@@ -613,6 +722,12 @@ cbd_db_pool_open(cbd_db_pool **out, struct event_base *base,
 			return CB_RESOURCE_EXHAUSTED;
 		}
 	}
+	/* One cancel at a time per connection. */
+	if (cbd_db_canceller_start(
+	        &p->canceller, base, n, pool_cancelled, p) != CB_OK) {
+		cbd_db_pool_close(p);
+		return CB_RESOURCE_EXHAUSTED;
+	}
 	for (size_t i = 0; i < p->n; i++) {
 		conn_connect(&p->conns[i]);
 	}
@@ -629,6 +744,8 @@ cbd_db_pool_close(cbd_db_pool *p)
 		return;
 	}
 	p->closing = 1;
+	/* First: no cancel is reported to a connection being dropped. */
+	cbd_db_canceller_stop(p->canceller);
 	for (size_t i = 0; i < p->n; i++) {
 		conn_drop(&p->conns[i], "broker shutting down");
 		if (p->conns[i].retry != NULL) {
@@ -639,6 +756,7 @@ cbd_db_pool_close(cbd_db_pool *p)
 		p->head = q->next;
 		query_done(q, CB_UNAVAILABLE, "broker shutting down", NULL, 0);
 	}
+	p->tail = NULL;
 	for (size_t i = 0; i < p->n; i++) {
 		free(p->conns[i].prepared);
 	}
@@ -725,7 +843,8 @@ static void pool_enqueue(cbd_db_pool *p, db_query *q);
 
 cb_status
 cbd_db_query(cbd_db_pool *p, size_t stmt, uint64_t timeout_ms,
-    const char *const *values, size_t n, cbd_db_fn *fn, void *arg)
+    const char *const *values, size_t n, cbd_db_fn *fn, void *arg,
+    cbd_db_handle **h)
 {
 	cb_status rv;
 	db_query *q = query_new(p, &rv);
@@ -744,8 +863,50 @@ cbd_db_query(cbd_db_pool *p, size_t stmt, uint64_t timeout_ms,
 		}
 		q->n++;
 	}
+	if (h != NULL) {
+		*h = q;
+	}
 	pool_enqueue(p, q);
 	return CB_OK;
+}
+
+void
+cbd_db_abandon(cbd_db_pool *p, cbd_db_handle *h)
+{
+	db_query *prev = NULL;
+
+	h->abandoned = 1;
+	h->fn        = NULL;
+	h->rows      = NULL;
+	h->arg       = NULL;
+	for (size_t i = 0; i < p->n; i++) {
+		db_conn *c = &p->conns[i];
+		if (c->state == DB_BUSY && c->query == h) {
+			/* Whatever step it is at: a PREPARE waits for the
+			 * same locks as the query. Nothing is sent after
+			 * this step (conn_results). */
+			if (!c->cancelling) {
+				conn_cancel(c);
+			}
+			return;
+		}
+	}
+	/* Still queued: it goes unsent. */
+	for (db_query *q = p->head; q != NULL; prev = q, q = q->next) {
+		if (q == h) {
+			if (prev == NULL) {
+				p->head = q->next;
+			} else {
+				prev->next = q->next;
+			}
+			if (p->tail == q) {
+				p->tail = prev;
+			}
+			p->queued--;
+			query_free(q);
+			return;
+		}
+	}
 }
 
 cb_status
@@ -802,6 +963,13 @@ cbd_db_cron(cbd_db_pool *p)
 			pool_error(p, "no answer for %llu ms",
 			    (unsigned long long) ms);
 			conn_drop(c, p->error);
+		} else if (c->state == DB_CANCELLING &&
+		    ms > cfg->db.connect_timeout_ms) {
+			/* The cancel request is not delivered: a late one
+			 * could hit the next query. */
+			pool_error(p, "cancel request not sent after %llu ms",
+			    (unsigned long long) ms);
+			conn_drop(c, p->error);
 		}
 	}
 	/* Queries cannot wait for a database that has no connection. */
@@ -825,7 +993,8 @@ cbd_db_ready_count(const cbd_db_pool *p)
 	for (size_t i = 0; i < p->n; i++) {
 		n += !p->conns[i].listen &&
 		    (p->conns[i].state == DB_IDLE ||
-		        p->conns[i].state == DB_BUSY);
+		        p->conns[i].state == DB_BUSY ||
+		        p->conns[i].state == DB_CANCELLING);
 	}
 	return n;
 }

@@ -14,7 +14,8 @@
 #include "config.h"
 
 struct event_base;
-typedef struct cbd_db_pool cbd_db_pool;
+typedef struct cbd_db_pool   cbd_db_pool;
+typedef struct cbd_db_handle cbd_db_handle; /* a query, until fn runs */
 
 /*
  * A query's completion, exactly once: code OK with the first result row's
@@ -46,7 +47,8 @@ typedef void cbd_db_listening_fn(void *arg);
  * query's statement_timeout and prepares its statement as needed. With
  * cfg->db.notify_channel set, one more connection LISTENs on it and
  * calls notify for each notification and listening each time it
- * (re)starts listening. cfg must outlive the pool. Loop thread.
+ * (re)starts listening. Starts the canceller thread (db_cancel.h), which
+ * close stops. cfg must outlive the pool. Loop thread.
  */
 CB_NODISCARD cb_status cbd_db_pool_open(cbd_db_pool **out,
     struct event_base *base, const cbd_config *cfg, cbd_db_notify_fn *notify,
@@ -71,14 +73,28 @@ CB_NODISCARD cb_status cbd_db_statement(
  * cbd_db_query runs statement stmt (from cbd_db_statement) with values
  * ($1.. as text; they are copied) and statement_timeout timeout_ms on an
  * idle connection, or queues it (bounded). Returns OK when fn will be
- * called later; UNAVAILABLE when no connection is ready,
+ * called later, with *h (when h is not NULL) naming the query for
+ * cbd_db_abandon until fn runs; UNAVAILABLE when no connection is ready,
  * RESOURCE_EXHAUSTED when the queue is full (fn is then not called).
  * Values are sent as parameters of a prepared statement, never spliced
  * into SQL. Loop thread.
  */
 CB_NODISCARD cb_status cbd_db_query(cbd_db_pool *p, size_t stmt,
     uint64_t timeout_ms, const char *const *values, size_t n, cbd_db_fn *fn,
-    void *arg);
+    void *arg, cbd_db_handle **h);
+
+/*
+ * cbd_db_abandon withdraws query h (from cbd_db_query, whose fn has not
+ * run): fn is never called for it, and its arg may go right away. A query
+ * still queued is dropped unsent. A running one is cancelled on the server
+ * (libpq's cancel request, sent by the canceller thread: the loop never
+ * blocks); its connection takes other work once the server has ended the
+ * query and the cancel request was delivered (so that it cannot hit the
+ * next query). What the query ends with (57014, or a row that came
+ * first) is discarded, neither logged nor counted as an error. Loop
+ * thread.
+ */
+void cbd_db_abandon(cbd_db_pool *p, cbd_db_handle *h);
 
 /*
  * cbd_db_rows runs sql (no parameters, not prepared: a broken statement
@@ -93,7 +109,8 @@ CB_NODISCARD cb_status cbd_db_rows(cbd_db_pool *p, size_t tag, const char *sql,
 /* cbd_db_listening says whether the LISTEN connection is listening. */
 int cbd_db_listening(const cbd_db_pool *p);
 
-/* cbd_db_cron discards connections stuck past their timeouts. */
+/* cbd_db_cron discards connections stuck past their timeouts (a cancel
+ * request not delivered within connect_timeout included). */
 void cbd_db_cron(cbd_db_pool *p);
 
 /* cbd_db_ready_count is how many connections can take queries. */

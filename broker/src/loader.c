@@ -30,6 +30,15 @@
  * A load that began before cannot know whether it read the database
  * before or after the change that the invalidation announces, so it does
  * not store: the next Fetch loads again.
+ *
+ * A load nobody waits for is abandoned: when the last waiter leaves
+ * before the query ended (its deadline answered it: cbd_loader_unwait),
+ * the flight goes at once (the next Fetch of the key starts a new one)
+ * and the pool drops its query, or cancels it on the server, so that it
+ * holds no connection for the rest of its statement_timeout. A warm
+ * row's Fetch is a waiter like a client's. A flight started with no
+ * waiter (early refresh) is the cache's own: it runs to its end whoever
+ * joins and leaves it.
  */
 #define FLIGHT_BUCKETS 1024
 #define EPOCH_SLOTS 256
@@ -52,7 +61,9 @@ struct cbd_flight {
 	const char         *msg;       /* its message (static) */
 	char               *value; /* what it loaded (heap; NULL: no row) */
 	size_t              len;
-	uint64_t            ttl; /* what the store gave, 0: not stored */
+	uint64_t            ttl;   /* what the store gave, 0: not stored */
+	cbd_db_handle      *query; /* until flight_done; NULL after */
+	int                 own;   /* early refresh: never abandoned */
 };
 
 typedef struct epoch_slot {
@@ -140,6 +151,16 @@ flight_unlink(cbd_loader *l, cbd_flight *f)
 	l->n_flights--;
 }
 
+static void
+flight_free(cbd_flight *f)
+{
+	cbd_policy_rele(f->pol);
+	free(f->value);
+	free(f->stale);
+	free(f->key);
+	free(f);
+}
+
 void
 cbd_loader_unwait(cbd_req *req)
 {
@@ -157,6 +178,15 @@ cbd_loader_unwait(cbd_req *req)
 	}
 	req->next   = NULL;
 	req->flight = NULL;
+	if (f->waiters == NULL && f->query != NULL && !f->own) {
+		/* Nobody is left to answer: the query goes (see the top).
+		 * A query running still stops in the database, not here. */
+		cbd_server *srv = f->loader->srv;
+		cbd_db_abandon(srv->db, f->query);
+		cbd_stats_ns(&srv->stats, f->r->ns)->loads_cancelled++;
+		flight_unlink(f->loader, f);
+		flight_free(f);
+	}
 }
 
 static void answer(cbd_req *req, cbd_flight *f, cb_status code,
@@ -177,11 +207,7 @@ flight_finish(cbd_flight *f)
 		answer(w, f, f->code, f->msg, f->value, f->len,
 		    f->value != NULL ? f->ttl : 0);
 	}
-	cbd_policy_rele(f->pol);
-	free(f->value);
-	free(f->stale);
-	free(f->key);
-	free(f);
+	flight_free(f);
 }
 
 static void
@@ -311,6 +337,7 @@ flight_done(
 	cbd_loader   *l  = f->loader;
 	cbd_ns_stats *ns = cbd_stats_ns(&l->srv->stats, f->r->ns);
 
+	f->query = NULL; /* the pool is done with it */
 	if (code == CB_OK) {
 		/* A moving average (1/8 weight), for early refresh. */
 		uint64_t *avg =
@@ -406,10 +433,11 @@ cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld)
 	f->degraded = ld->degraded;
 	f->loader   = l;
 	f->t0_us    = cbd_now_us();
+	f->own      = req == NULL;
 	rv          = cbd_db_query(srv->db,
 	             f->pol->stmt[cbd_policy_resource_index(f->pol, r)],
 	             f->pol->cfg->db.statement_timeout_ms, ld->values, r->n_params,
-	             flight_done, f);
+	             flight_done, f, &f->query);
 	if (rv != CB_OK) {
 		/* No connection at all: same as a failed load, stale included.
 		 */

@@ -32,9 +32,10 @@ typedef struct cbd_ns_stats {
 	uint64_t misses;                      /* reads that did not */
 	uint64_t loads;                       /* loader runs (read-through) */
 	uint64_t load_errors;                 /* failed loader runs */
-	uint64_t coalesced;     /* waiters served by another's load */
-	uint64_t invalidations; /* keys removed by Delete or patterns */
-	uint64_t stale_serves;  /* expired values served (stale-if-error) */
+	uint64_t coalesced;       /* waiters served by another's load */
+	uint64_t invalidations;   /* keys removed by Delete or patterns */
+	uint64_t stale_serves;    /* expired values served (stale-if-error) */
+	uint64_t loads_cancelled; /* loads nobody waited for any more */
 } cbd_ns_stats;
 
 /* Namespaces beyond this many are counted together under "_other", so a

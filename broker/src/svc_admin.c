@@ -329,14 +329,15 @@ metrics_counters(cbd_req *req, Cachebroker__V1__MetricsResponse *m)
 		if ((nm->namespace_ = strdup(ns->name)) == NULL) {
 			return -1;
 		}
-		nm->hits          = ns->hits;
-		nm->misses        = ns->misses;
-		nm->hit_rate      = cbd_stats_hit_rate(ns->hits, ns->misses);
-		nm->loads         = ns->loads;
-		nm->load_errors   = ns->load_errors;
-		nm->coalesced     = ns->coalesced;
-		nm->invalidations = ns->invalidations;
-		nm->stale_serves  = ns->stale_serves;
+		nm->hits            = ns->hits;
+		nm->misses          = ns->misses;
+		nm->hit_rate        = cbd_stats_hit_rate(ns->hits, ns->misses);
+		nm->loads           = ns->loads;
+		nm->load_errors     = ns->load_errors;
+		nm->coalesced       = ns->coalesced;
+		nm->invalidations   = ns->invalidations;
+		nm->stale_serves    = ns->stale_serves;
+		nm->loads_cancelled = ns->loads_cancelled;
 	}
 	for (int i = 0; i <= CBD_METHOD_COUNT; i++) {
 		const cbd_method_stats         *ms = &s->methods[i];

@@ -230,6 +230,8 @@ metrics_json(const Cachebroker__V1__MetricsResponse *m)
 		cli_json_uint(&j, n->invalidations);
 		cli_json_key(&j, "stale_serves");
 		cli_json_uint(&j, n->stale_serves);
+		cli_json_key(&j, "loads_cancelled");
+		cli_json_uint(&j, n->loads_cancelled);
 		cli_json_end_object(&j);
 	}
 	cli_json_end_array(&j);
