@@ -251,8 +251,9 @@ conn_drop(db_conn *c, const char *why)
 static void pool_dispatch(cbd_db_pool *p);
 
 /* conn_step sends the next command the running query needs (see the
- * top); failures drop the connection. */
-static void
+ * top). Returns 0 when libpq could not send it: the connection is then
+ * broken, and the caller drops it. */
+static int
 conn_step(db_conn *c)
 {
 	db_query *q = c->query;
@@ -282,19 +283,34 @@ conn_step(db_conn *c)
 	}
 	if (!ok) {
 		pool_error(c->pool, "send: %s", PQerrorMessage(c->pg));
-		conn_drop(c, c->pool->error);
-		return;
+		return 0;
 	}
 	conn_watch(c, PQflush(c->pg) == 1 ? EV_WRITE : EV_READ);
+	return 1;
 }
 
-/* conn_send runs q on the idle connection c. */
+/*
+ * conn_send runs q on the idle connection c. When its first command
+ * cannot even be sent, the connection is dropped and q goes back to the
+ * head of the queue, for another connection or for the cron to fail: a
+ * query is never completed inside the cbd_db_query or cbd_db_rows call
+ * that queued it (their callers link their own state after the call).
+ */
 static void
 conn_send(db_conn *c, db_query *q)
 {
 	c->query = q;
 	c->state = DB_BUSY;
-	conn_step(c);
+	if (!conn_step(c)) {
+		c->query      = NULL;
+		q->next       = c->pool->head;
+		c->pool->head = q;
+		if (c->pool->tail == NULL) {
+			c->pool->tail = q;
+		}
+		c->pool->queued++;
+		conn_drop(c, c->pool->error);
+	}
 }
 
 static void
@@ -491,7 +507,9 @@ conn_results(db_conn *c)
 		PQclear(first);
 		first = NULL;
 		if (!c->query->abandoned) {
-			conn_step(c);
+			if (!conn_step(c)) {
+				conn_drop(c, c->pool->error);
+			}
 			return;
 		}
 	}
