@@ -115,6 +115,8 @@ static const config_key config_keys[] = {
 	    OFF(db.statement_timeout_ms), 1, 3600000 },
 	{ "database", "notify_channel", K_STR, OFF(db.notify_channel), 0, 0 },
 	{ "policy", "time_zone", K_STR, OFF(time_zone), 0, 0 },
+	{ "policy", "max_ttl", K_DURATION, OFF(max_ttl_ms), 1000,
+	    CBD_MAX_TTL_CEILING_MS },
 };
 
 /* Sections named "resource NAME" are handled by policy.c. */
@@ -136,6 +138,7 @@ typedef struct config_parse {
 	bool        sql_open;     /* the last key line was a resource's sql */
 	bool        continued;    /* this line continues the last value */
 	uint8_t     seen[N_KEYS]; /* scalar keys already set */
+	int         lines[N_KEYS]; /* where each was set (0: default) */
 } config_parse;
 
 void
@@ -529,7 +532,8 @@ config_handler(
 			    "'%s' is set twice in [%s]", name, section);
 			return 1;
 		}
-		p->seen[i] = 1;
+		p->seen[i]  = 1;
+		p->lines[i] = p->line;
 		if ((why = set_value(p->cfg, k, value)) != NULL) {
 			cbd_errors_add(p->errs, p->file, p->line,
 			    "%s = '%s': %s", name,
@@ -824,6 +828,7 @@ config_defaults(cbd_config *cfg)
 	cfg->redis.reconnect_max_ms     = 5000;
 	cfg->redis.scan_count           = 1000;
 	cfg->redis.journal_size         = 100000;
+	cfg->max_ttl_ms                 = CBD_DEFAULT_MAX_TTL_MS;
 	cfg->auth.max_token_lifetime_ms = 86400000;
 	cfg->auth.session_ttl_ms        = 86400000;
 	cfg->auth.rate_limit_window_ms  = (uint64_t) 15 * 60000;
@@ -988,6 +993,84 @@ config_check(cbd_config *cfg, cbd_errors *errs)
 	}
 }
 
+/* key_line is where [section] name was set, 0 if it has its default. */
+static int
+key_line(const config_parse *p, const char *section, const char *name)
+{
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (strcmp(config_keys[i].section, section) == 0 &&
+		    strcmp(config_keys[i].name, name) == 0) {
+			return p->lines[i];
+		}
+	}
+	return 0;
+}
+
+/* over_max_ttl reports a duration named what (set at line; 0: its
+ * default, reported at max_ttl's line) over max_ttl. */
+static void
+over_max_ttl(const config_parse *p, int line, const char *what, uint64_t ms)
+{
+	const cbd_config *cfg = p->cfg;
+
+	if (ms > cfg->max_ttl_ms) {
+		cbd_errors_add(p->errs, p->file,
+		    line != 0 ? line : key_line(p, "policy", "max_ttl"),
+		    "%s (%llu ms%s) is longer than [policy] max_ttl (%llu ms)",
+		    what, (unsigned long long) ms,
+		    line != 0 ? "" : ", its default",
+		    (unsigned long long) cfg->max_ttl_ms);
+	}
+}
+
+/*
+ * check_ttls: no TTL the configuration sets may exceed max_ttl, the bound
+ * every request's TTL is held to (the [auth] durations become TTLs of
+ * the auth namespace's keys). Wherever in the file max_ttl is set.
+ */
+static void
+check_ttls(const config_parse *p)
+{
+	const cbd_config *cfg = p->cfg;
+	static const struct {
+		const char *name;
+		size_t      off;
+	} auth[] = {
+		{ "session_ttl", OFF(auth.session_ttl_ms) },
+		{ "rate_limit_window", OFF(auth.rate_limit_window_ms) },
+		{ "max_token_lifetime", OFF(auth.max_token_lifetime_ms) },
+	};
+
+	for (size_t i = 0; i < sizeof(auth) / sizeof(auth[0]); i++) {
+		char what[64];
+		snprintf(what, sizeof(what), "[auth] %s", auth[i].name);
+		over_max_ttl(p, key_line(p, "auth", auth[i].name), what,
+		    *(const uint64_t *) (const void *) ((const char *) cfg +
+		        auth[i].off));
+	}
+	for (size_t i = 0; i < cfg->n_resources; i++) {
+		const cbd_resource *r = &cfg->resources[i];
+		const cbd_ttl_rule *t = &r->ttl;
+		uint64_t            longest = t->ms;
+		if (t->kind == CBD_TTL_BY_DATE) {
+			longest = t->past_ms > t->today_ms ? t->past_ms
+			                                   : t->today_ms;
+			longest = t->future_ms > longest ? t->future_ms
+			                                 : longest;
+		}
+		for (size_t k = 0; t->kind == CBD_TTL_BY_PERIOD &&
+		     k < t->n_periods;
+		     k++) {
+			longest = t->period_ms[k] > longest ? t->period_ms[k]
+			                                    : longest;
+		}
+		over_max_ttl(p, r->ttl_line, "ttl", longest);
+		over_max_ttl(
+		    p, r->negative_line, "negative_ttl", r->negative_ttl_ms);
+		over_max_ttl(p, r->stale_line, "stale_if_error", r->stale_ms);
+	}
+}
+
 static cb_status
 config_load(cbd_config *cfg, config_parse *p)
 {
@@ -1006,6 +1089,7 @@ config_load(cbd_config *cfg, config_parse *p)
 	(void) ini_parse_stream(config_reader, p, config_handler, p);
 	config_env(&tmp, p->errs);
 	config_check(&tmp, p->errs);
+	check_ttls(p);
 	if (p->errs->count > before) {
 		cbd_config_fini(&tmp);
 		return CB_INVALID_ARGUMENT;

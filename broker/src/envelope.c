@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "wire.h"
+
 cb_status
 cbd_envelope_decode(const void *buf, size_t len,
     Cachebroker__V1__Request **out, char *why, size_t whylen)
@@ -15,6 +17,13 @@ cbd_envelope_decode(const void *buf, size_t len,
 	if (env == NULL) {
 		snprintf(why, whylen,
 		    "request is not a cachebroker.v1.Request message");
+		return CB_INVALID_ARGUMENT;
+	}
+	/* The method, request_id and metadata: protobuf-c would have cut
+	 * them at a NUL (the method "…/ResetStats\0x" ran ResetStats). */
+	if (cbd_wire_check(&cachebroker__v1__request__descriptor, buf, len,
+	        "request", why, whylen) != CB_OK) {
+		cachebroker__v1__request__free_unpacked(env, NULL);
 		return CB_INVALID_ARGUMENT;
 	}
 	if (env->method == NULL || env->method[0] == '\0') {

@@ -11,8 +11,10 @@
 
 /*
  * cbd_envelope_decode unpacks a Request from buf. On success *out is owned
- * by the caller (free with cbd_envelope_free). An undecodable buffer or a
- * Request without a method gives INVALID_ARGUMENT with a reason. Any thread.
+ * by the caller (free with cbd_envelope_free). An undecodable buffer, a
+ * string field with a NUL or bytes that are not UTF-8 (cbd_wire_check) or
+ * a Request without a method gives INVALID_ARGUMENT with a reason. Any
+ * thread.
  */
 CB_NODISCARD cb_status cbd_envelope_decode(const void *buf, size_t len,
     Cachebroker__V1__Request **out, char *why, size_t whylen);

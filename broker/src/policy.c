@@ -237,10 +237,12 @@ cbd_policy_set(cbd_resource *r, const char *name, const char *value,
 		why = r->ttl_line ? "'ttl' is set twice" : set_ttl(r, value);
 		r->ttl_line = line;
 	} else if (strcmp(name, "negative_ttl") == 0) {
+		r->negative_line = line;
 		if (cbd_parse_duration_ms(value, &r->negative_ttl_ms) != 0) {
 			why = "not a duration (like 30s; 0 for none)";
 		}
 	} else if (strcmp(name, "stale_if_error") == 0) {
+		r->stale_line = line;
 		if (cbd_parse_duration_ms(value, &r->stale_ms) != 0) {
 			why = "not a duration (like 10m; 0 for off)";
 		}
@@ -797,6 +799,7 @@ cbd_policy_alloc(cbd_policy **out, cbd_config *cfg, const cbd_policy *prev)
 	pol->limits.default_deadline_ms   = cfg->default_deadline_ms;
 	pol->limits.max_deadline_ms       = cfg->max_deadline_ms;
 	pol->limits.max_token_lifetime_ms = cfg->auth.max_token_lifetime_ms;
+	pol->limits.max_ttl_ms            = cfg->max_ttl_ms;
 	for (size_t i = 0; prev != NULL && i < nr; i++) {
 		const cbd_resource *r =
 		    cbd_config_resource(prev->cfg, cfg->resources[i].name);
@@ -880,6 +883,8 @@ cbd_limits_publish(cbd_limits_pub *pub, const cbd_limits *lim)
 	    &pub->max_deadline_ms, lim->max_deadline_ms, memory_order_relaxed);
 	atomic_store_explicit(&pub->max_token_lifetime_ms,
 	    lim->max_token_lifetime_ms, memory_order_relaxed);
+	atomic_store_explicit(
+	    &pub->max_ttl_ms, lim->max_ttl_ms, memory_order_relaxed);
 	atomic_store_explicit(&pub->seq, s + 2, memory_order_release);
 }
 
@@ -905,6 +910,8 @@ cbd_limits_read(const cbd_limits_pub *pub, cbd_limits *lim)
 		    &pub->max_deadline_ms, memory_order_relaxed);
 		lim->max_token_lifetime_ms = atomic_load_explicit(
 		    &pub->max_token_lifetime_ms, memory_order_relaxed);
+		lim->max_ttl_ms = atomic_load_explicit(
+		    &pub->max_ttl_ms, memory_order_relaxed);
 		atomic_thread_fence(memory_order_acquire);
 		s2 = atomic_load_explicit(&pub->seq, memory_order_relaxed);
 	} while ((s1 & 1u) != 0 || s1 != s2);

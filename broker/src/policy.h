@@ -12,6 +12,12 @@
 #include <cachebroker/cachebroker.h>
 
 #define CBD_MAX_PARAMS 8
+
+/* [policy] max_ttl: its default (a year, a leap one included: as long as
+ * the [auth] durations may be) and how high it may be set (a century:
+ * far below what a Redis PX or PEXPIRE overflows at). */
+#define CBD_DEFAULT_MAX_TTL_MS (366 * 86400000ull)
+#define CBD_MAX_TTL_CEILING_MS (36525 * 86400000ull)
 #define CBD_MAX_PERIODS 8
 
 typedef enum cbd_param_type {
@@ -57,7 +63,9 @@ typedef struct cbd_resource {
 	char        *sql; /* one row, one column: the JSON text */
 	cbd_ttl_rule ttl;
 	uint64_t     negative_ttl_ms; /* 0: not-found is not cached */
+	int          negative_line;   /* where it was set (0: not set) */
 	uint64_t     stale_ms;        /* stale_if_error window, 0: off */
+	int          stale_line;      /* where it was set (0: not set) */
 	double       early_beta;      /* XFetch beta, 0: no early refresh */
 	size_t       max_value_size;  /* larger values are refused */
 } cbd_resource;
@@ -184,6 +192,7 @@ typedef struct cbd_limits {
 	uint64_t default_deadline_ms;   /* [broker] */
 	uint64_t max_deadline_ms;       /* [broker] */
 	uint64_t max_token_lifetime_ms; /* [auth] */
+	uint64_t max_ttl_ms;            /* [policy] */
 } cbd_limits;
 
 /*
@@ -252,6 +261,7 @@ typedef struct cbd_limits_pub {
 	atomic_ullong default_deadline_ms;
 	atomic_ullong max_deadline_ms;
 	atomic_ullong max_token_lifetime_ms;
+	atomic_ullong max_ttl_ms;
 } cbd_limits_pub;
 
 /* cbd_limits_publish makes lim the limits readers see. One writer: the

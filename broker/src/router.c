@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "envelope.h"
+#include "wire.h"
 
 const cbd_method cbd_methods[CBD_METHOD_COUNT] = {
 #define CBD_METHOD_ROW(id, svc, meth, desc, mut, check, run)                 \
@@ -69,6 +70,11 @@ cbd_router_decode(const cbd_limits *lim, const cbd_config *cfg,
 		snprintf(
 		    why, whylen, "payload is not a %s message", m->in->name);
 		rv = CB_INVALID_ARGUMENT;
+		goto fail;
+	}
+	/* Every string of the payload, before any check reads one. */
+	if ((rv = cbd_wire_check(m->in, env->payload.data, env->payload.len,
+	         "payload", why, whylen)) != CB_OK) {
 		goto fail;
 	}
 	if ((rv = m->check(lim, cfg, in, why, whylen)) != CB_OK) {

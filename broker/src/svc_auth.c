@@ -187,9 +187,6 @@ script_send(cbd_req *req, cbd_redis_conn *c, auth_script *s, int whole,
 /* Clocks of the callers may be this far ahead of the broker's. */
 #define AUTH_MAX_SKEW_MS 300000
 
-/* The longest TTL a session may be given. */
-#define AUTH_MAX_SESSION_MS (366 * 86400000ll)
-
 /* ---- RevokeToken ---- */
 
 cb_status
@@ -208,6 +205,16 @@ cbd_auth_revoke_token_check(const cbd_limits *lim, const cbd_config *cfg,
 		snprintf(why, whylen,
 		    "expires_at must be a Unix time within max_token_lifetime "
 		    "of now");
+		return CB_INVALID_ARGUMENT;
+	}
+	/* The blacklist entry's TTL. Refused rather than cut to max_ttl:
+	 * a shorter entry would let the revoked token back in before it
+	 * expires. (Only the clock skew allowed above can get here: the
+	 * configuration keeps max_token_lifetime within max_ttl.) */
+	if (r->expires_at * 1000 - now_ms() > (int64_t) lim->max_ttl_ms) {
+		snprintf(why, whylen,
+		    "expires_at is further than max_ttl (%llu ms) from now",
+		    (unsigned long long) lim->max_ttl_ms);
 		return CB_INVALID_ARGUMENT;
 	}
 	return CB_OK;
@@ -452,12 +459,14 @@ cbd_auth_is_revoked_run(cbd_req *req)
 /* ---- Sessions ---- */
 
 static cb_status
-check_session(const char *user_id, int64_t ttl_ms, char *why, size_t whylen)
+check_session(const cbd_limits *lim, const char *user_id, int64_t ttl_ms,
+    char *why, size_t whylen)
 {
 	CBD_CHECK(check_id("user_id", user_id, why, whylen));
-	if (ttl_ms < 0 || ttl_ms > AUTH_MAX_SESSION_MS) {
-		snprintf(
-		    why, whylen, "ttl_ms must be 0 (the default) to a year");
+	if (ttl_ms < 0 || (uint64_t) ttl_ms > lim->max_ttl_ms) {
+		snprintf(why, whylen,
+		    "ttl_ms must be 0 (the default) to max_ttl (%llu ms)",
+		    (unsigned long long) lim->max_ttl_ms);
 		return CB_INVALID_ARGUMENT;
 	}
 	return CB_OK;
@@ -482,7 +491,7 @@ cbd_auth_put_session_check(const cbd_limits *lim, const cbd_config *cfg,
 		    r->data.len, lim->max_value_size);
 		return CB_RESOURCE_EXHAUSTED;
 	}
-	return check_session(r->user_id, r->ttl_ms, why, whylen);
+	return check_session(lim, r->user_id, r->ttl_ms, why, whylen);
 }
 
 cb_status
@@ -491,9 +500,8 @@ cbd_auth_get_session_check(const cbd_limits *lim, const cbd_config *cfg,
 {
 	const Cachebroker__V1__GetSessionRequest *r = (const void *) in;
 
-	(void) lim;
 	(void) cfg;
-	return check_session(r->user_id, 0, why, whylen);
+	return check_session(lim, r->user_id, 0, why, whylen);
 }
 
 cb_status
@@ -502,9 +510,8 @@ cbd_auth_delete_session_check(const cbd_limits *lim, const cbd_config *cfg,
 {
 	const Cachebroker__V1__DeleteSessionRequest *r = (const void *) in;
 
-	(void) lim;
 	(void) cfg;
-	return check_session(r->user_id, 0, why, whylen);
+	return check_session(lim, r->user_id, 0, why, whylen);
 }
 
 cb_status
@@ -513,9 +520,8 @@ cbd_auth_touch_session_check(const cbd_limits *lim, const cbd_config *cfg,
 {
 	const Cachebroker__V1__TouchSessionRequest *r = (const void *) in;
 
-	(void) lim;
 	(void) cfg;
-	return check_session(r->user_id, r->ttl_ms, why, whylen);
+	return check_session(lim, r->user_id, r->ttl_ms, why, whylen);
 }
 
 /* session_cb handles the replies of every session call: tag 0 the main
@@ -676,17 +682,17 @@ cbd_auth_rate_limit_check(const cbd_limits *lim, const cbd_config *cfg,
 {
 	const Cachebroker__V1__CheckRateLimitRequest *r = (const void *) in;
 
-	(void) lim;
 	(void) cfg;
 	CBD_CHECK(check_id("subject", r->subject, why, whylen));
 	if (r->limit == 0) {
 		snprintf(why, whylen, "limit must be at least 1");
 		return CB_INVALID_ARGUMENT;
 	}
-	if (r->window_ms < 0 || r->window_ms > 366 * 86400000ll) {
+	/* The window is the key's TTL at most. */
+	if (r->window_ms < 0 || (uint64_t) r->window_ms > lim->max_ttl_ms) {
 		snprintf(why, whylen,
-		    "window_ms must be 0 (the default) to "
-		    "a year");
+		    "window_ms must be 0 (the default) to max_ttl (%llu ms)",
+		    (unsigned long long) lim->max_ttl_ms);
 		return CB_INVALID_ARGUMENT;
 	}
 	if (r->cost < 0 || r->cost > (int64_t) r->limit) {

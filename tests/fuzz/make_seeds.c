@@ -7,9 +7,12 @@
 
 #include <cachebroker/cachebroker.h>
 
+/* write_env_sub writes an envelope of method with payload to dir/name;
+ * each '~' in its bytes becomes sub (NUL or bytes that are no UTF-8, which
+ * protobuf-c would not pack from a C string; lengths stay right). */
 static int
-write_env(const char *dir, const char *name, const char *method,
-    const ProtobufCMessage *payload)
+write_env_sub(const char *dir, const char *name, const char *method,
+    const ProtobufCMessage *payload, char sub)
 {
 	Cachebroker__V1__Request env  = CACHEBROKER__V1__REQUEST__INIT;
 	uint8_t                 *pbuf = NULL;
@@ -31,6 +34,11 @@ write_env(const char *dir, const char *name, const char *method,
 	n    = cachebroker__v1__request__get_packed_size(&env);
 	ebuf = malloc(n + 1);
 	cachebroker__v1__request__pack(&env, ebuf);
+	for (size_t i = 0; i < n; i++) {
+		if (ebuf[i] == '~') {
+			ebuf[i] = (uint8_t) sub;
+		}
+	}
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if ((f = fopen(path, "wb")) == NULL) {
 		perror(path);
@@ -41,6 +49,13 @@ write_env(const char *dir, const char *name, const char *method,
 	free(pbuf);
 	free(ebuf);
 	return 0;
+}
+
+static int
+write_env(const char *dir, const char *name, const char *method,
+    const ProtobufCMessage *payload)
+{
+	return write_env_sub(dir, name, method, payload, '~');
 }
 
 #define M(x) CB_METHOD_PREFIX x
@@ -65,6 +80,11 @@ main(int argc, char **argv)
 	    CACHEBROKER__V1__EXPIRE_REQUEST__INIT;
 	Cachebroker__V1__HealthRequest health =
 	    CACHEBROKER__V1__HEALTH_REQUEST__INIT;
+	Cachebroker__V1__FetchRequest fetch =
+	    CACHEBROKER__V1__FETCH_REQUEST__INIT;
+	Cachebroker__V1__FetchRequest__ParamsEntry fpe =
+	    CACHEBROKER__V1__FETCH_REQUEST__PARAMS_ENTRY__INIT;
+	Cachebroker__V1__FetchRequest__ParamsEntry *fpes[] = { &fpe };
 	char       *keys[] = { "profile:1", "profile:2" };
 	const char *dir    = argc > 1 ? argv[1] : ".";
 	int         rv     = 0;
@@ -117,5 +137,24 @@ main(int argc, char **argv)
 	get.namespace_ = "Users";
 	get.key        = "a*b";
 	rv |= write_env(dir, "bad_key", M("CacheService/Get"), &get.base);
+	/* Strings cut by a NUL or not UTF-8: the key, a map's value, the
+	 * method's name. */
+	get.namespace_ = "users";
+	get.key        = "profile:42~x";
+	rv |= write_env_sub(
+	    dir, "nul_key", M("CacheService/Get"), &get.base, '\0');
+	rv |= write_env_sub(dir, "overlong_key", M("CacheService/Get"),
+	    &get.base, (char) 0xc0);
+	fetch.resource = "users.profile";
+	fpe.key        = "user_id";
+	fpe.value      = "42~junk";
+	fetch.params   = fpes;
+	fetch.n_params = 1;
+	rv |= write_env_sub(
+	    dir, "nul_param", M("CacheService/Fetch"), &fetch.base, '\0');
+	rv |= write_env_sub(dir, "bad_utf8_param", M("CacheService/Fetch"),
+	    &fetch.base, (char) 0xff);
+	rv |= write_env_sub(
+	    dir, "nul_method", M("AdminService/ResetStats~"), NULL, '\0');
 	return rv == 0 ? 0 : 1;
 }

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Hostile input: bad envelopes, payloads, names and sizes get clear codes. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "it.h"
@@ -945,6 +947,428 @@ CBH_TEST(test_client_dead_broker)
 	}
 }
 
+/* ---- NUL bytes and bad UTF-8 in every string that enters ---- */
+
+/* An event rule whose key a cut-short parameter would hit. */
+static const char strings_policy[] = "[event users.updated]\n"
+                                     "param = user_id int\n"
+                                     "invalidate = users:profile:{user_id}\n";
+
+#define PROFILE_KEY "users:profile:42"
+#define PROFILE_VALUE "original"
+#define SESSION_KEY "auth:session:42"
+#define SESSION_VALUE "session of 42"
+
+static void
+strings_setup(void)
+{
+	it_setup_config(strings_policy);
+	it_set_str(SENTINEL_NS, SENTINEL_KEY, SENTINEL_VALUE);
+	it_redis_ok("SET " PROFILE_KEY " " PROFILE_VALUE);
+	it_redis_ok("SET %s %s PX 3600000", SESSION_KEY, SESSION_VALUE);
+}
+
+/*
+ * tilde_code packs an envelope of method with msg, request_id id and, if
+ * mdk is not NULL, the metadata mdk = mdv; turns the one '~' in its
+ * bytes into sub (lengths on the wire stay right); sends it raw and
+ * returns the code, with the message in out.
+ */
+static int
+tilde_code(const char *method, const ProtobufCMessage *msg, const char *id,
+    const char *mdk, const char *mdv, char sub, char *out, size_t cap)
+{
+	Cachebroker__V1__Request env = CACHEBROKER__V1__REQUEST__INIT;
+	Cachebroker__V1__Request__MetadataEntry md =
+	    CACHEBROKER__V1__REQUEST__METADATA_ENTRY__INIT;
+	Cachebroker__V1__Request__MetadataEntry *mdp[1] = { &md };
+	Cachebroker__V1__Response               *resp   = NULL;
+	uint8_t                                  pbuf[512];
+	uint8_t                                 *buf;
+	uint8_t                                 *tilde = NULL;
+	size_t                                   n;
+	nng_socket                               s;
+	int                                      code;
+
+	env.method      = (char *) method;
+	env.request_id  = (char *) id;
+	env.deadline_ms = 5000;
+	if (msg != NULL) {
+		ck_assert_uint_le(
+		    protobuf_c_message_get_packed_size(msg), sizeof(pbuf));
+		env.payload.len  = protobuf_c_message_pack(msg, pbuf);
+		env.payload.data = pbuf;
+	}
+	if (mdk != NULL) {
+		md.key         = (char *) mdk;
+		md.value       = (char *) mdv;
+		env.metadata   = mdp;
+		env.n_metadata = 1;
+	}
+	n   = cachebroker__v1__request__get_packed_size(&env);
+	buf = malloc(n);
+	ck_assert_ptr_nonnull(buf);
+	cachebroker__v1__request__pack(&env, buf);
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '~') {
+			ck_assert_msg(tilde == NULL, "two '~' in %s", method);
+			tilde = &buf[i];
+		}
+	}
+	ck_assert_msg(tilde != NULL, "no '~' in %s", method);
+	*tilde = (uint8_t) sub;
+	ck_assert_int_eq(
+	    cbh_raw_open(&s, cbh_broker_url(it_env->broker), 10000), 0);
+	ck_assert_msg(cbh_raw_call(s, buf, n, &resp) == 0, "no Response");
+	nng_close(s);
+	free(buf);
+	code = resp->status != NULL ? resp->status->code : 0;
+	snprintf(out, cap, "%s",
+	    resp->status != NULL && resp->status->message != NULL
+	        ? resp->status->message
+	        : "");
+	cachebroker__v1__response__free_unpacked(resp, NULL);
+	return code;
+}
+
+/* One string field class: a request with a '~' where the bad byte goes. */
+typedef struct tilde_case {
+	const char             *what;
+	const char             *method; /* "CacheService/Get" */
+	const ProtobufCMessage *msg;
+	const char             *id;  /* request_id */
+	const char             *mdk; /* metadata */
+	const char             *mdv;
+	const char             *field; /* in the message, or NULL */
+} tilde_case;
+
+/* fails_add appends to the failure text buf (cap bytes). */
+static void __attribute__((format(printf, 3, 4)))
+fails_add(char *buf, size_t cap, const char *fmt, ...)
+{
+	size_t  n = strlen(buf);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf + n, cap - n, fmt, ap);
+	va_end(ap);
+}
+
+/* get_count is how many Gets Metrics has counted. */
+static uint64_t
+get_count(void)
+{
+	Cachebroker__V1__MetricsResponse *m = it_metrics();
+	uint64_t                          n = 0;
+
+	for (size_t i = 0; i < m->n_methods; i++) {
+		if (strcmp(m->methods[i]->method,
+		        IT_METHOD("CacheService/Get")) == 0) {
+			n = m->methods[i]->count;
+		}
+	}
+	cb_message_free(m);
+	return n;
+}
+
+/*
+ * Every string that enters, cut short by a NUL (protobuf-c keeps what is
+ * before it) or not UTF-8, gets INVALID_ARGUMENT, and nothing is written:
+ * "profile:42\0x" must not touch users:profile:42, "42\0x" not the
+ * session of 42, ".../ResetStats\0" must not reset the statistics.
+ */
+CBH_TEST(test_nul_and_bad_utf8)
+{
+	static const char           subs[]  = { '\0', (char) 0xff };
+	char                       *keys[]  = { "a", "profile:42~x" };
+	char                       *strat[] = { "nightly~" };
+	Cachebroker__V1__GetRequest get   = CACHEBROKER__V1__GET_REQUEST__INIT;
+	Cachebroker__V1__GetRequest getns = CACHEBROKER__V1__GET_REQUEST__INIT;
+	Cachebroker__V1__GetRequest plain = CACHEBROKER__V1__GET_REQUEST__INIT;
+	Cachebroker__V1__SetRequest set   = CACHEBROKER__V1__SET_REQUEST__INIT;
+	Cachebroker__V1__GetManyRequest gm =
+	    CACHEBROKER__V1__GET_MANY_REQUEST__INIT;
+	Cachebroker__V1__DeleteRequest del =
+	    CACHEBROKER__V1__DELETE_REQUEST__INIT;
+	Cachebroker__V1__SetManyEntry e =
+	    CACHEBROKER__V1__SET_MANY_ENTRY__INIT;
+	Cachebroker__V1__SetManyEntry  *ep[1] = { &e };
+	Cachebroker__V1__SetManyRequest sm =
+	    CACHEBROKER__V1__SET_MANY_REQUEST__INIT;
+	Cachebroker__V1__InvalidatePatternRequest pat =
+	    CACHEBROKER__V1__INVALIDATE_PATTERN_REQUEST__INIT;
+	Cachebroker__V1__IncrementRequest inc =
+	    CACHEBROKER__V1__INCREMENT_REQUEST__INIT;
+	Cachebroker__V1__ExpireRequest exp =
+	    CACHEBROKER__V1__EXPIRE_REQUEST__INIT;
+	Cachebroker__V1__FetchRequest__ParamsEntry fpk =
+	    CACHEBROKER__V1__FETCH_REQUEST__PARAMS_ENTRY__INIT;
+	Cachebroker__V1__FetchRequest__ParamsEntry fpv =
+	    CACHEBROKER__V1__FETCH_REQUEST__PARAMS_ENTRY__INIT;
+	Cachebroker__V1__FetchRequest__ParamsEntry *fpkp[1] = { &fpk };
+	Cachebroker__V1__FetchRequest__ParamsEntry *fpvp[1] = { &fpv };
+	Cachebroker__V1__FetchRequest               fk =
+	    CACHEBROKER__V1__FETCH_REQUEST__INIT;
+	Cachebroker__V1__FetchRequest fv =
+	    CACHEBROKER__V1__FETCH_REQUEST__INIT;
+	Cachebroker__V1__FetchRequest fr =
+	    CACHEBROKER__V1__FETCH_REQUEST__INIT;
+	Cachebroker__V1__PublishRequest__ParamsEntry ppk =
+	    CACHEBROKER__V1__PUBLISH_REQUEST__PARAMS_ENTRY__INIT;
+	Cachebroker__V1__PublishRequest__ParamsEntry ppv =
+	    CACHEBROKER__V1__PUBLISH_REQUEST__PARAMS_ENTRY__INIT;
+	Cachebroker__V1__PublishRequest__ParamsEntry ppok =
+	    CACHEBROKER__V1__PUBLISH_REQUEST__PARAMS_ENTRY__INIT;
+	Cachebroker__V1__PublishRequest__ParamsEntry *ppkp[1]  = { &ppk };
+	Cachebroker__V1__PublishRequest__ParamsEntry *ppvp[1]  = { &ppv };
+	Cachebroker__V1__PublishRequest__ParamsEntry *ppokp[1] = { &ppok };
+	Cachebroker__V1__PublishRequest               pk =
+	    CACHEBROKER__V1__PUBLISH_REQUEST__INIT;
+	Cachebroker__V1__PublishRequest pv =
+	    CACHEBROKER__V1__PUBLISH_REQUEST__INIT;
+	Cachebroker__V1__PublishRequest pe =
+	    CACHEBROKER__V1__PUBLISH_REQUEST__INIT;
+	Cachebroker__V1__WarmRequest warm =
+	    CACHEBROKER__V1__WARM_REQUEST__INIT;
+	Cachebroker__V1__RevokeTokenRequest rt =
+	    CACHEBROKER__V1__REVOKE_TOKEN_REQUEST__INIT;
+	Cachebroker__V1__RevokeUserTokensRequest ru =
+	    CACHEBROKER__V1__REVOKE_USER_TOKENS_REQUEST__INIT;
+	Cachebroker__V1__IsTokenRevokedRequest itt =
+	    CACHEBROKER__V1__IS_TOKEN_REVOKED_REQUEST__INIT;
+	Cachebroker__V1__IsTokenRevokedRequest itu =
+	    CACHEBROKER__V1__IS_TOKEN_REVOKED_REQUEST__INIT;
+	Cachebroker__V1__PutSessionRequest ps =
+	    CACHEBROKER__V1__PUT_SESSION_REQUEST__INIT;
+	Cachebroker__V1__GetSessionRequest gs =
+	    CACHEBROKER__V1__GET_SESSION_REQUEST__INIT;
+	Cachebroker__V1__DeleteSessionRequest ds =
+	    CACHEBROKER__V1__DELETE_SESSION_REQUEST__INIT;
+	Cachebroker__V1__TouchSessionRequest ts =
+	    CACHEBROKER__V1__TOUCH_SESSION_REQUEST__INIT;
+	Cachebroker__V1__CheckRateLimitRequest rl =
+	    CACHEBROKER__V1__CHECK_RATE_LIMIT_REQUEST__INIT;
+	Cachebroker__V1__ResetStatsRequest reset =
+	    CACHEBROKER__V1__RESET_STATS_REQUEST__INIT;
+	Cachebroker__V1__HealthRequest health =
+	    CACHEBROKER__V1__HEALTH_REQUEST__INIT;
+	long long dbsize;
+	uint64_t  gets;
+	char     *v;
+	char      fails[8192] = "";
+	int       failed      = 0;
+	int64_t   now         = (int64_t) time(NULL);
+
+	get.namespace_   = "users";
+	get.key          = "profile:42~x";
+	getns.namespace_ = "users~";
+	getns.key        = "profile:42";
+	plain.namespace_ = "users";
+	plain.key        = "profile:42";
+	set.namespace_   = "users";
+	set.key          = "profile:42~x";
+	set.value.data   = (uint8_t *) "overwritten";
+	set.value.len    = 11;
+	gm.namespace_ = del.namespace_ = "users";
+	gm.keys = del.keys = keys;
+	gm.n_keys = del.n_keys = 2;
+	e.key                  = "profile:42~x";
+	e.value.data           = (uint8_t *) "overwritten";
+	e.value.len            = 11;
+	sm.namespace_          = "users";
+	sm.entries             = ep;
+	sm.n_entries           = 1;
+	pat.namespace_         = "users";
+	pat.pattern            = "profile:42~";
+	inc.namespace_         = "users";
+	inc.key                = "profile:42~x";
+	inc.delta              = 1;
+	exp.namespace_         = "users";
+	exp.key                = "profile:42~x";
+	exp.ttl_ms             = 1000;
+	fpk.key                = "user_id~";
+	fpk.value              = "42";
+	fpv.key                = "user_id";
+	fpv.value              = "42~junk";
+	fk.resource = fv.resource = "users.profile";
+	fk.params                 = fpkp;
+	fv.params                 = fpvp;
+	fk.n_params = fv.n_params = 1;
+	fr.resource               = "users.profile~";
+	ppk.key                   = "user_id~";
+	ppk.value                 = "42";
+	ppv.key                   = "user_id";
+	ppv.value                 = "42~x";
+	ppok.key                  = "user_id";
+	ppok.value                = "42";
+	pk.event = pv.event = "users.updated";
+	pk.params           = ppkp;
+	pv.params           = ppvp;
+	pk.n_params = pv.n_params = 1;
+	pe.event                  = "users.updated~";
+	pe.params                 = ppokp;
+	pe.n_params               = 1;
+	warm.strategies           = strat;
+	warm.n_strategies         = 1;
+	rt.token_id               = "42~x";
+	rt.expires_at             = now + 600;
+	ru.user_id                = "42~x";
+	ru.issued_before          = now;
+	itt.token_id              = "42~x";
+	itt.user_id               = "42";
+	itt.issued_at             = now;
+	itu.token_id              = "42";
+	itu.user_id               = "42~x";
+	itu.issued_at             = now;
+	ps.user_id                = "42~x";
+	ps.data.data              = (uint8_t *) "overwritten";
+	ps.data.len               = 11;
+	gs.user_id = ds.user_id = ts.user_id = "42~x";
+	ts.ttl_ms                            = 1000;
+	rl.subject                           = "42~x";
+	rl.limit                             = 10;
+
+	const tilde_case cases[] = {
+		{ "Get key", "CacheService/Get", &get.base, "", NULL, NULL,
+		    "key" },
+		{ "Get namespace", "CacheService/Get", &getns.base, "", NULL,
+		    NULL, "namespace" },
+		{ "Set key", "CacheService/Set", &set.base, "", NULL, NULL,
+		    "key" },
+		{ "GetMany keys[]", "CacheService/GetMany", &gm.base, "", NULL,
+		    NULL, "keys" },
+		{ "Delete keys[]", "CacheService/Delete", &del.base, "", NULL,
+		    NULL, "keys" },
+		{ "SetMany entries[].key", "CacheService/SetMany", &sm.base,
+		    "", NULL, NULL, "entries.key" },
+		{ "InvalidatePattern pattern",
+		    "CacheService/InvalidatePattern", &pat.base, "", NULL,
+		    NULL, "pattern" },
+		{ "Increment key", "CacheService/Increment", &inc.base, "",
+		    NULL, NULL, "key" },
+		{ "Expire key", "CacheService/Expire", &exp.base, "", NULL,
+		    NULL, "key" },
+		{ "Fetch resource", "CacheService/Fetch", &fr.base, "", NULL,
+		    NULL, "resource" },
+		{ "Fetch params key", "CacheService/Fetch", &fk.base, "", NULL,
+		    NULL, "params.key" },
+		{ "Fetch params value", "CacheService/Fetch", &fv.base, "",
+		    NULL, NULL, "params.value" },
+		{ "Publish event", "EventService/Publish", &pe.base, "", NULL,
+		    NULL, "event" },
+		{ "Publish params key", "EventService/Publish", &pk.base, "",
+		    NULL, NULL, "params.key" },
+		{ "Publish params value", "EventService/Publish", &pv.base, "",
+		    NULL, NULL, "params.value" },
+		{ "Warm strategies[]", "WarmService/Warm", &warm.base, "",
+		    NULL, NULL, "strategies" },
+		{ "RevokeToken token_id", "AuthService/RevokeToken", &rt.base,
+		    "", NULL, NULL, "token_id" },
+		{ "RevokeUserTokens user_id", "AuthService/RevokeUserTokens",
+		    &ru.base, "", NULL, NULL, "user_id" },
+		{ "IsTokenRevoked token_id", "AuthService/IsTokenRevoked",
+		    &itt.base, "", NULL, NULL, "token_id" },
+		{ "IsTokenRevoked user_id", "AuthService/IsTokenRevoked",
+		    &itu.base, "", NULL, NULL, "user_id" },
+		{ "PutSession user_id", "AuthService/PutSession", &ps.base, "",
+		    NULL, NULL, "user_id" },
+		{ "GetSession user_id", "AuthService/GetSession", &gs.base, "",
+		    NULL, NULL, "user_id" },
+		{ "DeleteSession user_id", "AuthService/DeleteSession",
+		    &ds.base, "", NULL, NULL, "user_id" },
+		{ "TouchSession user_id", "AuthService/TouchSession", &ts.base,
+		    "", NULL, NULL, "user_id" },
+		{ "CheckRateLimit subject", "AuthService/CheckRateLimit",
+		    &rl.base, "", NULL, NULL, "subject" },
+		{ "method name", "AdminService/ResetStats~", &reset.base, "",
+		    NULL, NULL, NULL },
+		{ "request_id", "CacheService/Get", &plain.base, "rid~1", NULL,
+		    NULL, NULL },
+		{ "metadata key", "AdminService/Health", &health.base, "",
+		    "authorization~", "x", NULL },
+		{ "metadata value", "AdminService/Health", &health.base, "",
+		    "authorization", "bearer ~", NULL },
+	};
+
+	it_get_str("users", "profile:42", PROFILE_VALUE);
+	gets   = get_count();
+	dbsize = it_redis_int("DBSIZE");
+	ck_assert_uint_ge(gets, 1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const tilde_case *c = &cases[i];
+		for (size_t k = 0; k < sizeof(subs); k++) {
+			char method[128];
+			char msg[256];
+			char want[64] = "";
+			int  code;
+			snprintf(method, sizeof(method), "%s%s",
+			    CB_METHOD_PREFIX, c->method);
+			code = tilde_code(method, c->msg, c->id, c->mdk,
+			    c->mdv, subs[k], msg, sizeof(msg));
+			if (c->field != NULL) {
+				snprintf(want, sizeof(want),
+				    "payload field %s: ", c->field);
+			}
+			/* Every case is tried, then all failures told. */
+			if (code != CB_INVALID_ARGUMENT ||
+			    strstr(msg, want) == NULL) {
+				failed++;
+				fails_add(fails, sizeof(fails),
+				    "%s with %s: got %s '%s'; ", c->what,
+				    k == 0 ? "a NUL" : "byte 0xff",
+				    cb_status_str(code), msg);
+			}
+			if (strstr(c->method, "ResetStats") != NULL &&
+			    get_count() < gets) {
+				failed++;
+				fails_add(fails, sizeof(fails),
+				    "the statistics were reset; ");
+			}
+		}
+	}
+	/* Nothing was written, overwritten, deleted or reset. */
+	v = it_redis_get(PROFILE_KEY, NULL);
+	if (v == NULL || strcmp(v, PROFILE_VALUE) != 0 ||
+	    it_pttl(PROFILE_KEY) != -1) {
+		failed++;
+		fails_add(fails, sizeof(fails),
+		    PROFILE_KEY " is '%s', PTTL %lld; ",
+		    v != NULL ? v : "(gone)", it_pttl(PROFILE_KEY));
+	}
+	free(v);
+	v = it_redis_get(SESSION_KEY, NULL);
+	if (v == NULL || strcmp(v, SESSION_VALUE) != 0 ||
+	    it_pttl(SESSION_KEY) < 3600000 - IT_TTL_SLACK_MS) {
+		failed++;
+		fails_add(fails, sizeof(fails),
+		    SESSION_KEY " is '%s', PTTL %lld; ",
+		    v != NULL ? v : "(gone)", it_pttl(SESSION_KEY));
+	}
+	free(v);
+	if (it_redis_int("DBSIZE") != dbsize) {
+		failed++;
+		fails_add(fails, sizeof(fails), "DBSIZE %lld, was %lld; ",
+		    it_redis_int("DBSIZE"), dbsize);
+	}
+	ck_assert_msg(failed == 0, "%d failures: %s", failed, fails);
+	intact();
+}
+
+/* The CLI can pass bytes that are not UTF-8 (not a NUL: argv ends at
+ * one): it gets the broker's INVALID_ARGUMENT. */
+CBH_TEST(test_cli_bad_utf8)
+{
+	char      out[256];
+	long long dbsize = it_redis_int("DBSIZE");
+
+	ck_assert_int_ne(
+	    it_cli("set users profile:42\xff x", out, sizeof(out)), 0);
+	ck_assert_int_ne(
+	    it_cli("get users profile:42\xc0\xaf", out, sizeof(out)), 0);
+	ck_assert_int_eq(it_redis_int("DBSIZE"), dbsize);
+	intact();
+}
+
 static Suite *
 badinput_suite(void)
 {
@@ -969,6 +1393,13 @@ badinput_suite(void)
 	tcase_add_test(tc, test_fuzz_envelopes);
 	tcase_add_test(tc, test_ipc_hangups_during_handshake);
 	tcase_add_test(tc, test_client_dead_broker);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("strings");
+	tcase_add_checked_fixture(tc, strings_setup, it_teardown);
+	tcase_set_timeout(tc, 180);
+	tcase_add_test(tc, test_nul_and_bad_utf8);
+	tcase_add_test(tc, test_cli_bad_utf8);
 	suite_add_tcase(s, tc);
 	return (s);
 }

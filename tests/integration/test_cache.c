@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "it.h"
 
@@ -745,6 +746,154 @@ CBH_TEST(test_db_select)
 	it_get_str("users", "in-db3", "x");
 }
 
+/* ---- max_ttl ---- */
+
+#define DAY_MS 86400000LL
+#define HOURS2_MS 7200000LL /* setup_max_ttl's max_ttl */
+
+/*
+ * ttl_round calls every method that takes a TTL with ttl_ms (for
+ * CheckRateLimit, window_ms) and asserts each answers want; with OK, that
+ * the key got that TTL, otherwise that nothing was written.
+ */
+static void
+ttl_round(int64_t ttl_ms, cb_status want, const char *what)
+{
+	Cachebroker__V1__SetManyEntry e =
+	    CACHEBROKER__V1__SET_MANY_ENTRY__INIT;
+	Cachebroker__V1__SetManyEntry  *ep[1] = { &e };
+	Cachebroker__V1__SetManyRequest sm =
+	    CACHEBROKER__V1__SET_MANY_REQUEST__INIT;
+	Cachebroker__V1__SetManyResponse  *smr = NULL;
+	Cachebroker__V1__PutSessionRequest ps =
+	    CACHEBROKER__V1__PUT_SESSION_REQUEST__INIT;
+	Cachebroker__V1__PutSessionResponse *psr = NULL;
+	Cachebroker__V1__TouchSessionRequest ts =
+	    CACHEBROKER__V1__TOUCH_SESSION_REQUEST__INIT;
+	Cachebroker__V1__TouchSessionResponse *tsr = NULL;
+	Cachebroker__V1__CheckRateLimitRequest rl =
+	    CACHEBROKER__V1__CHECK_RATE_LIMIT_REQUEST__INIT;
+	Cachebroker__V1__CheckRateLimitResponse *rlr = NULL;
+	const char *const        keys[]  = { "ttl:set", "ttl:many", "ttl:incr",
+		        "ttl:exp", "auth:session:ttl-u", "auth:rate-limit:ttl-s" };
+	static const char *const names[] = { "Set", "SetMany", "Increment",
+		"Expire", "PutSession", "TouchSession", "CheckRateLimit" };
+	cb_status                st[7];
+	cb_result                res[7];
+	int64_t                  v;
+	bool                     updated;
+	char                     bad[1024] = "";
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		it_redis_int("DEL %s", keys[i]);
+	}
+	it_redis_ok("SET ttl:exp v");
+	it_redis_ok("SET auth:session:ttl-t s PX 60000");
+	st[0]             = it_set("ttl", "set", "v", 1, ttl_ms, ALWAYS, NULL);
+	res[0].message[0] = '\0';
+	e.key             = "many";
+	e.value.data      = (uint8_t *) "v";
+	e.value.len       = 1;
+	e.ttl_ms          = ttl_ms;
+	sm.namespace_     = "ttl";
+	sm.entries        = ep;
+	sm.n_entries      = 1;
+	st[1] = cb_cache_set_many(it_env->client, &sm, &smr, NULL, &res[1]);
+	cb_message_free(smr);
+	st[2]        = increment("ttl", "incr", 1, ttl_ms, NULL, &v, &res[2]);
+	st[3]        = expire("ttl", "exp", ttl_ms, &updated, &res[3]);
+	ps.user_id   = "ttl-u";
+	ps.data.data = (uint8_t *) "d";
+	ps.data.len  = 1;
+	ps.ttl_ms    = ttl_ms;
+	st[4] = cb_auth_put_session(it_env->client, &ps, &psr, NULL, &res[4]);
+	cb_message_free(psr);
+	ts.user_id = "ttl-t";
+	ts.ttl_ms  = ttl_ms;
+	st[5] =
+	    cb_auth_touch_session(it_env->client, &ts, &tsr, NULL, &res[5]);
+	cb_message_free(tsr);
+	rl.subject   = "ttl-s";
+	rl.limit     = 10;
+	rl.window_ms = ttl_ms;
+	st[6] =
+	    cb_auth_check_rate_limit(it_env->client, &rl, &rlr, NULL, &res[6]);
+	cb_message_free(rlr);
+	for (size_t i = 0; i < 7; i++) {
+		size_t n = strlen(bad);
+		if (st[i] != want) {
+			snprintf(bad + n, sizeof(bad) - n, "%s got %s (%s); ",
+			    names[i], cb_status_str(st[i]),
+			    i == 0 ? "" : res[i].message);
+		}
+	}
+	ck_assert_msg(bad[0] == '\0', "with %s, want %s: %s", what,
+	    cb_status_str(want), bad);
+	if (want == CB_OK) {
+		it_assert_ttl_near("ttl:set", ttl_ms);
+		it_assert_ttl_near("ttl:many", ttl_ms);
+		it_assert_ttl_near("ttl:incr", ttl_ms);
+		it_assert_ttl_near("ttl:exp", ttl_ms);
+		it_assert_ttl_near("auth:session:ttl-u", ttl_ms);
+		it_assert_ttl_near("auth:session:ttl-t", ttl_ms);
+		ck_assert(it_exists("auth:rate-limit:ttl-s"));
+	} else {
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			ck_assert_msg(!it_exists(keys[i]) ||
+			        strcmp(keys[i], "ttl:exp") == 0,
+			    "%s with %s: %s was written", names[i], what,
+			    keys[i]);
+		}
+		ck_assert_int_eq(it_pttl("ttl:exp"), -1);
+		ck_assert_int_le(it_pttl("auth:session:ttl-t"), 60000);
+	}
+}
+
+/* TTLs past max_ttl (366 days by default) are INVALID_ARGUMENT, not
+ * INTERNAL from Redis or a key that outlives the operator's bound. */
+CBH_TEST(test_ttl_bounds)
+{
+	ttl_round(INT64_C(1) << 62, CB_INVALID_ARGUMENT, "ttl 2^62");
+	ttl_round(INT64_MAX, CB_INVALID_ARGUMENT, "ttl 2^63-1");
+	ttl_round(366 * DAY_MS + 1, CB_INVALID_ARGUMENT, "ttl max_ttl + 1");
+	ttl_round(366 * DAY_MS, CB_OK, "ttl max_ttl");
+	ttl_round(60000, CB_OK, "ttl 1 min");
+}
+
+static void
+setup_max_ttl(void)
+{
+	it_setup_config("[policy]\nmax_ttl = 2h\n"
+	                "[auth]\nmax_token_lifetime = 2h\nsession_ttl = 1h\n");
+}
+
+/* A configured max_ttl; RevokeToken's TTL (expires_at - now) is held to
+ * it too, refused rather than cut short (a shorter blacklist entry would
+ * let the token back in). */
+CBH_TEST(test_ttl_bounds_configured)
+{
+	Cachebroker__V1__RevokeTokenRequest rt =
+	    CACHEBROKER__V1__REVOKE_TOKEN_REQUEST__INIT;
+	Cachebroker__V1__RevokeTokenResponse *rtr = NULL;
+	cb_result                             res;
+	cb_status                             st;
+
+	ttl_round(HOURS2_MS + 1, CB_INVALID_ARGUMENT, "ttl max_ttl + 1");
+	ttl_round(HOURS2_MS, CB_OK, "ttl max_ttl");
+	/* Within max_token_lifetime and its 5 minutes of clock skew, but
+	 * past max_ttl. */
+	rt.token_id   = "tok";
+	rt.expires_at = (int64_t) time(NULL) + HOURS2_MS / 1000 + 120;
+	st = cb_auth_revoke_token(it_env->client, &rt, &rtr, NULL, &res);
+	IT_ASSERT_CODE(st, CB_INVALID_ARGUMENT, &res);
+	ck_assert(!it_exists("auth:blacklist:tok"));
+	rt.expires_at = (int64_t) time(NULL) + HOURS2_MS / 1000 - 60;
+	st = cb_auth_revoke_token(it_env->client, &rt, &rtr, NULL, &res);
+	IT_ASSERT_CODE(st, CB_OK, &res);
+	cb_message_free(rtr);
+	ck_assert(it_exists("auth:blacklist:tok"));
+}
+
 static Suite *
 cache_suite(void)
 {
@@ -769,6 +918,13 @@ cache_suite(void)
 	tcase_add_test(tc, test_invalidate_pattern);
 	tcase_add_test(tc, test_invalidate_neighbours);
 	tcase_add_test(tc, test_invalidate_many);
+	tcase_add_test(tc, test_ttl_bounds);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("max_ttl");
+	tcase_add_checked_fixture(tc, setup_max_ttl, it_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_ttl_bounds_configured);
 	suite_add_tcase(s, tc);
 
 	tc = it_tcase("request_id");

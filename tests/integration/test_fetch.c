@@ -423,6 +423,69 @@ CBH_TEST(test_bad_requests)
 }
 END_TEST
 
+/* raw_fetch sends Fetch of resource with user_id = value through a raw
+ * envelope whose one '~' becomes sub (the client library could not send
+ * a NUL: protobuf-c packs strings up to their first one). */
+static int
+raw_fetch(const char *resource, const char *value, char sub)
+{
+	Cachebroker__V1__FetchRequest req =
+	    CACHEBROKER__V1__FETCH_REQUEST__INIT;
+	Cachebroker__V1__FetchRequest__ParamsEntry e =
+	    CACHEBROKER__V1__FETCH_REQUEST__PARAMS_ENTRY__INIT;
+	Cachebroker__V1__FetchRequest__ParamsEntry *ep[1] = { &e };
+	Cachebroker__V1__Response                  *resp  = NULL;
+	nng_socket                                  s;
+	uint8_t                                    *buf;
+	uint8_t                                    *tilde;
+	size_t                                      len;
+	int                                         code;
+
+	req.resource = (char *) resource;
+	e.key        = "user_id";
+	e.value      = (char *) value;
+	req.params   = ep;
+	req.n_params = 1;
+	ck_assert_int_eq(cbh_raw_pack(IT_METHOD("CacheService/Fetch"),
+	                     &req.base, 5000, NULL, &buf, &len),
+	    0);
+	ck_assert_ptr_nonnull(tilde = memchr(buf, '~', len));
+	*tilde = (uint8_t) sub;
+	ck_assert_int_eq(
+	    cbh_raw_open(&s, cbh_broker_url(it_env->broker), 10000), 0);
+	ck_assert_int_eq(cbh_raw_call(s, buf, len, &resp), 0);
+	nng_close(s);
+	free(buf);
+	code = resp->status != NULL ? resp->status->code : 0;
+	cachebroker__v1__response__free_unpacked(resp, NULL);
+	return code;
+}
+
+/* user_id = "42\0junk" was cut to "42" after the check and loaded user
+ * 42; bytes that are not UTF-8 never reach the database either. */
+CBH_TEST(test_nul_in_params)
+{
+	static const char subs[] = { '\0', (char) 0xff };
+
+	if (!need_pg()) {
+		return;
+	}
+	for (size_t i = 0; i < sizeof(subs); i++) {
+		int code = raw_fetch("users.profile", "42~junk", subs[i]);
+		ck_assert_msg(code == CB_INVALID_ARGUMENT,
+		    "user_id 42, byte 0x%02x, junk: got %s", subs[i] & 0xff,
+		    cb_status_str(code));
+		code = raw_fetch("users.echo", "x~", subs[i]);
+		ck_assert_msg(code == CB_INVALID_ARGUMENT,
+		    "echo x, byte 0x%02x: got %s", subs[i] & 0xff,
+		    cb_status_str(code));
+	}
+	ck_assert_int_eq(calls(), 0);
+	ck_assert(!it_exists("users:profile:42"));
+	ck_assert_int_eq(it_redis_int("DBSIZE"), 0);
+}
+END_TEST
+
 CBH_TEST(test_cli_fetch)
 {
 	char out[512];
@@ -571,6 +634,7 @@ fetch_suite(void)
 	tcase_add_test(tc, test_statement_timeout);
 	tcase_add_test(tc, test_parameters_are_data);
 	tcase_add_test(tc, test_bad_requests);
+	tcase_add_test(tc, test_nul_in_params);
 	tcase_add_test(tc, test_ttl_rules);
 	tcase_add_test(tc, test_cli_fetch);
 	tcase_add_test(tc, test_early_refresh);

@@ -401,22 +401,32 @@ CBH_TEST(test_reload_under_load)
 }
 
 /* Settings that reload live reach nng's threads too: a lower
- * max_key_size refuses a key that was fine before. */
+ * max_key_size refuses a key that was fine before, a lower max_ttl a
+ * TTL. */
 CBH_TEST(test_reload_limits)
 {
 	const Cachebroker__V1__SetCondition always =
 	    CACHEBROKER__V1__SET_CONDITION__SET_CONDITION_ALWAYS;
-	char key[200];
+	const int64_t day_ms = 86400000;
+	char          key[200];
 
 	memset(key, 'a', sizeof(key) - 1);
 	key[sizeof(key) - 1] = '\0';
 	ck_assert_int_eq(
 	    it_set("limits", key, "v", 1, 0, always, NULL), CB_OK);
-	config_rewrite("[broker]\nmax_key_size = 100\n");
+	ck_assert_int_eq(
+	    it_set("limits", "day", "v", 1, day_ms + 1, always, NULL), CB_OK);
+	config_rewrite("[broker]\nmax_key_size = 100\n"
+	               "[policy]\nmax_ttl = 1d\n");
 	reload("policy generation 2 in effect");
 	ck_assert_int_eq(it_set("limits", key, "v", 1, 0, always, NULL),
 	    CB_RESOURCE_EXHAUSTED);
 	it_set_str("limits", "short", "v");
+	ck_assert_int_eq(it_set("limits", "day", "v", 1, day_ms + 1, always,
+	                     NULL),
+	    CB_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    it_set("limits", "day", "v", 1, day_ms, always, NULL), CB_OK);
 	/* No setting of this file needs a restart. */
 	ck_assert_int_eq(it_log_count("restart to apply"), 0);
 }

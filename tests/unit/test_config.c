@@ -249,6 +249,94 @@ START_TEST(test_every_error_has_its_line)
 }
 END_TEST
 
+/* [policy] max_ttl: a year by default; no TTL the file sets may exceed
+ * it, wherever in the file it is set, each refusal with its line. */
+START_TEST(test_max_ttl)
+{
+	ck_assert_int_eq(load(""), CB_OK);
+	ck_assert_uint_eq(cfg.max_ttl_ms, 366 * 86400000ull);
+	cbd_config_fini(&cfg);
+	ck_assert_int_eq(load("[policy]\nmax_ttl = 30d\n"), CB_OK);
+	ck_assert_uint_eq(cfg.max_ttl_ms, 30 * 86400000ull);
+	cbd_config_fini(&cfg);
+	/* Exactly max_ttl is fine. */
+	ck_assert_int_eq(load("[auth]\nsession_ttl = 2h\n"
+	                      "max_token_lifetime = 2h\n"
+	                      "[database]\n"
+	                      "[resource users.a]\nkey = users:a:{id}\n"
+	                      "param = id int\nsql = SELECT $1::text\n"
+	                      "ttl = 2h\nnegative_ttl = 2h\n"
+	                      "stale_if_error = 2h\n"
+	                      "[policy]\nmax_ttl = 2h\n"),
+	    CB_OK);
+	cbd_config_fini(&cfg);
+	ck_assert_int_eq(load("[auth]\n"                    /* 1 */
+	                      "session_ttl = 2h\n"          /* 2 */
+	                      "rate_limit_window = 61m\n"   /* 3 */
+	                      "max_token_lifetime = 90m\n"  /* 4 */
+	                      "[database]\n"                /* 5 */
+	                      "[resource users.a]\n"        /* 6 */
+	                      "key = users:a:{id}\n"        /* 7 */
+	                      "param = id int\n"            /* 8 */
+	                      "sql = SELECT $1::text\n"     /* 9 */
+	                      "ttl = 2h\n"                  /* 10 */
+	                      "negative_ttl = 61m\n"        /* 11 */
+	                      "stale_if_error = 3h\n"       /* 12 */
+	                      "[resource users.b]\n"        /* 13 */
+	                      "key = users:b:{d}\n"         /* 14 */
+	                      "param = d date\n"            /* 15 */
+	                      "sql = SELECT $1::text\n"     /* 16 */
+	                      "ttl = by-date {d} past 1h today 1m future "
+	                      "90m\n"                       /* 17 */
+	                      "[resource users.c]\n"        /* 18 */
+	                      "key = users:c:{p}\n"         /* 19 */
+	                      "param = p text\n"            /* 20 */
+	                      "sql = SELECT $1::text\n"     /* 21 */
+	                      "ttl = by-period {p} a 1m b 1d\n" /* 22 */
+	                      "[resource users.d]\n"        /* 23 */
+	                      "key = users:d:{p}\n"         /* 24 */
+	                      "param = p text\n"            /* 25 */
+	                      "sql = SELECT $1::text\n"     /* 26 */
+	                      "ttl = 1h\n"                  /* 27 */
+	                      "[policy]\n"                  /* 28 */
+	                      "max_ttl = 1h\n"),            /* 29 */
+	    CB_INVALID_ARGUMENT);
+	ck_assert_int_eq(errs.count, 8);
+	ck_assert_ptr_nonnull(strstr(errs.text,
+	    "t.conf:2: [auth] session_ttl (7200000 ms) is longer than "
+	    "[policy] max_ttl (3600000 ms)"));
+	ck_assert_ptr_nonnull(
+	    strstr(errs.text, "t.conf:3: [auth] rate_limit_window"));
+	ck_assert_ptr_nonnull(
+	    strstr(errs.text, "t.conf:4: [auth] max_token_lifetime"));
+	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:10: ttl (7200000"));
+	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:11: negative_ttl"));
+	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:12: stale_if_error"));
+	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:17: ttl (5400000"));
+	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:22: ttl (86400000"));
+	cbd_errors_fini(&errs);
+	/* A default over it is named at max_ttl's line. */
+	ck_assert_int_eq(
+	    load("[policy]\nmax_ttl = 1h\n"), CB_INVALID_ARGUMENT);
+	ck_assert_int_eq(errs.count, 2);
+	ck_assert_ptr_nonnull(strstr(errs.text,
+	    "t.conf:2: [auth] session_ttl (86400000 ms, its default) is "
+	    "longer than [policy] max_ttl (3600000 ms)\n"));
+	ck_assert_ptr_nonnull(strstr(errs.text,
+	    "t.conf:2: [auth] max_token_lifetime (86400000 ms, its "
+	    "default)"));
+	cbd_errors_fini(&errs);
+	/* Its own range: a second to a century. */
+	ck_assert_int_eq(
+	    load("[policy]\nmax_ttl = 999ms\n"), CB_INVALID_ARGUMENT);
+	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:2: max_ttl"));
+	ck_assert_int_eq(
+	    load("[policy]\nmax_ttl = 36526d\n"), CB_INVALID_ARGUMENT);
+	ck_assert_int_eq(load("[policy]\nmax_ttl = 36525d\n"), CB_OK);
+	ck_assert_uint_eq(cfg.max_ttl_ms, 36525 * 86400000ull);
+}
+END_TEST
+
 START_TEST(test_relations)
 {
 	ck_assert_int_eq(load("[broker]\ndefault_deadline = 2m\n"
@@ -435,6 +523,7 @@ config_suite(void)
 	tcase_add_test(tc, test_values);
 	tcase_add_test(tc, test_every_error_has_its_line);
 	tcase_add_test(tc, test_relations);
+	tcase_add_test(tc, test_max_ttl);
 	tcase_add_test(tc, test_listen_urls);
 	tcase_add_test(tc, test_feed_url);
 	tcase_add_test(tc, test_environment);

@@ -394,6 +394,7 @@ START_TEST(test_snapshot)
 	ck_assert_int_eq(cbd_config_load_string(&a, "a", base, &e), CB_OK);
 	ck_assert_int_eq(cbd_config_load_string(&b, "b",
 	                     "[broker]\nmax_key_size = 99\n"
+	                     "[policy]\nmax_ttl = 7d\n"
 	                     "[database]\n"
 	                     "[resource users.b]\nkey = users:b:{id}\n"
 	                     "param = id int\nsql = SELECT $1::text\n"
@@ -427,6 +428,7 @@ START_TEST(test_snapshot)
 	ck_assert_uint_eq(lim.max_key_size, 99);
 	ck_assert_uint_eq(lim.max_message_size, p2->limits.max_message_size);
 	ck_assert_uint_eq(lim.default_deadline_ms, 5000);
+	ck_assert_uint_eq(lim.max_ttl_ms, 7 * 86400000ull);
 	ck_assert_uint_eq(atomic_load(&pub.seq) % 2, 0);
 	cbd_policy_rele(p2);
 	cbd_policy_rele(NULL);
