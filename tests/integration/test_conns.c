@@ -13,8 +13,8 @@
 #include "it.h"
 
 #define NS "conns"
-#define BIG_LEN (256 * 1024) /* a value whose replies fill socket buffers */
-#define FLOOD 200            /* requests the non-reader pipelines */
+#define BIG_LEN ((size_t) 256 * 1024) /* replies that fill buffers */
+#define FLOOD 200                     /* requests the non-reader pipelines */
 
 /* The harness runs 16 contexts; a connection may hold half of them. */
 static void
