@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "log.h"
+
 /*
  * One slot per connection that holds a request. Linear probing; a removed
  * slot is re-filled by shifting the run after it back (no tombstones), so
@@ -17,13 +19,26 @@ typedef struct slot {
 	int      closing; /* closed by us: count it once */
 } slot;
 
+/* Connections per listener: few listeners (a re-created IPC listener is
+ * a new one while the old one's connections end). */
+#define CONNS_LISTENERS 64
+
+typedef struct lcount {
+	uint32_t lid; /* nng listener id; 0: free */
+	uint32_t n;   /* its connections */
+} lcount;
+
 struct cbd_conns {
-	pthread_mutex_t mtx;
-	slot           *slots;     /* size a power of two, > 2 × contexts */
-	uint32_t        mask;      /* size - 1 */
-	uint32_t        max_held;  /* requests per connection */
-	size_t          max_bytes; /* queued reply bytes; 0: no limit */
-	cbd_conns_stats stats;     /* under mtx */
+	pthread_mutex_t    mtx;
+	lcount             lis[CONNS_LISTENERS]; /* under mtx */
+	uint32_t           max_conns; /* per listener; 0: no limit */
+	cbd_conns_seen_fn *seen;      /* under mtx */
+	void              *seen_arg;
+	slot              *slots;    /* size a power of two, > 2 × contexts */
+	uint32_t           mask;     /* size - 1 */
+	uint32_t           max_held; /* requests per connection */
+	size_t             max_bytes; /* queued reply bytes; 0: no limit */
+	cbd_conns_stats    stats;     /* under mtx */
 };
 
 cb_status
@@ -174,6 +189,102 @@ cbd_conns_rele(
 	}
 	pthread_mutex_unlock(&c->mtx);
 	return close;
+}
+
+/* conns_listener finds lid's counter, or (add) a free one; NULL if
+ * none. Caller holds mtx. */
+static lcount *
+conns_listener(cbd_conns *c, uint32_t lid, int add)
+{
+	lcount *free_slot = NULL;
+
+	for (size_t i = 0; i < CONNS_LISTENERS; i++) {
+		if (c->lis[i].lid == lid) {
+			return &c->lis[i];
+		}
+		if (c->lis[i].lid == 0 && free_slot == NULL) {
+			free_slot = &c->lis[i];
+		}
+	}
+	if (add && free_slot != NULL) {
+		*free_slot = (lcount) { .lid = lid };
+		return free_slot;
+	}
+	return NULL;
+}
+
+/*
+ * conns_pipe_cb runs on nng's thread for each connection a listener hands
+ * the socket (ADD_PRE: before the protocol sees it) and when it ends
+ * (REM_POST, also for one refused here). A refused connection has done
+ * the SP handshake and is closed at once.
+ */
+static void
+conns_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	cbd_conns         *c   = arg;
+	uint32_t           lid = nng_pipe_listener(p).id;
+	cbd_conns_seen_fn *seen;
+	void              *seen_arg;
+	lcount            *l;
+	uint64_t           refused = 0;
+
+	if (lid == 0) {
+		return;
+	}
+	pthread_mutex_lock(&c->mtx);
+	seen     = c->seen;
+	seen_arg = c->seen_arg;
+	l        = conns_listener(c, lid, ev == NNG_PIPE_EV_ADD_PRE);
+	if (ev == NNG_PIPE_EV_ADD_PRE && l != NULL) {
+		l->n++;
+		if (c->max_conns != 0 && l->n > c->max_conns) {
+			refused = ++c->stats.refused;
+		}
+	} else if (ev == NNG_PIPE_EV_REM_POST && l != NULL && --l->n == 0) {
+		l->lid = 0;
+	}
+	pthread_mutex_unlock(&c->mtx);
+	if (ev != NNG_PIPE_EV_ADD_PRE) {
+		return;
+	}
+	if (refused != 0) {
+		/* The first, then one in 1024: a flood must not flood the
+		 * log too. */
+		if (refused % 1024 == 1) {
+			cbd_log_warning(
+			    "refusing connections: a listener "
+			    "has max_connections (%u) (%llu so far)",
+			    (unsigned) c->max_conns,
+			    (unsigned long long) refused);
+		}
+		(void) nng_pipe_close(p);
+	}
+	if (seen != NULL) {
+		seen(seen_arg, lid);
+	}
+}
+
+cb_status
+cbd_conns_watch(cbd_conns *c, nng_socket sock, uint32_t max_per_listener)
+{
+	c->max_conns = max_per_listener;
+	if (nng_pipe_notify(sock, NNG_PIPE_EV_ADD_PRE, conns_pipe_cb, c) !=
+	        0 ||
+	    nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, conns_pipe_cb, c) !=
+	        0) {
+		return CB_INTERNAL;
+	}
+	return CB_OK;
+}
+
+void
+cbd_conns_seen(cbd_conns *c, cbd_conns_seen_fn *seen, void *arg)
+{
+	pthread_mutex_lock(&c->mtx);
+	c->seen     = seen;
+	c->seen_arg = arg;
+	pthread_mutex_unlock(&c->mtx);
 }
 
 void

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nng/nng.h>
+
 #include <cachebroker/cachebroker.h>
 
 /*
@@ -32,6 +34,7 @@ typedef struct cbd_conns_stats {
 	uint64_t rejected; /* requests over the in-flight limit */
 	uint64_t dropped;  /* replies never written (timeout, closed) */
 	uint64_t closed;   /* connections closed for not reading */
+	uint64_t refused;  /* connections over max_connections */
 } cbd_conns_stats;
 
 /*
@@ -70,6 +73,29 @@ int cbd_conns_queue(cbd_conns *c, uint32_t pipe, size_t len);
  */
 int cbd_conns_rele(
     cbd_conns *c, uint32_t pipe, size_t qlen, int dropped, int timed_out);
+
+/*
+ * cbd_conns_watch counts the connections of each listener of sock and
+ * closes a new one past max_per_listener (0: no limit): it takes sock's
+ * NNG_PIPE_EV_ADD_PRE and NNG_PIPE_EV_REM_POST notifications (nng keeps
+ * one callback per event; the IPC guard has ADD_POST, see cbd_conns_seen).
+ * Main thread, before sock's listeners start. c must outlive sock (nng_close
+ * returns after the last notification).
+ */
+CB_NODISCARD cb_status cbd_conns_watch(
+    cbd_conns *c, nng_socket sock, uint32_t max_per_listener);
+
+/* What cbd_conns_seen calls: a connection came in through listener lid
+ * (refused or not). nng's thread. */
+typedef void cbd_conns_seen_fn(void *arg, uint32_t lid);
+
+/*
+ * cbd_conns_seen makes every new connection reported to seen(arg, lid),
+ * also one refused for max_connections before it reached the socket: the
+ * IPC guard counts that as a listener alive. Main thread, once arg is
+ * ready for nng's threads.
+ */
+void cbd_conns_seen(cbd_conns *c, cbd_conns_seen_fn *seen, void *arg);
 
 /* cbd_conns_stats copies the counters. Any thread. */
 void cbd_conns_stats_get(cbd_conns *c, cbd_conns_stats *out);

@@ -203,6 +203,14 @@ cbd_listener_open(cbd_server *srv)
 			return CB_UNAVAILABLE;
 		}
 	}
+	/* Before the listeners: it counts their connections. */
+	if (cbd_conns_alloc(&srv->conns, cfg->contexts,
+	        cbd_listener_conn_limit(cfg),
+	        cfg->conn_reply_bytes) != CB_OK ||
+	    cbd_conns_watch(srv->conns, srv->sock, cfg->max_connections) !=
+	        CB_OK) {
+		return CB_RESOURCE_EXHAUSTED;
+	}
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		cb_status st = cbd_listener_listen(srv->sock, cfg->listen[i],
 		    cfg->ipc_mode, srv->tls, &srv->listeners[i]);
@@ -210,11 +218,6 @@ cbd_listener_open(cbd_server *srv)
 			return st;
 		}
 		srv->n_listeners++;
-	}
-	if (cbd_conns_alloc(&srv->conns, cfg->contexts,
-	        cbd_listener_conn_limit(cfg),
-	        cfg->conn_reply_bytes) != CB_OK) {
-		return CB_RESOURCE_EXHAUSTED;
 	}
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression): pointer array */
 	srv->reqs = calloc(cfg->contexts, sizeof(*srv->reqs));

@@ -262,6 +262,9 @@ render_state(FILE *f, const Cachebroker__V1__HealthResponse *h,
 	single(f, "cachebroker_connections_closed_total", "counter",
 	    "Connections closed for not reading their replies.",
 	    (double) m->connections_closed);
+	single(f, "cachebroker_connections_refused_total", "counter",
+	    "Connections refused: their listener had max_connections.",
+	    (double) m->connections_refused);
 	single(f, "cachebroker_notifications_total", "counter",
 	    "Database notifications received.", (double) m->notifications);
 	single(f, "cachebroker_notification_errors_total", "counter",

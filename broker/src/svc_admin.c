@@ -291,9 +291,10 @@ metrics_pools(cbd_server *srv, Cachebroker__V1__MetricsResponse *m)
 	if (srv->conns != NULL) {
 		cbd_conns_stats cs;
 		cbd_conns_stats_get(srv->conns, &cs);
-		m->requests_rejected  = cs.rejected;
-		m->replies_dropped    = cs.dropped;
-		m->connections_closed = cs.closed;
+		m->requests_rejected   = cs.rejected;
+		m->replies_dropped     = cs.dropped;
+		m->connections_closed  = cs.closed;
+		m->connections_refused = cs.refused;
 	}
 	if ((m->version = strdup(CBD_VERSION)) == NULL ||
 	    (m->redis_pool = pool_alloc(srv->cfg.redis.connections,

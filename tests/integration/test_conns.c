@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* What one connection may hold: clients that never read their replies. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,6 +227,166 @@ CBH_TEST(test_non_reader_bytes)
 	close(fd);
 }
 
+/* fd_count counts the broker's open descriptors. */
+static int
+fd_count(void)
+{
+	char           path[64];
+	DIR           *d;
+	struct dirent *e;
+	int            n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd",
+	    (int) cbh_broker_pid(it_env->broker));
+	d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL) {
+		n += e->d_name[0] != '.';
+	}
+	closedir(d);
+	return n;
+}
+
+/* hangups connects to the IPC socket at path n times, leaving each time
+ * before the SP handshake: what makes nng 1.5 lose the listener. */
+static void
+hangups(const char *path, int n)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	for (int i = 0; i < n; i++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(
+		    connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+		close(fd);
+	}
+}
+
+/* restarts is the guard's count of re-created listeners. */
+static uint64_t
+restarts(void)
+{
+	Cachebroker__V1__MetricsResponse *m = it_metrics();
+	uint64_t                          n = m->listener_restarts;
+
+	cb_message_free(m);
+	return n;
+}
+
+#define RESTARTS 3
+
+/*
+ * Each re-creation of a lost IPC listener must not leave descriptors
+ * behind (nng 1.5 abandons the old listening socket and the connections
+ * that waited on it): after a few forced re-creations and the guard's
+ * grace time, the broker has as many as before.
+ */
+CBH_TEST(test_ipcguard_no_fd_leak)
+{
+	const char *url = cbh_broker_url(it_env->broker);
+	uint64_t    done;
+	int         before;
+	int         after;
+	int64_t     until;
+
+	ck_assert(strncmp(url, "ipc://", 6) == 0);
+	it_set_str(NS, "small", "s");
+	gets_answered(1);
+	before = fd_count();
+	done   = restarts();
+	for (int r = 0; r < RESTARTS; r++) {
+		int rounds = 0;
+
+		/* Hang-ups until the listener is lost, then the guard's
+		 * period and timeout (2 s each) to re-create it. */
+		until = cbh_now_ms() + 60000;
+		while (restarts() == done && cbh_now_ms() < until) {
+			if (rounds++ < 100) {
+				hangups(url + 6, 20);
+			}
+			usleep(200 * 1000);
+		}
+		ck_assert_msg(restarts() > done,
+		    "no listener re-created after %d rounds of hang-ups",
+		    rounds);
+		done = restarts();
+	}
+	/* The guard closes what nng left after CBD_IPCGUARD_ORPHAN_MS. */
+	until = cbh_now_ms() + 30000;
+	do {
+		usleep(500 * 1000);
+		gets_answered(1);
+		after = fd_count();
+	} while (after > before + 2 && cbh_now_ms() < until);
+	ck_assert_msg(after <= before + 2,
+	    "%d descriptors before %d listener re-creations, %d after", before,
+	    RESTARTS, after);
+}
+
+static void
+setup_maxconn(void)
+{
+	it_setup_config("[broker]\nmax_connections = 2\n");
+}
+
+/* health_of calls Health on a fresh client with a 1 s deadline; the
+ * client stays open (*c) to hold its connection. */
+static cb_status
+health_of(cb_client **c)
+{
+	const char                    *url = cbh_broker_url(it_env->broker);
+	cb_client_opts                 co  = { .timeout_ms = 1000 };
+	Cachebroker__V1__HealthRequest req =
+	    CACHEBROKER__V1__HEALTH_REQUEST__INIT;
+	Cachebroker__V1__HealthResponse *h = NULL;
+	cb_result                        res;
+	cb_status                        st;
+
+	ck_assert_int_eq(cb_client_open(c, url, &co), CB_OK);
+	st = cb_admin_health(*c, &req, &h, NULL, &res);
+	cb_message_free(h);
+	return st;
+}
+
+#define EXTRA 4
+
+/*
+ * A listener serves at most max_connections connections: past it, a new
+ * one is closed right after its handshake (and counted), and once others
+ * leave, new ones are served again.
+ */
+CBH_TEST(test_max_connections)
+{
+	cb_client                        *cs[EXTRA];
+	cb_client                        *c;
+	Cachebroker__V1__MetricsResponse *m;
+	int                               served = 0;
+	cb_status                         st;
+	int64_t                           until;
+
+	/* The test's own client holds one of the two. */
+	for (int i = 0; i < EXTRA; i++) {
+		served += health_of(&cs[i]) == CB_OK;
+	}
+	ck_assert_msg(served < EXTRA,
+	    "all %d extra clients served with max_connections = 2", EXTRA);
+	m = it_metrics();
+	ck_assert_uint_ge(m->connections_refused, 1);
+	cb_message_free(m);
+	for (int i = 0; i < EXTRA; i++) {
+		cb_client_close(cs[i]);
+	}
+	/* Their connections are gone: a new client is served again. */
+	until = cbh_now_ms() + 10000;
+	do {
+		st = health_of(&c);
+		cb_client_close(c);
+	} while (st != CB_OK && cbh_now_ms() < until);
+	ck_assert_int_eq(st, CB_OK);
+}
+
 static Suite *
 conns_suite(void)
 {
@@ -236,6 +397,12 @@ conns_suite(void)
 	suite_add_tcase(s, tc);
 	tc = it_tcase_with("bytes", setup_bytes);
 	tcase_add_test(tc, test_non_reader_bytes);
+	suite_add_tcase(s, tc);
+	tc = it_tcase_with("maxconn", setup_maxconn);
+	tcase_add_test(tc, test_max_connections);
+	suite_add_tcase(s, tc);
+	tc = it_tcase("ipcguard");
+	tcase_add_test(tc, test_ipcguard_no_fd_leak);
 	suite_add_tcase(s, tc);
 	return (s);
 }
