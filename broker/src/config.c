@@ -62,6 +62,12 @@ static const config_key config_keys[] = {
 	{ "broker", "tls_ca", K_STR, OFF(tls_ca), 0, 0 },
 	{ "broker", "tls_client_auth", K_TLSAUTH, OFF(tls_client_auth), 0, 0 },
 	{ "broker", "contexts", K_UINT32, OFF(contexts), 1, 65536 },
+	{ "broker", "max_connections", K_UINT32, OFF(max_connections), 0,
+	    10000000 },
+	{ "broker", "max_connection_requests", K_UINT32, OFF(conn_requests), 0,
+	    65536 },
+	{ "broker", "max_connection_reply_bytes", K_SIZE,
+	    OFF(conn_reply_bytes), 0, (uint64_t) 1 << 40 },
 	{ "broker", "max_message_size", K_SIZE, OFF(max_message_size), 1024,
 	    256u << 20 },
 	{ "broker", "max_key_size", K_SIZE, OFF(max_key_size), 1, 65536 },
@@ -810,6 +816,8 @@ config_defaults(cbd_config *cfg)
 	cfg->ipc_mode                   = 0660;
 	cfg->contexts                   = 256;
 	cfg->max_message_size           = 1u << 20;
+	cfg->max_connections            = 10000;
+	cfg->conn_reply_bytes           = 64u << 20;
 	cfg->max_key_size               = 512;
 	cfg->max_value_size             = 512u << 10;
 	cfg->max_batch_keys             = 1000;
@@ -1173,6 +1181,9 @@ static const char *const restart_only[] = {
 	"broker tls_client_auth",
 	"broker contexts",
 	"broker max_message_size",
+	"broker max_connections",
+	"broker max_connection_requests",
+	"broker max_connection_reply_bytes",
 	"broker dedupe_window",
 	"broker dedupe_entries",
 	"redis *",

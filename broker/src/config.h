@@ -71,6 +71,9 @@ typedef struct cbd_config {
 	char            *tls_ca;           /* PEM CAs of client certificates */
 	int              tls_client_auth;  /* CBD_TLS_AUTH_* */
 	uint32_t         contexts;         /* nng contexts = max in flight */
+	uint32_t         conn_requests;    /* per connection; 0: auto */
+	size_t           conn_reply_bytes; /* unread; 0: no limit */
+	uint32_t         max_connections;  /* per listener; 0: no limit */
 	size_t           max_message_size; /* largest request accepted */
 	size_t           max_key_size;     /* largest key in a namespace */
 	size_t           max_value_size;   /* largest value stored */

@@ -2,9 +2,15 @@
 /* Keeps IPC listeners accepting: probes them and re-creates a dead one. */
 #include "ipcguard.h"
 
+#include <dirent.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "listener.h"
 #include "log.h"
@@ -40,10 +46,36 @@ typedef struct watch {
 	uint64_t      dial_us;  /* when the probe's dial started */
 } watch;
 
+/*
+ * A descriptor of a closed listener that nng 1.5 may never close. Why:
+ * once a listener lost its accept (#1518), connections that finish the
+ * handshake wait on its endpoint for an accept that never comes; closing
+ * the listener shuts their sockets and its listening socket down, but
+ * only frees them when the endpoint's last connection is freed, and a
+ * waiting one never is (it has no operation pending to fail). So the
+ * listening socket and each waiting connection stay open for good: 2-3
+ * descriptors per restart. Every other connection of the endpoint is
+ * freed at once when it closes; so a descriptor that still refers to
+ * the same socket ORPHAN_US after the close is one nng abandoned, and
+ * nng will never touch it again (it was shut down and removed from its
+ * poller at the close): the guard closes it.
+ */
+typedef struct orphan {
+	int      fd;  /* the descriptor, as seen before the close */
+	dev_t    dev; /* and its socket's identity */
+	ino_t    ino;
+	uint64_t due_us; /* when to look again */
+} orphan;
+
+#define ORPHAN_US ((uint64_t) CBD_IPCGUARD_ORPHAN_MS * 1000)
+
 struct cbd_ipcguard {
-	watch   *w;        /* the watched listeners */
-	size_t   n;        /* how many */
-	uint64_t restarts; /* listeners re-created */
+	watch   *w;         /* the watched listeners */
+	size_t   n;         /* how many */
+	uint64_t restarts;  /* listeners re-created */
+	orphan  *orphans;   /* descriptors to look at again */
+	size_t   n_orphans; /* how many */
+	uint64_t reclaimed; /* descriptors closed for nng */
 };
 
 cb_status
@@ -77,10 +109,15 @@ probe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
 static void
 pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-	cbd_ipcguard *g   = arg;
-	uint32_t      lid = nng_pipe_listener(p).id;
-
 	(void) ev;
+	cbd_ipcguard_seen(arg, nng_pipe_listener(p).id);
+}
+
+void
+cbd_ipcguard_seen(void *arg, uint32_t lid)
+{
+	cbd_ipcguard *g = arg;
+
 	for (size_t i = 0; i < g->n; i++) {
 		if (atomic_load(&g->w[i].lid) == lid) {
 			atomic_store(&g->w[i].alive, 1);
@@ -127,14 +164,92 @@ cbd_ipcguard_watch(cbd_ipcguard *g, nng_socket owner, nng_listener *lp,
 	return CB_OK;
 }
 
+/*
+ * orphans_note records every socket of this process bound to path (the
+ * lost listener's socket and its connections), before it is closed.
+ * Main thread.
+ */
+static void
+orphans_note(cbd_ipcguard *g, const char *path, uint64_t now_us)
+{
+	DIR           *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (d == NULL) {
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		struct sockaddr_un sa  = { 0 };
+		socklen_t          len = sizeof(sa);
+		struct stat        st;
+		orphan            *grown;
+		char              *end;
+		long               fd = strtol(e->d_name, &end, 10);
+
+		if (*end != '\0' || e->d_name[0] == '\0' || fd == dirfd(d) ||
+		    fstat((int) fd, &st) != 0 || !S_ISSOCK(st.st_mode) ||
+		    getsockname((int) fd, (struct sockaddr *) &sa, &len) !=
+		        0 ||
+		    sa.sun_family != AF_UNIX ||
+		    len <= offsetof(struct sockaddr_un, sun_path) ||
+		    strncmp(sa.sun_path, path, sizeof(sa.sun_path)) != 0) {
+			continue;
+		}
+		grown = realloc(
+		    g->orphans, (g->n_orphans + 1) * sizeof(*g->orphans));
+		if (grown == NULL) {
+			break;
+		}
+		g->orphans                 = grown;
+		g->orphans[g->n_orphans++] = (orphan) { .fd = (int) fd,
+			.dev                                = st.st_dev,
+			.ino                                = st.st_ino,
+			.due_us = now_us + ORPHAN_US };
+	}
+	closedir(d);
+}
+
+/* orphans_reap closes the noted descriptors still open on their socket
+ * once their time is up. */
+static void
+orphans_reap(cbd_ipcguard *g, uint64_t now_us)
+{
+	size_t kept   = 0;
+	size_t closed = 0;
+
+	for (size_t i = 0; i < g->n_orphans; i++) {
+		orphan     *o = &g->orphans[i];
+		struct stat st;
+
+		if (now_us < o->due_us) {
+			g->orphans[kept++] = *o;
+			continue;
+		}
+		/* Closed by nng meanwhile, maybe reused: not ours. */
+		if (fstat(o->fd, &st) == 0 && st.st_dev == o->dev &&
+		    st.st_ino == o->ino) {
+			(void) close(o->fd);
+			closed++;
+		}
+	}
+	g->n_orphans = kept;
+	if (closed > 0) {
+		g->reclaimed += closed;
+		cbd_log_info("ipcguard: closed %zu descriptors nng left open "
+		             "for a lost IPC listener",
+		    closed);
+	}
+}
+
 /* restart closes the dead listener and creates it again. */
 static void
-restart(cbd_ipcguard *g, watch *w)
+restart(cbd_ipcguard *g, watch *w, uint64_t now_us)
 {
 	cbd_log_warning("ipcguard: %s accepts no connections (nng 1.5 loses "
 	                "an IPC listener when a peer leaves during the "
 	                "handshake); re-creating it",
 	    w->url);
+	orphans_note(g, w->url + 6, now_us);
 	(void) nng_listener_close(*w->lp);
 	if (cbd_listener_listen(w->owner, w->url, w->ipc_mode, NULL, w->lp) !=
 	    CB_OK) {
@@ -151,6 +266,7 @@ cbd_ipcguard_cron(cbd_ipcguard *g, uint64_t now_us)
 	if (g == NULL) {
 		return;
 	}
+	orphans_reap(g, now_us);
 	for (size_t i = 0; i < g->n; i++) {
 		watch *w = &g->w[i];
 
@@ -196,7 +312,7 @@ cbd_ipcguard_cron(cbd_ipcguard *g, uint64_t now_us)
 		} else if (now_us >= w->due_us) {
 			(void) nng_dialer_close(w->dialer);
 			w->dialing = 0;
-			restart(g, w);
+			restart(g, w, now_us);
 			w->due_us = now_us + PERIOD_US;
 		}
 	}
@@ -219,5 +335,6 @@ cbd_ipcguard_free(cbd_ipcguard *g)
 		free(g->w[i].url);
 	}
 	free(g->w);
+	free(g->orphans);
 	free(g);
 }

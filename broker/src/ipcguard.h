@@ -26,6 +26,13 @@
 #define CBD_IPCGUARD_PERIOD_MS 2000
 #define CBD_IPCGUARD_TIMEOUT_MS 2000
 
+/*
+ * nng 1.5 leaves a lost listener's listening socket and the connections
+ * waiting on it open after the close (see orphan in ipcguard.c): the
+ * guard closes those still open this long after the listener closed.
+ */
+#define CBD_IPCGUARD_ORPHAN_MS 10000
+
 typedef struct cbd_ipcguard cbd_ipcguard;
 
 /* The protocol of the probe's socket: the peer of the listener's. */
@@ -46,6 +53,11 @@ CB_NODISCARD cb_status cbd_ipcguard_watch(cbd_ipcguard *g, nng_socket owner,
 
 /* cbd_ipcguard_cron starts and checks probes. Loop thread (cron). */
 void cbd_ipcguard_cron(cbd_ipcguard *g, uint64_t now_us);
+
+/* cbd_ipcguard_seen says that listener lid handed a connection to its
+ * socket (even one then refused): it is alive. g is a cbd_ipcguard. nng's
+ * thread; any time after the last cbd_ipcguard_watch. */
+void cbd_ipcguard_seen(void *g, uint32_t lid);
 
 /* cbd_ipcguard_restarts counts listeners re-created so far. */
 uint64_t cbd_ipcguard_restarts(const cbd_ipcguard *g);

@@ -11,6 +11,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/tls/tls.h>
 
+#include "conns.h"
 #include "log.h"
 #include "pem.h"
 #include "request.h"
@@ -38,7 +39,7 @@ outbox_cb(void *arg)
 			cbd_req *req = list;
 			list         = req->next;
 			req->next    = NULL;
-			nng_ctx_send(req->ctx, req->aio);
+			cbd_req_transmit(req);
 		}
 	}
 }
@@ -202,6 +203,14 @@ cbd_listener_open(cbd_server *srv)
 			return CB_UNAVAILABLE;
 		}
 	}
+	/* Before the listeners: it counts their connections. */
+	if (cbd_conns_alloc(&srv->conns, cfg->contexts,
+	        cbd_listener_conn_limit(cfg),
+	        cfg->conn_reply_bytes) != CB_OK ||
+	    cbd_conns_watch(srv->conns, srv->sock, cfg->max_connections) !=
+	        CB_OK) {
+		return CB_RESOURCE_EXHAUSTED;
+	}
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		cb_status st = cbd_listener_listen(srv->sock, cfg->listen[i],
 		    cfg->ipc_mode, srv->tls, &srv->listeners[i]);
@@ -253,4 +262,20 @@ cbd_listener_close(cbd_server *srv)
 	free(srv->reqs);
 	srv->reqs   = NULL;
 	srv->n_reqs = 0;
+	/* After the contexts: their callbacks count in it. */
+	cbd_conns_free(srv->conns);
+	srv->conns = NULL;
+}
+
+uint32_t
+cbd_listener_conn_limit(const cbd_config *cfg)
+{
+	uint32_t half = cfg->contexts / 2;
+
+	if (cfg->conn_requests != 0) {
+		return cfg->conn_requests;
+	}
+	/* Half the contexts, but never below what one client commonly
+	 * pipelines (benchmarks run 64 callers on one socket). */
+	return half > CBD_CONN_MIN_AUTO ? half : CBD_CONN_MIN_AUTO;
 }

@@ -61,6 +61,15 @@ void cbd_listener_start(cbd_server *srv);
  */
 void cbd_listener_send(cbd_server *srv, cbd_req *req);
 
+/* The least max_connection_requests = 0 (auto) gives a connection. */
+#define CBD_CONN_MIN_AUTO 64
+
+/* cbd_listener_conn_limit is the requests one connection may have in
+ * flight: max_connection_requests, or for 0 half of contexts (at least
+ * CBD_CONN_MIN_AUTO). Over it, a request is refused with
+ * RESOURCE_EXHAUSTED. */
+uint32_t cbd_listener_conn_limit(const cbd_config *cfg);
+
 /* cbd_listener_close closes the socket and frees the contexts (waiting
  * for their callbacks). NULL-safe parts; main thread. */
 void cbd_listener_close(cbd_server *srv);

@@ -255,6 +255,19 @@ render_state(FILE *f, const Cachebroker__V1__HealthResponse *h,
 	single(f, "cachebroker_listener_restarts_total", "counter",
 	    "IPC listeners found accepting nothing and re-created.",
 	    (double) m->listener_restarts);
+	single(f, "cachebroker_requests_rejected_total", "counter",
+	    "Requests refused: their connection had "
+	    "max_connection_requests in flight.",
+	    (double) m->requests_rejected);
+	single(f, "cachebroker_replies_dropped_total", "counter",
+	    "Replies their connection did not take in time.",
+	    (double) m->replies_dropped);
+	single(f, "cachebroker_connections_closed_total", "counter",
+	    "Connections closed for not reading their replies.",
+	    (double) m->connections_closed);
+	single(f, "cachebroker_connections_refused_total", "counter",
+	    "Connections refused: their listener had max_connections.",
+	    (double) m->connections_refused);
 	single(f, "cachebroker_notifications_total", "counter",
 	    "Database notifications received.", (double) m->notifications);
 	single(f, "cachebroker_notification_errors_total", "counter",

@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "conns.h"
 #include "dedupe.h"
 #include "envelope.h"
 #include "invalidate.h"
@@ -112,8 +113,54 @@ cbd_req_free(cbd_req *req)
 static void
 req_recv(cbd_req *req)
 {
-	req->state = CBD_REQ_RECV;
+	req->state       = CBD_REQ_RECV;
+	req->pipe        = 0;
+	req->qlen        = 0;
+	req->shed        = 0;
+	req->deadline_us = 0;
+	/* An aio keeps the timeout of its last operation (the send's). */
+	nng_aio_set_timeout(req->aio, NNG_DURATION_INFINITE);
 	nng_ctx_recv(req->ctx, req->aio);
+}
+
+/* req_close_pipe closes the connection pipe (its queued replies complete
+ * as sent, which frees their contexts). nng's thread. */
+static void
+req_close_pipe(uint32_t pipe, const char *why)
+{
+	nng_pipe p = NNG_PIPE_INITIALIZER;
+
+	p.id = pipe;
+	cbd_log_warning("closing connection %u: %s", (unsigned) pipe, why);
+	(void) nng_pipe_close(p);
+}
+
+void
+cbd_req_transmit(cbd_req *req)
+{
+	cbd_server  *srv  = req->srv;
+	uint64_t     now  = cbd_now_us();
+	nng_duration wait = CBD_REQ_SEND_FLOOR_MS;
+
+	if (req->shed) {
+		/* Refused for holding too much: only if the connection takes
+		 * it at once, or the refusal would hold a context too. */
+		wait = NNG_DURATION_ZERO;
+	} else if (req->deadline_us > now &&
+	    (req->deadline_us - now) / 1000 > CBD_REQ_SEND_FLOOR_MS) {
+		uint64_t left = (req->deadline_us - now) / 1000;
+		wait = left > INT32_MAX ? INT32_MAX : (nng_duration) left;
+	}
+	nng_aio_set_timeout(req->aio, wait);
+	if (req->pipe != 0) {
+		req->qlen = nng_msg_len(nng_aio_get_msg(req->aio));
+		if (cbd_conns_queue(srv->conns, req->pipe, req->qlen)) {
+			req_close_pipe(req->pipe,
+			    "its unread replies exceed "
+			    "max_connection_reply_bytes");
+		}
+	}
+	nng_ctx_send(req->ctx, req->aio);
 }
 
 void
@@ -154,6 +201,9 @@ req_send(cbd_req *req, cb_status code, const char *message,
 		/* Not even an error fits: drop it; the caller's deadline
 		 * answers for us. */
 		req_reset(req);
+		if (req->pipe != 0) {
+			(void) cbd_conns_rele(srv->conns, req->pipe, 0, 1, 0);
+		}
 		atomic_fetch_sub(&srv->in_flight, 1);
 		req_recv(req);
 		return;
@@ -166,7 +216,7 @@ req_send(cbd_req *req, cb_status code, const char *message,
 		return;
 	}
 	req->state = CBD_REQ_SEND;
-	nng_ctx_send(req->ctx, req->aio);
+	cbd_req_transmit(req);
 }
 
 /* req_reject answers from nng's thread, before the loop saw the request. */
@@ -197,7 +247,15 @@ req_received(cbd_req *req, nng_msg *msg)
 	cb_status   rv;
 
 	req->t_start_us = cbd_now_us();
+	req->pipe       = nng_msg_get_pipe(msg).id;
 	atomic_fetch_add(&srv->in_flight, 1);
+	if (req->pipe != 0 && cbd_conns_hold(srv->conns, req->pipe)) {
+		nng_msg_free(msg);
+		req->shed = 1;
+		req_reject(req, CB_RESOURCE_EXHAUSTED,
+		    "too many requests in flight on this connection");
+		return;
+	}
 	if (atomic_load(&srv->draining)) {
 		nng_msg_free(msg);
 		req_reject(req, CB_UNAVAILABLE, "broker is shutting down");
@@ -240,10 +298,22 @@ req_aio_cb(void *arg)
 		return;
 	case CBD_REQ_SEND:
 		if (rv != 0) {
-			/* The caller went away; the message is still ours. */
+			/* Not taken by the connection (it timed out, or the
+			 * socket closed); the message is still ours. */
 			nng_msg_free(nng_aio_get_msg(req->aio));
 			nng_aio_set_msg(req->aio, NULL);
 		}
+		/* A reply that waited its whole deadline for a connection
+		 * means a client that does not read: close it, which also
+		 * frees the contexts of its other queued replies. */
+		if (req->pipe != 0 &&
+		    cbd_conns_rele(req->srv->conns, req->pipe, req->qlen,
+		        rv != 0 && rv != NNG_ECLOSED,
+		        rv == NNG_ETIMEDOUT && !req->shed)) {
+			req_close_pipe(req->pipe,
+			    "a reply waited out its deadline unread");
+		}
+		req->pipe = 0;
 		atomic_fetch_sub(&req->srv->in_flight, 1);
 		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
 			req->state = CBD_REQ_IDLE;

@@ -76,6 +76,9 @@ struct cbd_req {
 	struct cbd_flight        *flight;   /* load whose result it awaits */
 	cbd_policy               *pol;      /* WORK: its policy (held) */
 	const char               *x_cache;  /* reply metadata, static */
+	uint32_t                  pipe;     /* connection it came in on */
+	size_t                    qlen;     /* reply bytes counted queued */
+	int                       shed;     /* over its connection's limit */
 	cbd_op                    op;       /* method scratch */
 	struct cbd_req_internal  *internal; /* NULL: a client's request */
 };
@@ -91,6 +94,20 @@ void cbd_req_free(cbd_req *req);
 
 /* cbd_req_start posts the first receive. */
 void cbd_req_start(cbd_req *req);
+
+/*
+ * A reply waits in nng for its connection at most the request's remaining
+ * deadline, and at least this long (early errors have no deadline yet).
+ */
+#define CBD_REQ_SEND_FLOOR_MS 100
+
+/*
+ * cbd_req_transmit hands req's reply (on its aio) to nng_ctx_send with
+ * the time it may wait for its connection, and counts it queued there;
+ * a connection over its reply bytes is closed. nng's thread: the outbox
+ * or the request's own callback.
+ */
+void cbd_req_transmit(cbd_req *req);
 
 /* cbd_req_run is the loop's inbox callback: arms the deadline, applies
  * request_id dedupe and calls the method. Loop thread. */

@@ -16,6 +16,7 @@
 #include "journal.h"
 #include "feed.h"
 #include "http.h"
+#include "conns.h"
 #include "ipcguard.h"
 #include "listener.h"
 #include "loader.h"
@@ -299,7 +300,15 @@ server_guard(cbd_server *srv)
 			return rv;
 		}
 	}
-	return cbd_feed_guard(srv->feed, srv->ipcguard, &srv->cfg);
+	if ((rv = cbd_feed_guard(srv->feed, srv->ipcguard, &srv->cfg)) !=
+	    CB_OK) {
+		return rv;
+	}
+	/* The watches no longer move: a connection refused for
+	 * max_connections, which never reaches ADD_POST, proves its
+	 * listener alive too. */
+	cbd_conns_seen(srv->conns, cbd_ipcguard_seen, srv->ipcguard);
+	return CB_OK;
 }
 
 cb_status

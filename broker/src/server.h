@@ -56,6 +56,7 @@ typedef struct cbd_server {
 	cbd_req             *out_tail;
 	int                  out_busy; /* out_aio scheduled or running */
 	nng_aio             *out_aio;  /* runs the outbox on nng's thread */
+	struct cbd_conns    *conns;    /* per-connection bounds (conns.h) */
 	cbd_req            **reqs;     /* one per context */
 	uint32_t             n_reqs;
 	cbd_req             *all_internal;  /* internal requests (request.h) */

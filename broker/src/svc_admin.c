@@ -6,6 +6,7 @@
 #include <sys/param.h>
 
 #include "db_pool.h"
+#include "conns.h"
 #include "ipcguard.h"
 #include "journal.h"
 #include "notify.h"
@@ -287,6 +288,14 @@ metrics_pools(cbd_server *srv, Cachebroker__V1__MetricsResponse *m)
 	m->contexts          = srv->n_reqs;
 	m->draining          = atomic_load(&srv->draining) != 0;
 	m->listener_restarts = cbd_ipcguard_restarts(srv->ipcguard);
+	if (srv->conns != NULL) {
+		cbd_conns_stats cs;
+		cbd_conns_stats_get(srv->conns, &cs);
+		m->requests_rejected   = cs.rejected;
+		m->replies_dropped     = cs.dropped;
+		m->connections_closed  = cs.closed;
+		m->connections_refused = cs.refused;
+	}
 	if ((m->version = strdup(CBD_VERSION)) == NULL ||
 	    (m->redis_pool = pool_alloc(srv->cfg.redis.connections,
 	         cbd_redis_ready_count(srv->redis))) == NULL) {
