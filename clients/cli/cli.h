@@ -34,6 +34,7 @@ struct cli {
 	cb_client  *client;     /* open while a command runs */
 	const char *url;        /* -u; NULL: $CACHEBROKER_URL or default */
 	bool        json;       /* --json */
+	bool        no_newline; /* --no-newline */
 	uint32_t    timeout_ms; /* --timeout; 0: the library's default */
 	int64_t     ttl_ms;     /* --ttl, when CLI_OPT_TTL is in given */
 	unsigned    given;      /* CLI_OPT_* bits seen on the command line */
@@ -115,10 +116,12 @@ int cli_usage_error(const char *synopsis, const char *fmt, ...)
  */
 int cli_fail(cb_status st, const char *message);
 
-/* cli_write_value writes a value's bytes to stdout as they are, plus a
- * newline when stdout is a terminal (so that the prompt is not glued to
- * it). */
-void cli_write_value(const uint8_t *data, size_t len);
+/*
+ * cli_write_value writes a value's bytes to stdout as they are, then a
+ * newline, terminal or not (as redis-cli does: a value is a line, and the
+ * prompt is not glued to it); with --no-newline the bytes only.
+ */
+void cli_write_value(const struct cli *cli, const uint8_t *data, size_t len);
 
 /* cli_print_number prints "N\n", or {"name":N} with --json. */
 void cli_print_number(const struct cli *cli, const char *name, int64_t n);
@@ -129,7 +132,8 @@ void cli_print_flag(const struct cli *cli, const char *name, bool b);
 
 /*
  * cli_print_found prints the answer of a lookup: the value's bytes as
- * they are (cli_write_value; nothing when not found or value is NULL), or
+ * they are and a newline (cli_write_value; nothing when not found or
+ * value is NULL), or
  * with --json {"found":b,"<name>":...,"ttl_ms":N} and x_cache, the value
  * and ttl_ms only when found. Returns CLI_EXIT_OK when found, else
  * CLI_EXIT_NOT_FOUND.

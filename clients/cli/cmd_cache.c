@@ -344,7 +344,7 @@ cli_cmd_fetch(struct cli *cli, int argc, char **argv)
 		cli_json_x_cache(&j, &res);
 		cli_json_end(&j);
 	} else {
-		cli_write_value(resp->value.data, resp->value.len);
+		cli_write_value(cli, resp->value.data, resp->value.len);
 	}
 
 out:

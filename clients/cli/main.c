@@ -74,6 +74,7 @@ static const struct command commands[] = {
 enum opt_id {
 	O_URL,
 	O_JSON,
+	O_NO_NEWLINE,
 	O_TIMEOUT,
 	O_TTL,
 	O_NX,
@@ -100,6 +101,7 @@ struct option {
 static const struct option options[] = {
 	{ "url", 'u', true, O_URL },
 	{ "json", 0, false, O_JSON },
+	{ "no-newline", 0, false, O_NO_NEWLINE },
 	{ "timeout", 0, true, O_TIMEOUT },
 	{ "ttl", 0, true, O_TTL },
 	{ "nx", 0, false, O_NX },
@@ -124,6 +126,8 @@ static const char help_text[] =
     "  -u, --url URL     broker URL; default $CACHEBROKER_URL, else\n"
     "                    " CB_DEFAULT_URL "\n"
     "      --json        print one JSON object per command\n"
+    "      --no-newline  get, fetch, session get: print the value's bytes\n"
+    "                    only, without the newline that ends it\n"
     "      --timeout T   deadline of the call (default 5s)\n"
     "      --ttl T       time to live for set and incr (default: none),\n"
     "                    session put and touch (default: the broker's, 24h)\n"
@@ -151,12 +155,13 @@ static const char help_text[] =
     "Durations: 500ms, 10s, 30m, 2h, 1d, sums like 1h30m, or a bare\n"
     "integer of milliseconds.\n"
     "\n"
-    "Output: get prints the value's bytes as they are (a newline is added\n"
-    "only on a terminal). mget prints one line per key, in order: the\n"
-    "value, or an empty line for a missing key (use --json to tell a\n"
-    "missing key from an empty value, or for values with newlines).\n"
-    "del and invalidate print the number of keys deleted, incr the new\n"
-    "value; set, expire and reset-stats print nothing. With --json, a\n"
+    "Output: get and fetch print the value's bytes as they are, then a\n"
+    "newline, on a terminal or not, like redis-cli (--no-newline: the\n"
+    "bytes only). mget prints one line per key, in order: the value, or\n"
+    "an empty line for a missing key (use --json to tell a missing key\n"
+    "from an empty value, or for values with newlines). del and\n"
+    "invalidate print the number of keys deleted, incr the new value;\n"
+    "set, expire and reset-stats print nothing. With --json, a\n"
     "command that gets an answer prints one object on one line, e.g.\n"
     "{\"found\":true,\"value\":\"...\",\"ttl_ms\":1234}; a value that is not\n"
     "UTF-8 comes as \"value_base64\" instead.\n"
@@ -314,6 +319,9 @@ option_apply(struct cli *cli, const struct option *o, const char *val,
 		break;
 	case O_JSON:
 		cli->json = true;
+		break;
+	case O_NO_NEWLINE:
+		cli->no_newline = true;
 		break;
 	case O_TIMEOUT:
 		/* nng keeps durations in int32 milliseconds; 12 days is

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Output of the CLI: values, numbers, flags, errors, exit codes. */
 #include <stdarg.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -39,12 +38,12 @@ cli_fail(cb_status st, const char *message)
 }
 
 void
-cli_write_value(const uint8_t *data, size_t len)
+cli_write_value(const struct cli *cli, const uint8_t *data, size_t len)
 {
 	if (len > 0) {
 		fwrite(data, 1, len, stdout);
 	}
-	if (isatty(STDOUT_FILENO)) {
+	if (!cli->no_newline) {
 		putchar('\n');
 	}
 }
@@ -120,7 +119,7 @@ cli_print_found(const struct cli *cli, bool found, const char *name,
 		cli_json_x_cache(&j, res);
 		cli_json_end(&j);
 	} else if (found && value != NULL) {
-		cli_write_value(value->data, value->len);
+		cli_write_value(cli, value->data, value->len);
 	}
 	return found ? CLI_EXIT_OK : CLI_EXIT_NOT_FOUND;
 }

@@ -1159,7 +1159,7 @@ CBH_TEST(test_cli_sessions)
 	ck_assert_str_eq(out, "");
 	it_assert_ttl_near("auth:session:u-1", 3600000);
 	ck_assert_int_eq(it_cli("session get u-1", out, sizeof(out)), 0);
-	ck_assert_str_eq(out, "{\"cart\":3}");
+	ck_assert_str_eq(out, "{\"cart\":3}\n");
 	ck_assert_int_eq(
 	    it_cli("--json session get u-1", out, sizeof(out)), 0);
 	assert_prefix(

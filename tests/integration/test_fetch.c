@@ -495,7 +495,7 @@ CBH_TEST(test_cli_fetch)
 	}
 	ck_assert_int_eq(
 	    it_cli("fetch users.profile user_id=21", out, sizeof(out)), 0);
-	ck_assert_str_eq(out, "{\"id\":21,\"name\":\"user 21\"}");
+	ck_assert_str_eq(out, "{\"id\":21,\"name\":\"user 21\"}\n");
 	ck_assert_int_eq(
 	    it_cli("--json fetch users.profile user_id=21", out, sizeof(out)),
 	    0);

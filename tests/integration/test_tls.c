@@ -265,7 +265,7 @@ CBH_TEST(test_cli)
 	st     = pclose(p);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: exit %d",
 	    cmd, WEXITSTATUS(st));
-	ck_assert_str_eq(out, "yes");
+	ck_assert_str_eq(out, "yes\n");
 	/* Without a CA the CLI says what is missing. */
 	snprintf(cmd, sizeof(cmd), "%s -u '%s' health 2>&1", it_cli_path(),
 	    tls_url);
