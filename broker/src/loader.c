@@ -11,6 +11,7 @@
 #include "db_pool.h"
 #include "keys.h"
 #include "loop.h"
+#include "pb.h"
 #include "redis_pool.h"
 #include "request.h"
 #include "server.h"
@@ -312,9 +313,9 @@ answer(cbd_req *req, cbd_flight *f, cb_status code, const char *msg,
 		return;
 	}
 	cachebroker__v1__fetch_response__init(resp);
-	resp->key        = strdup(f->key);
 	resp->value.data = malloc(len + 1);
-	if (resp->key == NULL || resp->value.data == NULL) {
+	if (cbd_pb_str_set(&resp->key, f->key) != 0 ||
+	    resp->value.data == NULL) {
 		protobuf_c_message_free_unpacked(&resp->base, NULL);
 		cbd_req_fail(
 		    req, CB_RESOURCE_EXHAUSTED, "broker out of memory");

@@ -273,6 +273,8 @@ render_state(FILE *f, const Cachebroker__V1__HealthResponse *h,
 	single(f, "cachebroker_notification_errors_total", "counter",
 	    "Notifications that could not be applied.",
 	    (double) m->notification_errors);
+	/* -1 is "unknown" (Redis down or stalled): no sample rather than
+	 * a made-up 0, which would look like a flushed database. */
 	if (m->key_count >= 0) {
 		single(f, "cachebroker_redis_keys", "gauge",
 		    "Keys in the broker's Redis database (DBSIZE).",

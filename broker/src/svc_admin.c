@@ -10,6 +10,7 @@
 #include "ipcguard.h"
 #include "journal.h"
 #include "notify.h"
+#include "pb.h"
 #include "redis_pool.h"
 #include "request.h"
 #include "server.h"
@@ -29,14 +30,10 @@ cbd_admin_check(const cbd_limits *lim, const cbd_config *cfg,
 	return CB_OK;
 }
 
-static char *
-dup_or_null(const char *s)
-{
-	return strdup(s != NULL ? s : "");
-}
-
-/* Health: a PING measures Redis' latency; no ready connection means
- * DEGRADED (the broker itself still answers). */
+/* Health: a PING measures Redis' latency; no ready connection, or a PING
+ * that fails or gets no reply within [redis] command_timeout, means
+ * DEGRADED with the reason in redis.error (the broker itself still
+ * answers). */
 
 static void
 health_fill(cbd_req *req, Cachebroker__V1__HealthResponse *h)
@@ -73,8 +70,16 @@ health_pong(void *arg, uint64_t tag, redisReply *r)
 			    CACHEBROKER__V1__SERVING_STATUS__SERVING_STATUS_SERVING;
 		}
 	} else {
-		free(h->redis->error);
-		h->redis->error = dup_or_null(req->op.msg);
+		char why[sizeof(req->op.msg) + 2 + 160];
+		char lost[160];
+
+		/* A dropped connection (reply NULL) says why in the pool. */
+		cbd_redis_last_error(req->srv->redis, lost, sizeof(lost));
+		snprintf(why, sizeof(why), "%s%s%s", req->op.msg,
+		    r == NULL && lost[0] != '\0' ? ": " : "",
+		    r == NULL ? lost : "");
+		/* Out of memory for the text: still DEGRADED. */
+		(void) cbd_pb_str_set(&h->redis->error, why);
 		/* A failed PING is news about Redis, not a failed Health. */
 		req->op.code = CB_OK;
 	}
@@ -95,8 +100,8 @@ cbd_admin_health_run(cbd_req *req)
 	}
 	h->redis    = malloc(sizeof(*h->redis));
 	h->database = malloc(sizeof(*h->database));
-	h->version  = strdup(CBD_VERSION);
-	if (h->redis == NULL || h->database == NULL || h->version == NULL) {
+	if (h->redis == NULL || h->database == NULL ||
+	    cbd_pb_str_set(&h->version, CBD_VERSION) != 0) {
 		free(h->redis);
 		free(h->database);
 		h->redis = h->database = NULL;
@@ -106,24 +111,27 @@ cbd_admin_health_run(cbd_req *req)
 	}
 	cachebroker__v1__backend_health__init(h->redis);
 	cachebroker__v1__backend_health__init(h->database);
+	/* The error texts are best effort: without memory for them the
+	 * status still tells. */
 	if (req->srv->db == NULL) {
-		h->database->error = dup_or_null("no database configured");
+		(void) cbd_pb_str_set(
+		    &h->database->error, "no database configured");
 	} else if (cbd_db_ready_count(req->srv->db) > 0) {
 		h->database->connected = 1;
 		h->database->latency_us =
 		    (int64_t) cbd_db_latency_us(req->srv->db);
 	} else {
 		cbd_db_last_error(req->srv->db, err, sizeof(err));
-		h->database->error =
-		    dup_or_null(err[0] != '\0' ? err : "no connection ready");
+		(void) cbd_pb_str_set(&h->database->error,
+		    err[0] != '\0' ? err : "no connection ready");
 	}
 	health_fill(req, h);
 	h->status = CACHEBROKER__V1__SERVING_STATUS__SERVING_STATUS_DEGRADED;
 
 	if ((c = cbd_redis_pick(req->srv->redis)) == NULL) {
 		cbd_redis_last_error(req->srv->redis, err, sizeof(err));
-		h->redis->error =
-		    dup_or_null(err[0] != '\0' ? err : "no connection ready");
+		(void) cbd_pb_str_set(&h->redis->error,
+		    err[0] != '\0' ? err : "no connection ready");
 		cbd_svc_done(req);
 		return;
 	}
@@ -137,9 +145,12 @@ cbd_admin_health_run(cbd_req *req)
 
 /*
  * Metrics: INFO memory, INFO stats, INFO keyspace and DBSIZE, pipelined;
- * the broker's own counters are added when the last reply is in. With
- * Redis down, Metrics still answers with the broker's counters, empty
- * Redis sections and key_count -1.
+ * the broker's own counters are added when the last reply is in. Metrics
+ * answers OK whatever Redis does: with no ready connection, or when any
+ * of the four fails or gets no reply within [redis] command_timeout (the
+ * pool drops the connection), it answers with the broker's counters,
+ * empty Redis sections and key_count -1 ("unknown"), never with half of
+ * what Redis said. op.count is 1 once a Redis reply failed.
  */
 
 enum { SUB_MEMORY, SUB_STATS, SUB_KEYSPACE, SUB_DBSIZE };
@@ -174,15 +185,13 @@ info_parse(const char *text, const ProtobufCMessageDescriptor *desc, size_t *n,
 			}
 			protobuf_c_message_init(desc, e);
 			(*entries)[(*n)++] = e;
-			*(char **) (void *) ((char *) e + fk->offset) =
-			    strndup(line, (size_t) (colon - line));
-			*(char **) (void *) ((char *) e + fv->offset) =
-			    strndup(
-			        colon + 1, len - (size_t) (colon - line) - 1);
-			if (*(char **) (void *) ((char *) e + fk->offset) ==
-			        NULL ||
-			    *(char **) (void *) ((char *) e + fv->offset) ==
-			        NULL) {
+			if (cbd_pb_str_setn(
+			        (char **) (void *) ((char *) e + fk->offset),
+			        line, (size_t) (colon - line)) != 0 ||
+			    cbd_pb_str_setn(
+			        (char **) (void *) ((char *) e + fv->offset),
+			        colon + 1,
+			        len - (size_t) (colon - line) - 1) != 0) {
 				return -1;
 			}
 		}
@@ -213,7 +222,7 @@ metrics_warm(const cbd_policy *pol, Cachebroker__V1__MetricsResponse *m)
 		}
 		cachebroker__v1__warm_metrics__init(wm);
 		m->warm[m->n_warm++] = wm;
-		if ((wm->strategy = strdup(cfg->warms[i].name)) == NULL ||
+		if (cbd_pb_str_set(&wm->strategy, cfg->warms[i].name) != 0 ||
 		    (last = malloc(sizeof(*last))) == NULL) {
 			return -1;
 		}
@@ -223,7 +232,7 @@ metrics_warm(const cbd_policy *pol, Cachebroker__V1__MetricsResponse *m)
 		wm->keys_total   = st->keys_total;
 		wm->errors_total = st->errors_total;
 		wm->running      = st->running > 0;
-		if ((last->strategy = strdup(cfg->warms[i].name)) == NULL ||
+		if (cbd_pb_str_set(&last->strategy, cfg->warms[i].name) != 0 ||
 		    cbd_warm_result_copy(last, &st->last) != 0) {
 			return -1;
 		}
@@ -260,7 +269,7 @@ metrics_method_detail(
 		}
 		cachebroker__v1__method_metrics__codes_entry__init(e);
 		mm->codes[mm->n_codes++] = e;
-		if ((e->key = strdup(cb_status_str(c))) == NULL) {
+		if (cbd_pb_str_set(&e->key, cb_status_str(c)) != 0) {
 			return -1;
 		}
 		e->value = n;
@@ -296,7 +305,7 @@ metrics_pools(cbd_server *srv, Cachebroker__V1__MetricsResponse *m)
 		m->connections_closed  = cs.closed;
 		m->connections_refused = cs.refused;
 	}
-	if ((m->version = strdup(CBD_VERSION)) == NULL ||
+	if (cbd_pb_str_set(&m->version, CBD_VERSION) != 0 ||
 	    (m->redis_pool = pool_alloc(srv->cfg.redis.connections,
 	         cbd_redis_ready_count(srv->redis))) == NULL) {
 		return -1;
@@ -335,7 +344,7 @@ metrics_counters(cbd_req *req, Cachebroker__V1__MetricsResponse *m)
 		}
 		cachebroker__v1__namespace_metrics__init(nm);
 		m->namespaces[m->n_namespaces++] = nm;
-		if ((nm->namespace_ = strdup(ns->name)) == NULL) {
+		if (cbd_pb_str_set(&nm->namespace_, ns->name) != 0) {
 			return -1;
 		}
 		nm->hits            = ns->hits;
@@ -360,7 +369,7 @@ metrics_counters(cbd_req *req, Cachebroker__V1__MetricsResponse *m)
 		}
 		cachebroker__v1__method_metrics__init(mm);
 		m->methods[m->n_methods++] = mm;
-		if ((mm->method = strdup(cbd_router_name(i))) == NULL) {
+		if (cbd_pb_str_set(&mm->method, cbd_router_name(i)) != 0) {
 			return -1;
 		}
 		mm->count          = count;
@@ -388,6 +397,47 @@ metrics_counters(cbd_req *req, Cachebroker__V1__MetricsResponse *m)
 	return metrics_warm(req->pol, m);
 }
 
+/* metrics_forget_redis empties what Redis said: its INFO sections and
+ * the key count. */
+static void
+metrics_forget_redis(Cachebroker__V1__MetricsResponse *m)
+{
+	Cachebroker__V1__RedisInfo *ri = m->redis;
+	struct {
+		size_t *n;
+		void ***v;
+	} sec[] = {
+		{ &ri->n_memory, (void ***) &ri->memory },
+		{ &ri->n_stats, (void ***) &ri->stats },
+		{ &ri->n_keyspace, (void ***) &ri->keyspace },
+	};
+
+	for (size_t i = 0; i < sizeof(sec) / sizeof(sec[0]); i++) {
+		for (size_t k = 0; k < *sec[i].n; k++) {
+			protobuf_c_message_free_unpacked((*sec[i].v)[k], NULL);
+		}
+		free(*sec[i].v);
+		*sec[i].v = NULL;
+		*sec[i].n = 0;
+	}
+	m->key_count = -1;
+}
+
+/* metrics_finish answers once no Redis reply is due. */
+static void
+metrics_finish(cbd_req *req)
+{
+	Cachebroker__V1__MetricsResponse *m = (void *) req->op.resp;
+
+	if (req->op.count != 0) {
+		metrics_forget_redis(m);
+	}
+	if (req->op.code == CB_OK && metrics_counters(req, m) != 0) {
+		cbd_svc_fail_oom(req);
+	}
+	cbd_svc_done(req);
+}
+
 static void
 metrics_cb(void *arg, uint64_t tag, redisReply *r)
 {
@@ -402,7 +452,14 @@ metrics_cb(void *arg, uint64_t tag, redisReply *r)
 	}
 	m  = (void *) req->op.resp;
 	ri = m->redis;
-	if (ok && r->type == REDIS_REPLY_STRING) {
+	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		/* cbd_svc_reply took this for the op's failure: for Metrics
+		 * it is only news that Redis' part is unknown. */
+		req->op.count = 1;
+		if (req->op.code != CB_RESOURCE_EXHAUSTED) {
+			req->op.code = CB_OK;
+		}
+	} else if (ok && r->type == REDIS_REPLY_STRING) {
 		switch ((uint32_t) tag) {
 		case SUB_MEMORY:
 			rv = info_parse(r->str,
@@ -428,11 +485,23 @@ metrics_cb(void *arg, uint64_t tag, redisReply *r)
 	if (rv != 0) {
 		cbd_svc_fail_oom(req);
 	}
-	if (req->op.pending == 0 && req->op.code == CB_OK &&
-	    metrics_counters(req, m) != 0) {
-		cbd_svc_fail_oom(req);
+	if (req->op.pending == 0) {
+		metrics_finish(req);
 	}
-	cbd_svc_done(req);
+}
+
+/* metrics_send sends cmd (and frees it), counting it in op.pending; a
+ * connection that cannot take it is Redis' part failing, not Metrics. */
+static void
+metrics_send(cbd_req *req, cbd_redis_conn *c, uint32_t sub, cbd_cmd *cmd)
+{
+	if (cbd_redis_send(c, metrics_cb, req, cbd_req_tag(req, sub),
+	        cmd->argc, cmd->argv, cmd->lens) == 0) {
+		req->op.pending++;
+	} else {
+		req->op.count = 1;
+	}
+	cbd_cmd_fini(cmd);
 }
 
 void
@@ -456,28 +525,25 @@ cbd_admin_metrics_run(cbd_req *req)
 	cachebroker__v1__redis_info__init(m->redis);
 	m->key_count = -1;
 	if ((c = cbd_redis_pick(req->srv->redis)) == NULL) {
-		if (metrics_counters(req, m) != 0) {
+		metrics_finish(req);
+		return;
+	}
+	for (uint32_t i = 0; i < 4 && req->op.count == 0; i++) {
+		if (cbd_cmd_init(&cmd, 2, 0) != 0) {
 			cbd_svc_fail_oom(req);
+			break;
 		}
-		cbd_svc_done(req);
-		return;
-	}
-	for (uint32_t i = 0; i < 3; i++) {
-		if (cbd_svc_cmd(req, &cmd, 2, 0) != 0) {
-			return;
+		if (i < 3) {
+			cbd_cmd_str(&cmd, "INFO");
+			cbd_cmd_str(&cmd, sections[i]);
+		} else {
+			cbd_cmd_str(&cmd, "DBSIZE");
 		}
-		cbd_cmd_str(&cmd, "INFO");
-		cbd_cmd_str(&cmd, sections[i]);
-		if (cbd_svc_send(req, c, metrics_cb, SUB_MEMORY + i, &cmd) !=
-		    0) {
-			return;
-		}
+		metrics_send(req, c, SUB_MEMORY + i, &cmd);
 	}
-	if (cbd_svc_cmd(req, &cmd, 1, 0) != 0) {
-		return;
+	if (req->op.pending == 0) {
+		metrics_finish(req);
 	}
-	cbd_cmd_str(&cmd, "DBSIZE");
-	(void) cbd_svc_send(req, c, metrics_cb, SUB_DBSIZE, &cmd);
 }
 
 void

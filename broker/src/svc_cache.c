@@ -11,6 +11,7 @@
 #include "invalidate.h"
 #include "keys.h"
 #include "loader.h"
+#include "pb.h"
 #include "redis_pool.h"
 #include "request.h"
 #include "server.h"
@@ -246,7 +247,7 @@ get_many_fill(cbd_req *req, redisReply *r)
 		}
 		cachebroker__v1__get_many_entry__init(e);
 		resp->entries[resp->n_entries++] = e;
-		if ((e->key = strdup(in->keys[i])) == NULL) {
+		if (cbd_pb_str_set(&e->key, in->keys[i]) != 0) {
 			return -1;
 		}
 		if (v->type == REDIS_REPLY_STRING && !is_negative(v)) {

@@ -11,6 +11,7 @@
 #include "journal.h"
 #include "keys.h"
 #include "loader.h"
+#include "pb.h"
 #include "policy.h"
 #include "redis_pool.h"
 #include "request.h"
@@ -264,7 +265,7 @@ cbd_cache_fetch_run(cbd_req *req)
 	if (resp == NULL) {
 		return;
 	}
-	if ((resp->key = strdup(key)) == NULL) {
+	if (cbd_pb_str_set(&resp->key, key) != 0) {
 		cbd_req_fail(
 		    req, CB_RESOURCE_EXHAUSTED, "broker out of memory");
 		return;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pb.h"
 #include "request.h"
 #include "server.h"
 #include "svc.h"
@@ -102,7 +103,7 @@ call_alloc(cbd_req *req, const cbd_warm **ws, size_t n)
 		}
 		cachebroker__v1__warm_result__init(r);
 		call->resp->results[call->resp->n_results++] = r;
-		if ((r->strategy = strdup(ws[i]->name)) == NULL) {
+		if (cbd_pb_str_set(&r->strategy, ws[i]->name) != 0) {
 			goto fail;
 		}
 		call->slots[i].call = call;

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "pb.h"
 #include "redis_pool.h"
 #include "request.h"
 #include "router.h"
@@ -73,12 +74,8 @@ cbd_warm_result_copy(
 	out->not_found   = res->not_found;
 	out->errors      = res->errors;
 	out->duration_ms = res->duration_ms;
-	if (res->error[0] != '\0' &&
-	    (out->error = strdup(res->error)) == NULL) {
-		out->error = (char *) protobuf_c_empty_string;
-		return -1;
-	}
-	return 0;
+	/* Out of memory: the field keeps what it had, "" at first. */
+	return cbd_pb_str_set(&out->error, res->error);
 }
 
 /* n_params of the run's resource. */

@@ -191,6 +191,11 @@ bool cbh_redis_running(const cbh_redis *r);
  * fails for an external server. */
 CBH_NODISCARD int cbh_redis_stop(cbh_redis *r, int sig);
 
+/* cbh_redis_signal sends sig to the server and returns at once: SIGSTOP
+ * freezes it (connections stay open, nothing answers), SIGCONT thaws it.
+ * It fails for an external server. cbh_redis_free thaws a frozen one. */
+CBH_NODISCARD int cbh_redis_signal(cbh_redis *r, int sig);
+
 /* cbh_redis_restart starts a stopped server again on the same port with
  * the same configuration, and waits until PING answers. */
 CBH_NODISCARD int cbh_redis_restart(cbh_redis *r);

@@ -296,6 +296,9 @@ cbh_redis_free(cbh_redis *r)
 	}
 	if (r->pid > 0) {
 		int status;
+		/* A test that froze it (SIGSTOP) and failed: thaw it, or the
+		 * SIGTERM waits until the SIGKILL. */
+		(void) kill(r->pid, SIGCONT);
 		if (cbh_proc_stop(r->pid, SIGTERM, REDIS_STOP_MS, &status) !=
 		    0) {
 			cbh_log("redis-server on port %d had to be killed",
@@ -349,6 +352,24 @@ bool
 cbh_redis_running(const cbh_redis *r)
 {
 	return (r->external || r->pid > 0);
+}
+
+int
+cbh_redis_signal(cbh_redis *r, int sig)
+{
+	if (r->external) {
+		cbh_log("will not signal the external Redis (CB_TEST_REDIS)");
+		return (-1);
+	}
+	if (r->pid <= 0) {
+		cbh_log("redis-server on port %d is not running", r->port);
+		return (-1);
+	}
+	if (kill(r->pid, sig) != 0) {
+		cbh_log("kill redis-server: %s", strerror(errno));
+		return (-1);
+	}
+	return (0);
 }
 
 int

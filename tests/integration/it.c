@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers shared by the integration suites: fixtures, calls, Redis checks. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -11,6 +17,10 @@
 
 /* Seconds one test may take (Check, CK_FORK mode). */
 #define IT_TEST_TIMEOUT_S 120
+
+/* How long it_http_get waits for a whole answer: a bound, not a
+ * measure (a scrape during a Redis stall takes a command_timeout). */
+#define IT_HTTP_TIMEOUT_MS 15000
 
 cbh_env *it_env;
 
@@ -471,4 +481,68 @@ it_log_count(const char *sub)
 	}
 	free(text);
 	return count;
+}
+
+int
+it_http_get(int port, const char *path, char **body)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	char               req[256];
+	char              *buf = NULL;
+	size_t             len = 0;
+	int                fd;
+	int                status = -1;
+	int64_t            until  = cbh_now_ms() + IT_HTTP_TIMEOUT_MS;
+	char              *eoh;
+
+	sa.sin_port        = htons((uint16_t) port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd                 = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_msg(connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0,
+	    "connect to the HTTP port %d", port);
+	snprintf(req, sizeof(req),
+	    "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+	    path);
+	ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t) strlen(req));
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		char          chunk[4096];
+		ssize_t       n;
+		int           left = (int) (until - cbh_now_ms());
+
+		ck_assert_msg(left > 0 && poll(&pfd, 1, left) == 1,
+		    "GET %s: no complete answer in %d ms", path,
+		    IT_HTTP_TIMEOUT_MS);
+		if ((n = read(fd, chunk, sizeof(chunk))) <= 0) {
+			break;
+		}
+		ck_assert_ptr_nonnull(
+		    buf = realloc(buf, len + (size_t) n + 1));
+		memcpy(buf + len, chunk, (size_t) n);
+		len += (size_t) n;
+		buf[len] = '\0';
+	}
+	close(fd);
+	ck_assert_msg(buf != NULL && sscanf(buf, "HTTP/1.1 %d", &status) == 1,
+	    "GET %s: not an HTTP answer", path);
+	ck_assert_ptr_nonnull(eoh = strstr(buf, "\r\n\r\n"));
+	*body = strdup(eoh + 4);
+	free(buf);
+	return status;
+}
+
+double
+it_prom_sample(const char *text, const char *series)
+{
+	size_t      n = strlen(series);
+	const char *p = text;
+
+	while ((p = strstr(p, series)) != NULL) {
+		if ((p == text || p[-1] == '\n') && p[n] == ' ') {
+			return strtod(p + n + 1, NULL);
+		}
+		p += n;
+	}
+	return -1;
 }

@@ -164,4 +164,17 @@ int it_cli(const char *args, char *out, size_t cap);
 /* it_cli_path is the cachebroker CLI the tests run. */
 const char *it_cli_path(void);
 
+/* ---- The HTTP endpoints ([broker] http) ---- */
+
+/*
+ * it_http_get sends "GET path" to 127.0.0.1:port and reads the whole
+ * answer (the server closes after it: Connection: close). Returns the
+ * status code, and the body as a heap string in *body (caller frees).
+ */
+int it_http_get(int port, const char *path, char **body);
+
+/* it_prom_sample finds "name{labels} value" (series with its labels, if
+ * any) in a scrape and returns the value; -1 when the series is absent. */
+double it_prom_sample(const char *text, const char *series);
+
 #endif /* CB_IT_H */

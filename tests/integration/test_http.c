@@ -1,92 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /* The HTTP endpoints: /livez, /readyz, /metrics through promtool. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "it.h"
-
-#define HTTP_TIMEOUT_MS 5000
 
 static int  http_port;
 static char http_conf[128];
 
-/*
- * http_get sends "GET path" to the broker's HTTP port and reads the whole
- * answer (the server closes after it: Connection: close). Returns the
- * status code, and the body as a heap string in *body (caller frees).
- */
+/* http_get GETs path on the broker's HTTP port (it_http_get). */
 static int
 http_get(const char *path, char **body)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	char               req[256];
-	char              *buf = NULL;
-	size_t             len = 0;
-	int                fd;
-	int                status = -1;
-	int64_t            until  = cbh_now_ms() + HTTP_TIMEOUT_MS;
-	char              *eoh;
-
-	sa.sin_port        = htons((uint16_t) http_port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd                 = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_msg(connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0,
-	    "connect to the HTTP port %d", http_port);
-	snprintf(req, sizeof(req),
-	    "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-	    path);
-	ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t) strlen(req));
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		char          chunk[4096];
-		ssize_t       n;
-		int           left = (int) (until - cbh_now_ms());
-
-		ck_assert_msg(left > 0 && poll(&pfd, 1, left) == 1,
-		    "GET %s: no complete answer in %d ms", path,
-		    HTTP_TIMEOUT_MS);
-		if ((n = read(fd, chunk, sizeof(chunk))) <= 0) {
-			break;
-		}
-		ck_assert_ptr_nonnull(
-		    buf = realloc(buf, len + (size_t) n + 1));
-		memcpy(buf + len, chunk, (size_t) n);
-		len += (size_t) n;
-		buf[len] = '\0';
-	}
-	close(fd);
-	ck_assert_msg(buf != NULL && sscanf(buf, "HTTP/1.1 %d", &status) == 1,
-	    "GET %s: not an HTTP answer", path);
-	ck_assert_ptr_nonnull(eoh = strstr(buf, "\r\n\r\n"));
-	*body = strdup(eoh + 4);
-	free(buf);
-	return status;
-}
-
-/* sample finds "name{labels} value" (labels "" for none) in a scrape and
- * returns the value; -1 when the series is absent. */
-static double
-sample(const char *text, const char *series)
-{
-	size_t      n = strlen(series);
-	const char *p = text;
-
-	while ((p = strstr(p, series)) != NULL) {
-		if ((p == text || p[-1] == '\n') && p[n] == ' ') {
-			return strtod(p + n + 1, NULL);
-		}
-		p += n;
-	}
-	return -1;
+	return it_http_get(http_port, path, body);
 }
 
 static void
@@ -160,49 +89,51 @@ CBH_TEST(test_metrics_match_admin_metrics)
 	ck_assert_int_eq(http_get("/metrics", &text), 200);
 	promtool_check(text);
 
-	ck_assert_double_eq(sample(text,
+	ck_assert_double_eq(it_prom_sample(text,
 	                        "cachebroker_requests_total{method="
 	                        "\"CacheService/Get\",code=\"OK\"}"),
 	    2);
-	ck_assert_double_eq(sample(text,
+	ck_assert_double_eq(it_prom_sample(text,
 	                        "cachebroker_requests_total{method="
 	                        "\"CacheService/Set\",code=\"OK\"}"),
 	    1);
-	ck_assert_double_eq(sample(text,
+	ck_assert_double_eq(it_prom_sample(text,
 	                        "cachebroker_request_duration_seconds_count{"
 	                        "method=\"CacheService/Get\"}"),
 	    2);
-	ck_assert_double_eq(sample(text,
+	ck_assert_double_eq(it_prom_sample(text,
 	                        "cachebroker_request_duration_seconds_bucket{"
 	                        "method=\"CacheService/Get\",le=\"+Inf\"}"),
 	    2);
 	ck_assert_double_eq(
-	    sample(text, "cachebroker_cache_hits_total{namespace=\"users\"}"),
+	    it_prom_sample(
+	        text, "cachebroker_cache_hits_total{namespace=\"users\"}"),
 	    1);
 	ck_assert_double_eq(
-	    sample(
+	    it_prom_sample(
 	        text, "cachebroker_cache_misses_total{namespace=\"users\"}"),
 	    1);
 	ck_assert_double_eq(
-	    sample(text, "cachebroker_backend_up{backend=\"redis\"}"), 1);
-	ck_assert_double_eq(sample(text, "cachebroker_serving"), 1);
-	ck_assert_double_eq(sample(text, "cachebroker_redis_keys"), 1);
-	ck_assert_double_eq(sample(text, "cachebroker_contexts"), 16);
-	v = sample(
+	    it_prom_sample(text, "cachebroker_backend_up{backend=\"redis\"}"),
+	    1);
+	ck_assert_double_eq(it_prom_sample(text, "cachebroker_serving"), 1);
+	ck_assert_double_eq(it_prom_sample(text, "cachebroker_redis_keys"), 1);
+	ck_assert_double_eq(it_prom_sample(text, "cachebroker_contexts"), 16);
+	v = it_prom_sample(
 	    text, "cachebroker_build_info{version=\"" CB_TEST_VERSION "\"}");
 	ck_assert_double_eq(v, 1);
 	/* A scrape runs Health and Metrics inside the broker, but they are
 	 * not counted as calls: a second scrape sees the same counts. */
-	health = sample(text,
+	health = it_prom_sample(text,
 	    "cachebroker_requests_total{method=\"AdminService/Health\","
 	    "code=\"OK\"}");
 	free(text);
 	ck_assert_int_eq(http_get("/metrics", &text), 200);
-	ck_assert_double_eq(sample(text,
+	ck_assert_double_eq(it_prom_sample(text,
 	                        "cachebroker_requests_total{method="
 	                        "\"AdminService/Health\",code=\"OK\"}"),
 	    health);
-	ck_assert_double_eq(sample(text,
+	ck_assert_double_eq(it_prom_sample(text,
 	                        "cachebroker_requests_total{method="
 	                        "\"AdminService/Metrics\",code=\"OK\"}"),
 	    -1);
@@ -245,7 +176,7 @@ CBH_TEST(test_error_codes_counted)
 	IT_ASSERT_CODE(st, CB_INVALID_ARGUMENT, &res);
 	ck_assert_int_eq(http_get("/metrics", &text), 200);
 	ck_assert_double_eq(
-	    sample(text,
+	    it_prom_sample(text,
 	        "cachebroker_requests_total{method="
 	        "\"CacheService/Get\",code=\"INVALID_ARGUMENT\"}"),
 	    1);
@@ -279,8 +210,9 @@ CBH_TEST(test_readyz_follows_redis)
 	free(body);
 	ck_assert_int_eq(http_get("/metrics", &body), 200);
 	ck_assert_double_eq(
-	    sample(body, "cachebroker_backend_up{backend=\"redis\"}"), 0);
-	ck_assert_double_eq(sample(body, "cachebroker_serving"), 0);
+	    it_prom_sample(body, "cachebroker_backend_up{backend=\"redis\"}"),
+	    0);
+	ck_assert_double_eq(it_prom_sample(body, "cachebroker_serving"), 0);
 	free(body);
 
 	ck_assert_int_eq(cbh_redis_restart(it_env->redis), 0);
@@ -335,7 +267,7 @@ CBH_TEST(test_readyz_draining)
 	ck_assert_int_eq(http_get("/metrics", &body), 200);
 	/* (The scrape waits for Redis' PING like the Get: in_flight is 0 by
 	 * the time it is rendered.) */
-	ck_assert_double_eq(sample(body, "cachebroker_draining"), 1);
+	ck_assert_double_eq(it_prom_sample(body, "cachebroker_draining"), 1);
 	free(body);
 	ck_assert_int_eq(pthread_join(c.tid, NULL), 0);
 	IT_ASSERT_CODE(c.st, CB_OK, &c.res);
