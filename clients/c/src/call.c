@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* One RPC: pack the envelope, exchange it on a pooled nng context, unpack. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -52,6 +55,37 @@ result_copy(char *dst, size_t size, const char *src)
 }
 
 /*
+ * ipc_refusal says why an ipc:// URL got no connection when the socket
+ * file is what refuses it: nng 1.5 redials in the background and keeps
+ * the error of each attempt to itself, so the client checks the path the
+ * way connect(2) does (search on every directory, write on the socket,
+ * effective ids). Returns NULL when the file looks usable (no broker
+ * behind it, or not yet).
+ */
+static const char *
+ipc_refusal(const char *url)
+{
+	static const char prefix[] = "ipc://";
+
+	if (strncmp(url, prefix, sizeof(prefix) - 1) != 0) {
+		return NULL;
+	}
+	if (faccessat(AT_FDCWD, url + sizeof(prefix) - 1, W_OK, AT_EACCESS) ==
+	    0) {
+		return NULL;
+	}
+	switch (errno) {
+	case EACCES:
+	case EPERM:
+		return "permission denied";
+	case ENOENT:
+		return "no such socket file";
+	default:
+		return NULL;
+	}
+}
+
+/*
  * nng_status translates an nng error once, here. phase says which half of
  * the exchange failed, because a timeout means different things in each:
  * while sending, no connection to a broker was ready, so the request was
@@ -67,8 +101,11 @@ nng_status(cb_client *c, int rv, const char *phase, uint32_t timeout_ms,
 	switch (rv) {
 	case NNG_ETIMEDOUT:
 		if (sending) {
-			result_set(res, "no connection to %s within %u ms",
-			    c->url, (unsigned) timeout_ms);
+			const char *why = ipc_refusal(c->url);
+
+			result_set(res, "no connection to %s within %u ms%s%s",
+			    c->url, (unsigned) timeout_ms,
+			    why != NULL ? ": " : "", why != NULL ? why : "");
 			return CB_UNAVAILABLE;
 		}
 		result_set(
@@ -198,16 +235,18 @@ call_exchange(
 	 * resend on the next one; the request id makes that safe. A reused
 	 * context drops whatever its last call left unanswered when it
 	 * sends. */
-	if ((rv = nng_ctx_set_ms(
-	         ctx, NNG_OPT_SENDTIMEO, (nng_duration) timeout_ms)) != 0 ||
-	    (rv = nng_ctx_set_ms(
-	         ctx, NNG_OPT_RECVTIMEO, (nng_duration) timeout_ms)) != 0 ||
-	    (rv = nng_ctx_set_ms(ctx, NNG_OPT_REQ_RESENDTIME,
+	if ((rv = nng_ctx_set_ms(ctx, NNG_OPT_REQ_RESENDTIME,
 	         (nng_duration) timeout_ms + CB_RESEND_SLACK_MS)) != 0) {
 		st = nng_status(c, rv, "setopt", timeout_ms, res);
 		goto out;
 	}
 
+	/* Each operation gets its timeout on the aio itself. The context's
+	 * NNG_OPT_SENDTIMEO/RECVTIMEO would not do: nng 1.5 copies them
+	 * into an aio only while the aio's timeout is still
+	 * NNG_DURATION_DEFAULT, i.e. on its first operation, and a pooled
+	 * aio would keep the deadline of the call that first used it. */
+	nng_aio_set_timeout(aio, (nng_duration) timeout_ms);
 	nng_aio_set_msg(aio, *msgp);
 	*msgp = NULL;
 	nng_ctx_send(ctx, aio);
@@ -228,11 +267,7 @@ call_exchange(
 		st = nng_status(c, NNG_ETIMEDOUT, "recv", timeout_ms, res);
 		goto out;
 	}
-	if ((rv = nng_ctx_set_ms(ctx, NNG_OPT_RECVTIMEO,
-	         (nng_duration) (deadline - now))) != 0) {
-		st = nng_status(c, rv, "setopt", timeout_ms, res);
-		goto out;
-	}
+	nng_aio_set_timeout(aio, (nng_duration) (deadline - now));
 	nng_ctx_recv(ctx, aio);
 	nng_aio_wait(aio);
 	if ((rv = nng_aio_result(aio)) != 0) {

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Client lifecycle: open and dial the req0 socket, close it, free replies. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -122,6 +124,127 @@ fail:
 	return st;
 }
 
+/*
+ * Bounded nng_close. nng 1.5.2 can lose a pipe's receive when the pipe is
+ * closed while a message is arriving (the transport resubmits its read on
+ * a stopped aio, which nng drops silently): its one reaper thread then
+ * waits for that receive forever, and every nng_close in the process
+ * waits for the reaper. So nng_close runs on a thread of its own, and
+ * cb_client_close waits for it at most CB_CLOSE_WAIT_MS; after that (or
+ * once any close of the process has timed out: the reaper is stuck for
+ * good) the socket is left to nng, still closing, and the client is freed.
+ */
+typedef struct cbc_closer {
+	nng_socket      sock;
+	pthread_mutex_t mtx;
+	pthread_cond_t  done_cv; /* CLOCK_MONOTONIC */
+	bool            done;    /* nng_close returned */
+	unsigned        refs;    /* the closing thread and the waiter */
+} cbc_closer;
+
+static bool cbc_close_stuck; /* a close timed out; atomic */
+
+static void
+closer_rele(cbc_closer *cl)
+{
+	unsigned refs;
+
+	pthread_mutex_lock(&cl->mtx);
+	refs = --cl->refs;
+	pthread_mutex_unlock(&cl->mtx);
+	if (refs == 0) {
+		pthread_cond_destroy(&cl->done_cv);
+		pthread_mutex_destroy(&cl->mtx);
+		free(cl);
+	}
+}
+
+static void *
+closer_main(void *arg)
+{
+	cbc_closer *cl = arg;
+
+	(void) nng_close(cl->sock);
+	pthread_mutex_lock(&cl->mtx);
+	cl->done = true;
+	pthread_cond_broadcast(&cl->done_cv);
+	pthread_mutex_unlock(&cl->mtx);
+	closer_rele(cl);
+	return NULL;
+}
+
+/* close_bounded closes sock, waiting at most CB_CLOSE_WAIT_MS. Returns
+ * whether nng_close returned; if not, it goes on in the background. */
+static bool
+close_bounded(nng_socket sock)
+{
+	cbc_closer        *cl;
+	pthread_condattr_t ca;
+	pthread_attr_t     ta;
+	pthread_t          thr;
+	struct timespec    until;
+	bool               done;
+	int                rv;
+
+	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
+		goto inline_close;
+	}
+	cl->sock = sock;
+	cl->refs = 2;
+	if (pthread_condattr_init(&ca) != 0) {
+		free(cl);
+		goto inline_close;
+	}
+	(void) pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	rv = pthread_cond_init(&cl->done_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (rv != 0) {
+		free(cl);
+		goto inline_close;
+	}
+	pthread_mutex_init(&cl->mtx, NULL);
+	if (pthread_attr_init(&ta) != 0) {
+		cl->refs = 1;
+		closer_rele(cl);
+		goto inline_close;
+	}
+	(void) pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+	rv = pthread_create(&thr, &ta, closer_main, cl);
+	pthread_attr_destroy(&ta);
+	if (rv != 0) {
+		cl->refs = 1;
+		closer_rele(cl);
+		goto inline_close;
+	}
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	if (!__atomic_load_n(&cbc_close_stuck, __ATOMIC_RELAXED)) {
+		until.tv_sec += CB_CLOSE_WAIT_MS / 1000;
+		until.tv_nsec += (long) (CB_CLOSE_WAIT_MS % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+	}
+	pthread_mutex_lock(&cl->mtx);
+	rv = 0;
+	while (!cl->done && rv != ETIMEDOUT) {
+		rv = pthread_cond_timedwait(&cl->done_cv, &cl->mtx, &until);
+	}
+	done = cl->done;
+	pthread_mutex_unlock(&cl->mtx);
+	closer_rele(cl);
+	if (!done) {
+		__atomic_store_n(&cbc_close_stuck, true, __ATOMIC_RELAXED);
+	}
+	return done;
+
+inline_close:
+	/* No thread to spare: close here, unbounded, as nng does. */
+	(void) nng_close(sock);
+	return true;
+}
+
 void
 cb_client_close(cb_client *c)
 {
@@ -133,8 +256,10 @@ cb_client_close(cb_client *c)
 	pthread_mutex_unlock(&c->mtx);
 
 	/* Wakes every call waiting on one of the socket's contexts with
-	 * NNG_ECLOSED; they see closing and report CANCELLED. */
-	(void) nng_close(c->sock);
+	 * NNG_ECLOSED; they see closing and report CANCELLED. nng does
+	 * that before it waits for the connections, so calls leave even
+	 * when the close itself does not finish in time. */
+	(void) close_bounded(c->sock);
 
 	pthread_mutex_lock(&c->mtx);
 	while (c->active > 0) {

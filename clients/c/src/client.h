@@ -24,6 +24,7 @@
 #define CB_DEFAULT_MAX_REPLY ((size_t) 64 << 20)  /* 64 MiB */
 #define CB_RESEND_SLACK_MS 1000 /* resend timer past deadline */
 #define CB_REQUEST_ID_LEN 32    /* hex characters */
+#define CB_CLOSE_WAIT_MS 2000   /* longest cb_client_close waits for nng */
 
 /* A context and its aio, kept between calls: opening and closing them
  * costs more than a cached round trip's worth of CPU. */

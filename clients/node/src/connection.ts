@@ -133,7 +133,10 @@ export class Connection {
         () => socket.write(spHeader(PROTO_REQ0)));
       socket.on("error", (err: NodeJS.ErrnoException) => {
         if (!settled) {
-          fail(err.code !== undefined ? `${err.code} (${err.message})` :
+          // EACCES/EPERM: the IPC socket file's permissions refused us.
+          const what = err.code === "EACCES" || err.code === "EPERM" ?
+            "permission denied" : err.code;
+          fail(what !== undefined ? `${what} (${err.message})` :
             err.message);
         } else {
           conn.lost(err.code ?? err.message);

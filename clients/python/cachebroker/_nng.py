@@ -112,6 +112,7 @@ _SIGNATURES = [
     ("nng_aio_free", None, [_p]),
     ("nng_aio_wait", None, [_p]),
     ("nng_aio_result", _int, [_p]),
+    ("nng_aio_set_timeout", None, [_p, _dur]),
     ("nng_aio_set_msg", None, [_p, _p]),
     ("nng_aio_get_msg", _p, [_p]),
     ("nng_msg_alloc", _int, [ctypes.POINTER(_p), _size]),
@@ -227,12 +228,16 @@ class Slot:
     def set_ms(self, opt, ms):
         _check(_lib.nng_ctx_set_ms(self.ctx, opt, ms), "setopt")
 
-    def send(self, data):
-        """Send data as one message; blocks up to the send timeout."""
+    def send(self, data, timeout):
+        """Send data as one message; blocks up to timeout ms."""
         msg = _p()
         _check(_lib.nng_msg_alloc(ctypes.byref(msg), len(data)), "send")
         if data:
             ctypes.memmove(_lib.nng_msg_body(msg), data, len(data))
+        # The timeout goes on the aio, for this operation: nng 1.5 copies
+        # a context's send/recv timeout into an aio only on the aio's
+        # first operation, and a pooled aio would keep that call's.
+        _lib.nng_aio_set_timeout(self.aio, timeout)
         _lib.nng_aio_set_msg(self.aio, msg)
         _lib.nng_ctx_send(self.ctx, self.aio)
         _lib.nng_aio_wait(self.aio)
@@ -245,8 +250,9 @@ class Slot:
             _lib.nng_aio_set_msg(self.aio, None)
             raise NngError(rv, "send")
 
-    def recv(self):
-        """Receive one message's bytes; blocks up to the receive timeout."""
+    def recv(self, timeout):
+        """Receive one message's bytes; blocks up to timeout ms."""
+        _lib.nng_aio_set_timeout(self.aio, timeout)
         _lib.nng_ctx_recv(self.ctx, self.aio)
         _lib.nng_aio_wait(self.aio)
         rv = _lib.nng_aio_result(self.aio)

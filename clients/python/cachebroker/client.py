@@ -53,6 +53,9 @@ _MAX_TIMEOUT_MS = _nng.DURATION_MAX - _RESEND_SLACK_MS
 # Idle contexts kept for reuse; opening one costs more CPU than a cached
 # round trip.
 _MAX_IDLE_SLOTS = 64
+# The longest close() waits for nng_close; see _close_bounded.
+_CLOSE_WAIT_S = 2.0
+_close_stuck = False  # a close of this process timed out
 
 
 class Method(
@@ -324,8 +327,10 @@ class Client:
             self._closed = True
         if self._sock is None:
             return
-        # Wakes every call waiting on a context with ECLOSED.
-        _nng.close(self._sock)
+        # Wakes every call waiting on a context with ECLOSED (nng does
+        # that before it waits for the connections, so calls leave even
+        # when the close itself does not finish in time).
+        _close_bounded(self._sock)
         with self._lock:
             while self._active > 0:
                 self._idle.wait()
@@ -448,17 +453,15 @@ class Client:
                     # would send the request again behind the caller's
                     # back. After a lost connection nng still resends it
                     # on the next one; the request id makes that safe.
-                    slot.set_ms(_nng.OPT_SENDTIMEO, timeout)
                     slot.set_ms(
                         _nng.OPT_REQ_RESENDTIME, timeout + _RESEND_SLACK_MS
                     )
                     slot.timeout = timeout
-                slot.send(data)
+                slot.send(data, timeout)
                 left = math.ceil((deadline - time.monotonic()) * 1000.0)
                 if left <= 0:
                     raise _nng.NngError(_nng.ETIMEDOUT, "recv")
-                slot.set_ms(_nng.OPT_RECVTIMEO, left)
-                return slot.recv()
+                return slot.recv(left)
             except _nng.NngError as e:
                 raise self._nng_error(e, timeout) from None
         finally:
@@ -473,8 +476,10 @@ class Client:
         receiving, the broker has it and did not answer in time."""
         if e.rv == _nng.ETIMEDOUT:
             if e.phase == "send":
+                why = _ipc_refusal(self.url)
                 return errors.Unavailable(
-                    "no connection to %s within %d ms" % (self.url, timeout)
+                    "no connection to %s within %d ms%s"
+                    % (self.url, timeout, ": " + why if why else "")
                 )
             return errors.DeadlineExceeded(
                 "no reply within %d ms" % timeout
@@ -516,6 +521,51 @@ class Client:
                 self._slots.append(slot)
                 return
         slot.free()
+
+
+def _close_bounded(sock):
+    """nng_close, waiting at most _CLOSE_WAIT_S.
+
+    nng 1.5.2 can lose a pipe's receive when the pipe closes while a
+    message is arriving; its one reaper thread then waits for it forever,
+    and so does every nng_close of the process. The close runs on a
+    daemon thread; after the wait (at once, once a close of the process
+    has timed out: the reaper is stuck for good) the socket is left to
+    nng, still closing.
+    """
+    global _close_stuck
+    t = threading.Thread(target=_nng.close, args=(sock,), daemon=True,
+                         name="cachebroker-close")
+    try:
+        t.start()
+    except RuntimeError:
+        # No thread to spare (or interpreter shutdown): close here.
+        _nng.close(sock)
+        return
+    t.join(0 if _close_stuck else _CLOSE_WAIT_S)
+    if t.is_alive():
+        _close_stuck = True
+
+
+def _ipc_refusal(url):
+    """Why an ipc:// socket file refuses a connection, or None: nng 1.5
+    redials in the background and keeps each attempt's error to itself,
+    so the path is checked as connect(2) checks it (effective ids)."""
+    if not url.startswith("ipc://"):
+        return None
+    path = url[len("ipc://"):]
+    try:
+        os.stat(path)
+    except PermissionError:
+        return "permission denied"
+    except FileNotFoundError:
+        return "no such socket file"
+    except OSError:
+        return None
+    eff = os.access in os.supports_effective_ids
+    if os.access(path, os.W_OK, effective_ids=eff):
+        return None
+    return "permission denied"
 
 
 def _lookup(name):

@@ -13,10 +13,14 @@ with PYTHONPATH=<build>/clients/python. The broker is fresh, but each
 test uses keys of its own so that the order of the tests does not matter.
 """
 
+import gc
 import json
 import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -800,6 +804,136 @@ class ThreadTest(BrokerTest):
         self.assertLess(time.monotonic() - t, 1.0)
         self.assertEqual(len(caught), 1)
         self.assertIsInstance(caught[0], cachebroker.Cancelled)
+
+
+def broker_pid():
+    return int(os.environ["CBH_BROKER_PID"])
+
+
+class DeadlineReuseTest(unittest.TestCase):
+    """A pooled context keeps its nng aio between calls: every call must
+    still get its own deadline (nng 1.5 fixes an aio's timeout at its
+    first operation)."""
+
+    def test_short_then_long(self):
+        # The short call is the first on its context.
+        with cachebroker.Client(timeout_ms=5000) as c:
+            c.health(timeout_ms=200)
+            os.kill(broker_pid(), signal.SIGSTOP)
+            thaw = threading.Timer(
+                1.0, os.kill, (broker_pid(), signal.SIGCONT))
+            thaw.start()
+            try:
+                # Answered after about a second: within 5000 ms.
+                c.health(timeout_ms=5000)
+            finally:
+                thaw.join()
+
+    def test_long_then_short(self):
+        with connected(cachebroker.Client(timeout_ms=5000)) as c:
+            c.health(timeout_ms=5000)
+            os.kill(broker_pid(), signal.SIGSTOP)
+            t = time.monotonic()
+            try:
+                with self.assertRaises(cachebroker.DeadlineExceeded):
+                    c.health(timeout_ms=200)
+                took = time.monotonic() - t
+            finally:
+                os.kill(broker_pid(), signal.SIGCONT)
+            self.assertLess(took, 2.5, "a 200 ms call after a 5000 ms one")
+
+
+class ConcurrentCloseTest(unittest.TestCase):
+    """Clients whose calls timed out close at once while the broker's late
+    replies come in. nng 1.5.2 can then hang in nng_close for good
+    (docs/reliability.md); close() and the garbage collector's __del__
+    must return all the same."""
+
+    CLIENTS = 6
+    ROUNDS = 100
+    HUNG_S = 30
+
+    def test_close_at_once(self):
+        self._run(lambda c: c.close())
+
+    def test_collected_at_once(self):
+        self._run(None)
+
+    def _run(self, close):
+        pid = broker_pid()
+        start = threading.Barrier(self.CLIENTS)
+        timed = threading.Barrier(self.CLIENTS)
+        closed = threading.Semaphore(0)
+        failed = []
+
+        def worker():
+            for _ in range(self.ROUNDS):
+                c = cachebroker.Client(timeout_ms=5000)
+                try:
+                    c.health()
+                except errors.Error as e:
+                    failed.append(e)
+                if start.wait() == 0:
+                    os.kill(pid, signal.SIGSTOP)
+                start.wait()
+                try:
+                    c.health(timeout_ms=200)
+                except cachebroker.DeadlineExceeded:
+                    pass
+                except errors.Error as e:
+                    failed.append(e)
+                if timed.wait() == 0:
+                    os.kill(pid, signal.SIGCONT)
+                if close is not None:
+                    close(c)
+                else:
+                    del c
+                    gc.collect()
+                closed.release()
+
+        threads = [threading.Thread(target=worker, daemon=True)
+                   for _ in range(self.CLIENTS)]
+        for t in threads:
+            t.start()
+        try:
+            for n in range(self.CLIENTS * self.ROUNDS):
+                self.assertTrue(
+                    closed.acquire(timeout=self.HUNG_S),
+                    "close %d of %d did not return within %d s"
+                    % (n + 1, self.CLIENTS * self.ROUNDS, self.HUNG_S))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        for t in threads:
+            t.join()
+        self.assertEqual(failed, [])
+
+
+class PermissionTest(unittest.TestCase):
+    """A connect the IPC socket's permissions refuse says so."""
+
+    def test_permission_denied(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run as another user")
+        url = os.environ["CACHEBROKER_URL"]
+        path = url[len("ipc://"):]
+        d = os.path.dirname(path)
+        while d not in ("", "/"):
+            st = os.stat(d)
+            if st.st_uid == os.geteuid() and not st.st_mode & 0o001:
+                os.chmod(d, (st.st_mode & 0o7777) | 0o001)
+            d = os.path.dirname(d)
+        code = (
+            "import cachebroker\n"
+            "try:\n"
+            "    cachebroker.Client(timeout_ms=1000).health()\n"
+            "except cachebroker.Unavailable as e:\n"
+            "    print(e.message)\n"
+        )
+        env = dict(os.environ)
+        out = subprocess.run(
+            ["runuser", "-u", "nobody", "--", sys.executable, "-c", code],
+            env=env, capture_output=True, text=True, timeout=60)
+        self.assertIn("permission denied", out.stdout + out.stderr)
 
 
 class ContextManagerTest(unittest.TestCase):
