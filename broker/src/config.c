@@ -136,14 +136,14 @@ static const config_key config_keys[] = {
 typedef struct config_parse {
 	cbd_config *cfg;
 	cbd_errors *errs;
-	const char *file;         /* name for messages */
-	FILE       *fp;           /* source, or NULL for text */
-	const char *text;         /* source when fp is NULL */
-	int         line;         /* line being parsed, 1-based */
-	bool        bad_section;  /* current section is unknown */
-	bool        sql_open;     /* the last key line was a resource's sql */
-	bool        continued;    /* this line continues the last value */
-	uint8_t     seen[N_KEYS]; /* scalar keys already set */
+	const char *file;          /* name for messages */
+	FILE       *fp;            /* source, or NULL for text */
+	const char *text;          /* source when fp is NULL */
+	int         line;          /* line being parsed, 1-based */
+	bool        bad_section;   /* current section is unknown */
+	bool        sql_open;      /* the last key line was a resource's sql */
+	bool        continued;     /* this line continues the last value */
+	uint8_t     seen[N_KEYS];  /* scalar keys already set */
 	int         lines[N_KEYS]; /* where each was set (0: default) */
 } config_parse;
 
@@ -1057,18 +1057,17 @@ check_ttls(const config_parse *p)
 		        auth[i].off));
 	}
 	for (size_t i = 0; i < cfg->n_resources; i++) {
-		const cbd_resource *r = &cfg->resources[i];
-		const cbd_ttl_rule *t = &r->ttl;
+		const cbd_resource *r       = &cfg->resources[i];
+		const cbd_ttl_rule *t       = &r->ttl;
 		uint64_t            longest = t->ms;
 		if (t->kind == CBD_TTL_BY_DATE) {
 			longest = t->past_ms > t->today_ms ? t->past_ms
 			                                   : t->today_ms;
-			longest = t->future_ms > longest ? t->future_ms
-			                                 : longest;
+			longest =
+			    t->future_ms > longest ? t->future_ms : longest;
 		}
-		for (size_t k = 0; t->kind == CBD_TTL_BY_PERIOD &&
-		     k < t->n_periods;
-		     k++) {
+		for (size_t k = 0;
+		     t->kind == CBD_TTL_BY_PERIOD && k < t->n_periods; k++) {
 			longest = t->period_ms[k] > longest ? t->period_ms[k]
 			                                    : longest;
 		}

@@ -89,7 +89,7 @@ typedef struct cbd_config {
 	cbd_auth_config  auth;                /* [auth] */
 	char            *time_zone;           /* [policy]: for by-date TTLs */
 	uint64_t         max_ttl_ms; /* [policy]: longest TTL asked or set */
-	cbd_event       *events;              /* [event NAME] sections */
+	cbd_event       *events;     /* [event NAME] sections */
 	size_t           n_events;
 	cbd_resource    *resources; /* [resource NAME] sections */
 	size_t           n_resources;

@@ -422,8 +422,8 @@ CBH_TEST(test_reload_limits)
 	ck_assert_int_eq(it_set("limits", key, "v", 1, 0, always, NULL),
 	    CB_RESOURCE_EXHAUSTED);
 	it_set_str("limits", "short", "v");
-	ck_assert_int_eq(it_set("limits", "day", "v", 1, day_ms + 1, always,
-	                     NULL),
+	ck_assert_int_eq(
+	    it_set("limits", "day", "v", 1, day_ms + 1, always, NULL),
 	    CB_INVALID_ARGUMENT);
 	ck_assert_int_eq(
 	    it_set("limits", "day", "v", 1, day_ms, always, NULL), CB_OK);

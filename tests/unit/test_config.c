@@ -270,36 +270,36 @@ START_TEST(test_max_ttl)
 	                      "[policy]\nmax_ttl = 2h\n"),
 	    CB_OK);
 	cbd_config_fini(&cfg);
-	ck_assert_int_eq(load("[auth]\n"                    /* 1 */
-	                      "session_ttl = 2h\n"          /* 2 */
-	                      "rate_limit_window = 61m\n"   /* 3 */
-	                      "max_token_lifetime = 90m\n"  /* 4 */
-	                      "[database]\n"                /* 5 */
-	                      "[resource users.a]\n"        /* 6 */
-	                      "key = users:a:{id}\n"        /* 7 */
-	                      "param = id int\n"            /* 8 */
-	                      "sql = SELECT $1::text\n"     /* 9 */
-	                      "ttl = 2h\n"                  /* 10 */
-	                      "negative_ttl = 61m\n"        /* 11 */
-	                      "stale_if_error = 3h\n"       /* 12 */
-	                      "[resource users.b]\n"        /* 13 */
-	                      "key = users:b:{d}\n"         /* 14 */
-	                      "param = d date\n"            /* 15 */
-	                      "sql = SELECT $1::text\n"     /* 16 */
+	ck_assert_int_eq(load("[auth]\n"                   /* 1 */
+	                      "session_ttl = 2h\n"         /* 2 */
+	                      "rate_limit_window = 61m\n"  /* 3 */
+	                      "max_token_lifetime = 90m\n" /* 4 */
+	                      "[database]\n"               /* 5 */
+	                      "[resource users.a]\n"       /* 6 */
+	                      "key = users:a:{id}\n"       /* 7 */
+	                      "param = id int\n"           /* 8 */
+	                      "sql = SELECT $1::text\n"    /* 9 */
+	                      "ttl = 2h\n"                 /* 10 */
+	                      "negative_ttl = 61m\n"       /* 11 */
+	                      "stale_if_error = 3h\n"      /* 12 */
+	                      "[resource users.b]\n"       /* 13 */
+	                      "key = users:b:{d}\n"        /* 14 */
+	                      "param = d date\n"           /* 15 */
+	                      "sql = SELECT $1::text\n"    /* 16 */
 	                      "ttl = by-date {d} past 1h today 1m future "
-	                      "90m\n"                       /* 17 */
-	                      "[resource users.c]\n"        /* 18 */
-	                      "key = users:c:{p}\n"         /* 19 */
-	                      "param = p text\n"            /* 20 */
-	                      "sql = SELECT $1::text\n"     /* 21 */
+	                      "90m\n"                           /* 17 */
+	                      "[resource users.c]\n"            /* 18 */
+	                      "key = users:c:{p}\n"             /* 19 */
+	                      "param = p text\n"                /* 20 */
+	                      "sql = SELECT $1::text\n"         /* 21 */
 	                      "ttl = by-period {p} a 1m b 1d\n" /* 22 */
-	                      "[resource users.d]\n"        /* 23 */
-	                      "key = users:d:{p}\n"         /* 24 */
-	                      "param = p text\n"            /* 25 */
-	                      "sql = SELECT $1::text\n"     /* 26 */
-	                      "ttl = 1h\n"                  /* 27 */
-	                      "[policy]\n"                  /* 28 */
-	                      "max_ttl = 1h\n"),            /* 29 */
+	                      "[resource users.d]\n"            /* 23 */
+	                      "key = users:d:{p}\n"             /* 24 */
+	                      "param = p text\n"                /* 25 */
+	                      "sql = SELECT $1::text\n"         /* 26 */
+	                      "ttl = 1h\n"                      /* 27 */
+	                      "[policy]\n"                      /* 28 */
+	                      "max_ttl = 1h\n"),                /* 29 */
 	    CB_INVALID_ARGUMENT);
 	ck_assert_int_eq(errs.count, 8);
 	ck_assert_ptr_nonnull(strstr(errs.text,
