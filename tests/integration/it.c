@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -460,6 +461,21 @@ it_delete(const char *ns, char **keys, size_t n, uint32_t *deleted,
 	}
 	cb_message_free(resp);
 	return (st);
+}
+
+void
+it_ipc_hangups(const char *path, int n)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	for (int i = 0; i < n; i++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(
+		    connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+		close(fd);
+	}
 }
 
 int

@@ -63,6 +63,11 @@ bool it_exists(const char *key);
 /* it_log_count counts the lines of the broker's log that contain sub. */
 int it_log_count(const char *sub);
 
+/* it_ipc_hangups connects to the IPC socket at path n times, leaving each
+ * time before the SP handshake: what makes nng 1.5 lose the listener
+ * (its issue #1518). */
+void it_ipc_hangups(const char *path, int n);
+
 /* it_count_keys counts the keys matching a glob pattern (KEYS, in one
  * EVAL: for tests, on small databases). */
 long long it_count_keys(const char *pattern);

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -839,23 +838,6 @@ CBH_TEST(test_fuzz_envelopes)
 	intact();
 }
 
-/* hangups connects to the IPC socket at path n times, leaving each time
- * before the SP handshake. */
-static void
-hangups(const char *path, int n)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	for (int i = 0; i < n; i++) {
-		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		ck_assert_int_ge(fd, 0);
-		ck_assert_int_eq(
-		    connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-		close(fd);
-	}
-}
-
 /* fresh_health opens a new client on url and calls Health once. */
 static cb_status
 fresh_health(const char *url, uint32_t timeout_ms, cb_result *res)
@@ -895,7 +877,7 @@ CBH_TEST(test_ipc_hangups_during_handshake)
 	ck_assert(strncmp(url, "ipc://", 6) == 0);
 	/* Until a new client is not served: the listener is lost. */
 	while (st == CB_OK && rounds++ < 100) {
-		hangups(url + 6, 20);
+		it_ipc_hangups(url + 6, 20);
 		st = fresh_health(url, 300, &res);
 	}
 	if (st == CB_OK) {

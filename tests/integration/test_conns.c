@@ -247,23 +247,6 @@ fd_count(void)
 	return n;
 }
 
-/* hangups connects to the IPC socket at path n times, leaving each time
- * before the SP handshake: what makes nng 1.5 lose the listener. */
-static void
-hangups(const char *path, int n)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	for (int i = 0; i < n; i++) {
-		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		ck_assert_int_ge(fd, 0);
-		ck_assert_int_eq(
-		    connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-		close(fd);
-	}
-}
-
 /* restarts is the guard's count of re-created listeners. */
 static uint64_t
 restarts(void)
@@ -304,7 +287,7 @@ CBH_TEST(test_ipcguard_no_fd_leak)
 		until = cbh_now_ms() + 60000;
 		while (restarts() == done && cbh_now_ms() < until) {
 			if (rounds++ < 100) {
-				hangups(url + 6, 20);
+				it_ipc_hangups(url + 6, 20);
 			}
 			usleep(200 * 1000);
 		}
