@@ -65,8 +65,8 @@ void cbd_listener_send(cbd_server *srv, cbd_req *req);
 #define CBD_CONN_MIN_AUTO 64
 
 /* cbd_listener_conn_limit is the requests one connection may have in
- * flight: max_connection_requests, or for 0 half of contexts (at least
- * CBD_CONN_MIN_AUTO). Over it, a request is refused with
+ * flight: max_connection_requests, or for 0 three quarters of contexts
+ * (at least CBD_CONN_MIN_AUTO). Over it, a request is refused with
  * RESOURCE_EXHAUSTED. */
 uint32_t cbd_listener_conn_limit(const cbd_config *cfg);
 
