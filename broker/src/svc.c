@@ -2,6 +2,7 @@
 /* Shared machinery of the service handlers: replies, errors, sends. */
 #include "svc.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,4 +168,17 @@ cbd_svc_unknown(const char *what, const char *name, char *why, size_t whylen)
 	cbd_envelope_method_printable(printable, sizeof(printable), name);
 	snprintf(why, whylen, "unknown %s '%s'", what, printable);
 	return CB_INVALID_ARGUMENT;
+}
+
+cb_status
+cbd_svc_check_ttl(const cbd_limits *lim, const char *field, int64_t ttl_ms,
+    char *why, size_t whylen)
+{
+	if (ttl_ms > 0 && (uint64_t) ttl_ms > lim->max_ttl_ms) {
+		snprintf(why, whylen,
+		    "%s %" PRId64 " is longer than max_ttl (%" PRIu64 " ms)",
+		    field, ttl_ms, lim->max_ttl_ms);
+		return CB_INVALID_ARGUMENT;
+	}
+	return CB_OK;
 }

@@ -22,6 +22,18 @@ typedef struct cbd_req cbd_req;
 		}                       \
 	} while (0)
 
+struct cbd_limits;
+
+/*
+ * cbd_svc_check_ttl refuses a TTL (field names it in the message) longer
+ * than the limits' max_ttl with INVALID_ARGUMENT, rather than cutting it:
+ * the caller meant something else (2^62 ms is no TTL), Redis fails past
+ * about 2^63 ms, and a cut blacklist entry would let a token back in.
+ * Zero and negative values are the caller's to judge. Pure; any thread.
+ */
+CB_NODISCARD cb_status cbd_svc_check_ttl(const struct cbd_limits *lim,
+    const char *field, int64_t ttl_ms, char *why, size_t whylen);
+
 /*
  * cbd_svc_reply is the first thing a Redis completion does: it returns
  * the request the reply belongs to, or NULL when the request was answered

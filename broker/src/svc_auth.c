@@ -211,13 +211,8 @@ cbd_auth_revoke_token_check(const cbd_limits *lim, const cbd_config *cfg,
 	 * a shorter entry would let the revoked token back in before it
 	 * expires. (Only the clock skew allowed above can get here: the
 	 * configuration keeps max_token_lifetime within max_ttl.) */
-	if (r->expires_at * 1000 - now_ms() > (int64_t) lim->max_ttl_ms) {
-		snprintf(why, whylen,
-		    "expires_at is further than max_ttl (%llu ms) from now",
-		    (unsigned long long) lim->max_ttl_ms);
-		return CB_INVALID_ARGUMENT;
-	}
-	return CB_OK;
+	return cbd_svc_check_ttl(lim, "the TTL of expires_at",
+	    r->expires_at * 1000 - now_ms(), why, whylen);
 }
 
 static void
@@ -463,13 +458,12 @@ check_session(const cbd_limits *lim, const char *user_id, int64_t ttl_ms,
     char *why, size_t whylen)
 {
 	CBD_CHECK(check_id("user_id", user_id, why, whylen));
-	if (ttl_ms < 0 || (uint64_t) ttl_ms > lim->max_ttl_ms) {
-		snprintf(why, whylen,
-		    "ttl_ms must be 0 (the default) to max_ttl (%llu ms)",
-		    (unsigned long long) lim->max_ttl_ms);
+	if (ttl_ms < 0) {
+		snprintf(
+		    why, whylen, "ttl_ms must be 0 (the default) or positive");
 		return CB_INVALID_ARGUMENT;
 	}
-	return CB_OK;
+	return cbd_svc_check_ttl(lim, "ttl_ms", ttl_ms, why, whylen);
 }
 
 static int64_t
@@ -689,12 +683,13 @@ cbd_auth_rate_limit_check(const cbd_limits *lim, const cbd_config *cfg,
 		return CB_INVALID_ARGUMENT;
 	}
 	/* The window is the key's TTL at most. */
-	if (r->window_ms < 0 || (uint64_t) r->window_ms > lim->max_ttl_ms) {
+	if (r->window_ms < 0) {
 		snprintf(why, whylen,
-		    "window_ms must be 0 (the default) to max_ttl (%llu ms)",
-		    (unsigned long long) lim->max_ttl_ms);
+		    "window_ms must be 0 (the default) or positive");
 		return CB_INVALID_ARGUMENT;
 	}
+	CBD_CHECK(
+	    cbd_svc_check_ttl(lim, "window_ms", r->window_ms, why, whylen));
 	if (r->cost < 0 || r->cost > (int64_t) r->limit) {
 		snprintf(why, whylen,
 		    "cost must be 0 (meaning 1) to limit (%u)", r->limit);

@@ -71,22 +71,6 @@ check_keys(const cbd_limits *lim, const char *ns, size_t n, char **keys,
 	return CB_OK;
 }
 
-/* check_ttl: a TTL longer than max_ttl is refused, not cut: the caller
- * meant something else (2^62 ms is no TTL), and Redis itself fails past
- * about 2^63 ms with INTERNAL. */
-static cb_status
-check_ttl(const cbd_limits *lim, int64_t ttl_ms, char *why, size_t whylen)
-{
-	if (ttl_ms > 0 && (uint64_t) ttl_ms > lim->max_ttl_ms) {
-		snprintf(why, whylen,
-		    "ttl_ms %" PRId64 " is longer than max_ttl (%" PRIu64
-		    " ms)",
-		    ttl_ms, lim->max_ttl_ms);
-		return CB_INVALID_ARGUMENT;
-	}
-	return CB_OK;
-}
-
 static cb_status
 check_value(const cbd_limits *lim, size_t len, int64_t ttl_ms, char *why,
     size_t whylen)
@@ -100,7 +84,7 @@ check_value(const cbd_limits *lim, size_t len, int64_t ttl_ms, char *why,
 		snprintf(why, whylen, "ttl_ms must not be negative");
 		return CB_INVALID_ARGUMENT;
 	}
-	return check_ttl(lim, ttl_ms, why, whylen);
+	return cbd_svc_check_ttl(lim, "ttl_ms", ttl_ms, why, whylen);
 }
 
 /* keys_send sends "VERB key..." for the keys of one namespace (MGET)
@@ -567,7 +551,7 @@ cbd_cache_increment_check(const cbd_limits *lim, const cbd_config *cfg,
 		snprintf(why, whylen, "ttl_ms must not be negative");
 		return CB_INVALID_ARGUMENT;
 	}
-	return check_ttl(lim, r->ttl_ms, why, whylen);
+	return cbd_svc_check_ttl(lim, "ttl_ms", r->ttl_ms, why, whylen);
 }
 
 static void
@@ -636,7 +620,7 @@ cbd_cache_expire_check(const cbd_limits *lim, const cbd_config *cfg,
 		    "ttl_ms must be positive, or -1 to remove the expiry");
 		return CB_INVALID_ARGUMENT;
 	}
-	return check_ttl(lim, r->ttl_ms, why, whylen);
+	return cbd_svc_check_ttl(lim, "ttl_ms", r->ttl_ms, why, whylen);
 }
 
 static void
