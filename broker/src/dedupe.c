@@ -6,8 +6,6 @@
 #include <string.h>
 #include <sys/queue.h>
 
-#include "request.h"
-
 /* Longer request ids are not remembered (the call still runs). */
 #define DEDUPE_MAX_ID 128
 
@@ -18,7 +16,7 @@ struct cbd_dedupe_entry {
 	int               method;                /* method id */
 	int               done;                  /* result stored */
 	uint64_t          born_us;               /* finished at, or started */
-	cbd_req          *waiters;               /* repeats awaiting result */
+	void             *waiters;               /* the caller's: repeats */
 	uint8_t          *payload;               /* stored reply (heap) */
 	size_t            len;                   /* its size */
 	char              id[DEDUPE_MAX_ID + 1]; /* request_id */
@@ -100,12 +98,10 @@ cbd_dedupe_free(cbd_dedupe *d)
 }
 
 enum cbd_dedupe_verdict
-cbd_dedupe_begin(cbd_dedupe *d, cbd_req *req, uint64_t now_us,
-    const uint8_t **payload, size_t *len)
+cbd_dedupe_begin(cbd_dedupe *d, int method, const char *id, uint64_t now_us,
+    cbd_dedupe_entry **entry, const uint8_t **payload, size_t *len)
 {
-	const char       *id     = req->env->request_id;
-	int               method = req->method->id;
-	size_t            idlen  = strlen(id);
+	size_t            idlen = strlen(id);
 	uint64_t          h;
 	cbd_dedupe_entry *e;
 	cbd_dedupe_entry *oldest;
@@ -127,9 +123,7 @@ cbd_dedupe_begin(cbd_dedupe *d, cbd_req *req, uint64_t now_us,
 		return CBD_DEDUPE_REPLAY;
 	}
 	if (e != NULL) {
-		req->next    = e->waiters;
-		e->waiters   = req;
-		req->waiting = e;
+		*entry = e;
 		return CBD_DEDUPE_WAIT;
 	}
 	if (d->count >= d->cap) {
@@ -150,20 +144,23 @@ cbd_dedupe_begin(cbd_dedupe *d, cbd_req *req, uint64_t now_us,
 	d->buckets[h & d->mask] = e;
 	TAILQ_INSERT_TAIL(&d->ages, e, age);
 	d->count++;
-	req->dedupe = e;
+	*entry = e;
 	return CBD_DEDUPE_NEW;
 }
 
-cbd_req *
+void **
+cbd_dedupe_waiters(cbd_dedupe_entry *e)
+{
+	return &e->waiters;
+}
+
+void
 cbd_dedupe_complete(cbd_dedupe *d, cbd_dedupe_entry *e, cb_status code,
     const void *payload, size_t len, uint64_t now_us)
 {
-	cbd_req *waiters = e->waiters;
-
-	e->waiters = NULL;
 	if (code != CB_OK || (len > 0 && (e->payload = malloc(len)) == NULL)) {
 		dedupe_remove(d, e);
-		return waiters;
+		return;
 	}
 	if (len > 0) {
 		memcpy(e->payload, payload, len);
@@ -174,21 +171,6 @@ cbd_dedupe_complete(cbd_dedupe *d, cbd_dedupe_entry *e, cb_status code,
 	e->born_us = now_us;
 	TAILQ_REMOVE(&d->ages, e, age);
 	TAILQ_INSERT_TAIL(&d->ages, e, age);
-	return waiters;
-}
-
-void
-cbd_dedupe_unwait(cbd_dedupe_entry *e, cbd_req *req)
-{
-	cbd_req **pp = &e->waiters;
-
-	while (*pp != NULL && *pp != req) {
-		pp = &(*pp)->next;
-	}
-	if (*pp != NULL) {
-		*pp       = req->next;
-		req->next = NULL;
-	}
 }
 
 void

@@ -8,7 +8,6 @@
 
 #include <cachebroker/cachebroker.h>
 
-typedef struct cbd_req          cbd_req;
 typedef struct cbd_dedupe       cbd_dedupe;
 typedef struct cbd_dedupe_entry cbd_dedupe_entry;
 
@@ -17,12 +16,12 @@ typedef struct cbd_dedupe_entry cbd_dedupe_entry;
  * A repeat of a call still running waits for its result; a repeat of a
  * call that succeeded gets the stored reply without touching Redis; a call
  * that failed is forgotten so that its retry is applied. Memory is bounded
- * by the entry count; when full, the oldest finished entry goes. Loop
- * thread only.
+ * by the entry count; when full, the oldest finished entry goes. It knows
+ * no request: dispatch.c applies it to them. Loop thread only.
  */
 enum cbd_dedupe_verdict {
-	CBD_DEDUPE_NEW,    /* first sight: run it; req->dedupe is set */
-	CBD_DEDUPE_WAIT,   /* same call is running: req parked on it */
+	CBD_DEDUPE_NEW,    /* first sight: run it; *entry is its entry */
+	CBD_DEDUPE_WAIT,   /* same call is running: *entry is its entry */
 	CBD_DEDUPE_REPLAY, /* same call succeeded: answer with *payload */
 	CBD_DEDUPE_SKIP,   /* table full of running calls: just run it */
 };
@@ -31,23 +30,24 @@ enum cbd_dedupe_verdict {
 CB_NODISCARD cb_status cbd_dedupe_alloc(
     cbd_dedupe **out, uint32_t cap, uint64_t window_us);
 
-/* cbd_dedupe_free frees the table. NULL-safe; no request may wait. */
+/* cbd_dedupe_free frees the table. NULL-safe; no one may wait on it. */
 void cbd_dedupe_free(cbd_dedupe *d);
 
-/* cbd_dedupe_begin looks req up (by req->method and its request_id).
- * For REPLAY, *payload and *len point into the table, valid until the
- * next call on it. */
-enum cbd_dedupe_verdict cbd_dedupe_begin(cbd_dedupe *d, cbd_req *req,
-    uint64_t now_us, const uint8_t **payload, size_t *len);
+/* cbd_dedupe_begin looks (method, id) up. For REPLAY, *payload and *len
+ * point into the table, valid until the next call on it. */
+enum cbd_dedupe_verdict cbd_dedupe_begin(cbd_dedupe *d, int method,
+    const char *id, uint64_t now_us, cbd_dedupe_entry **entry,
+    const uint8_t **payload, size_t *len);
 
-/* cbd_dedupe_complete records the outcome of the entry's call (payload
- * copied when code is OK; otherwise the entry is dropped) and returns the
- * list of waiting requests (linked by next), which the caller answers. */
-cbd_req *cbd_dedupe_complete(cbd_dedupe *d, cbd_dedupe_entry *e,
-    cb_status code, const void *payload, size_t len, uint64_t now_us);
+/* cbd_dedupe_waiters is the head of the caller's list of repeats waiting
+ * on a running entry (NULL: none): the table keeps it, never reads it. */
+void **cbd_dedupe_waiters(cbd_dedupe_entry *e);
 
-/* cbd_dedupe_unwait removes a waiting request (its deadline passed). */
-void cbd_dedupe_unwait(cbd_dedupe_entry *e, cbd_req *req);
+/* cbd_dedupe_complete records the outcome of the entry's call: its
+ * payload is copied when code is OK; otherwise the entry is dropped (a
+ * retry runs again). The caller took the waiters first. */
+void cbd_dedupe_complete(cbd_dedupe *d, cbd_dedupe_entry *e, cb_status code,
+    const void *payload, size_t len, uint64_t now_us);
 
 /* cbd_dedupe_expire drops finished entries older than the window. */
 void cbd_dedupe_expire(cbd_dedupe *d, uint64_t now_us);

@@ -14,7 +14,6 @@
 #include "loop.h"
 #include "prom.h"
 #include "request.h"
-#include "server.h"
 
 #define SERVING CACHEBROKER__V1__SERVING_STATUS__SERVING_STATUS_SERVING
 
@@ -46,13 +45,18 @@ static const struct {
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
 struct cbd_http {
-	cbd_server      *srv;             /* back pointer */
+	cbd_req_host    *host;            /* scrapes run as its requests */
+	int              has_db;          /* /readyz reports the database */
 	nng_http_server *server;          /* NULL: none configured */
 	http_route       route[N_ROUTES]; /* handler data */
-	pthread_mutex_t  mtx;             /* protects closing */
-	int              closing;         /* answer 503 without the loop */
-	int              started;         /* nng_http_server_start done */
-	int              mtx_ok;          /* mtx initialised */
+	/* mtx protects closing. Lock order: mtx, then the loop's inbox
+	 * lock (http_handle posts under mtx, so that once closing is set
+	 * nothing more reaches the loop); the loop runs jobs outside its
+	 * lock, so the reverse order never happens. */
+	pthread_mutex_t mtx;
+	int             closing; /* answer 503 without the loop */
+	int             started; /* nng_http_server_start done */
+	int             mtx_ok;  /* mtx initialised */
 };
 
 /* One HTTP request being answered. The handler allocates it on nng's
@@ -125,7 +129,7 @@ submit(http_call *call, int method, const ProtobufCMessage *payload,
 	char      text[200];
 	cb_status rv;
 
-	rv = cbd_req_submit(call->h->srv, NULL, method, payload,
+	rv = cbd_req_submit(call->h->host, NULL, method, payload,
 	    HTTP_DEADLINE_MS, 0, done, call, why, sizeof(why));
 	if (rv != CB_OK) {
 		snprintf(
@@ -140,7 +144,7 @@ http_health_done(void *arg, cb_status code, const char *message,
     const void *payload, size_t plen)
 {
 	http_call                       *call = arg;
-	cbd_server                      *srv  = call->h->srv;
+	cbd_http                        *h    = call->h;
 	Cachebroker__V1__HealthResponse *hr;
 	Cachebroker__V1__MetricsRequest  mreq =
 	    CACHEBROKER__V1__METRICS_REQUEST__INIT;
@@ -164,13 +168,13 @@ http_health_done(void *arg, cb_status code, const char *message,
 		    call, CBD_M_ADMIN_METRICS, &mreq.base, http_metrics_done);
 		return;
 	}
-	if (atomic_load(&srv->draining)) {
+	if (atomic_load(&h->host->draining)) {
 		answer_text(call, 503, "not ready: draining\n");
 	} else if (hr->status != SERVING) {
 		snprintf(text, sizeof(text), "not ready: redis %s%s%s\n",
 		    hr->redis != NULL && hr->redis->connected ? "up" : "down",
-		    srv->db != NULL ? ", database " : "",
-		    srv->db == NULL ? ""
+		    h->has_db ? ", database " : "",
+		    !h->has_db ? ""
 		        : hr->database != NULL && hr->database->connected
 		        ? "up"
 		        : "down");
@@ -222,7 +226,7 @@ http_job(cbd_job *job)
 	if (http_closing(call->h)) {
 		answer_text(call, 503, "broker shutting down\n");
 	} else if (call->kind == HTTP_READYZ &&
-	    atomic_load(&call->h->srv->draining)) {
+	    atomic_load(&call->h->host->draining)) {
 		/* At once: a backend that hangs must not delay the news. */
 		answer_text(call, 503, "not ready: draining\n");
 	} else if (call->kind == HTTP_LIVEZ) {
@@ -253,7 +257,7 @@ http_handle(nng_aio *aio)
 	 * loop, so quiesce's run of the queued jobs is the last. */
 	pthread_mutex_lock(&h->mtx);
 	if (!h->closing) {
-		cbd_loop_call(&h->srv->loop, &call->job);
+		cbd_loop_call(h->host->loop, &call->job);
 		call = NULL;
 	}
 	pthread_mutex_unlock(&h->mtx);
@@ -286,39 +290,39 @@ http_routes(cbd_http *h)
 }
 
 cb_status
-cbd_http_open(cbd_http **out, cbd_server *srv)
+cbd_http_open(cbd_http **out, const char *addr, cbd_req_host *host, int has_db)
 {
 	cbd_http *h;
 	nng_url  *url = NULL;
 	int       rv;
 
 	*out = NULL;
-	if (srv->cfg.http[0] == '\0') {
+	if (addr[0] == '\0') {
 		return CB_OK;
 	}
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		return CB_RESOURCE_EXHAUSTED;
 	}
-	h->srv = srv;
+	h->host   = host;
+	h->has_db = has_db;
 	if (pthread_mutex_init(&h->mtx, NULL) != 0) {
 		free(h);
 		return CB_INTERNAL;
 	}
 	h->mtx_ok = 1;
-	if ((rv = nng_url_parse(&url, srv->cfg.http)) != 0 ||
+	if ((rv = nng_url_parse(&url, addr)) != 0 ||
 	    (rv = nng_http_server_hold(&h->server, url)) != 0 ||
 	    (rv = http_routes(h)) != 0 ||
 	    (rv = nng_http_server_start(h->server)) != 0) {
-		cbd_log_error("http: cannot listen on %s: %s", srv->cfg.http,
-		    nng_strerror(rv));
+		cbd_log_error(
+		    "http: cannot listen on %s: %s", addr, nng_strerror(rv));
 		nng_url_free(url);
 		cbd_http_close(h);
 		return CB_UNAVAILABLE;
 	}
 	nng_url_free(url);
 	h->started = 1;
-	cbd_log_info(
-	    "http: %s serves /metrics, /livez, /readyz", srv->cfg.http);
+	cbd_log_info("http: %s serves /metrics, /livez, /readyz", addr);
 	*out = h;
 	return CB_OK;
 }
@@ -332,7 +336,7 @@ cbd_http_quiesce(cbd_http *h)
 	pthread_mutex_lock(&h->mtx);
 	h->closing = 1;
 	pthread_mutex_unlock(&h->mtx);
-	cbd_loop_run_jobs(&h->srv->loop);
+	cbd_loop_run_jobs(h->host->loop);
 }
 
 void

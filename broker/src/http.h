@@ -5,8 +5,8 @@
 
 #include <cachebroker/cachebroker.h>
 
-typedef struct cbd_server cbd_server;
-typedef struct cbd_http   cbd_http;
+typedef struct cbd_req_host cbd_req_host;
+typedef struct cbd_http     cbd_http;
 
 /*
  * nng's HTTP server, on [broker] http:
@@ -30,10 +30,12 @@ typedef struct cbd_http   cbd_http;
  * own. Internal requests do not count in the per-method statistics.
  */
 
-/* cbd_http_open starts the server on srv->cfg.http (nothing when empty).
- * A bad address or a port in use is logged and fails the start. Main
- * thread, before the loop runs. */
-CB_NODISCARD cb_status cbd_http_open(cbd_http **out, cbd_server *srv);
+/* cbd_http_open starts the server on addr ([broker] http; nothing when
+ * empty); scrapes run as internal requests of host, and /readyz names
+ * the database when has_db. A bad address or a port in use is logged and
+ * fails the start. Main thread, before the loop runs. */
+CB_NODISCARD cb_status cbd_http_open(
+    cbd_http **out, const char *addr, cbd_req_host *host, int has_db);
 
 /* cbd_http_quiesce makes the endpoints answer 503 at once from now on
  * and finishes the scrapes that are still being built. Loop thread (or

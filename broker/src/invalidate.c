@@ -14,7 +14,6 @@
 #include "log.h"
 #include "redis_pool.h"
 #include "request.h"
-#include "server.h"
 #include "stats.h"
 #include "svc.h"
 
@@ -62,12 +61,6 @@ cbd_sweep_free(cbd_sweep *s)
 {
 	if (s == NULL) {
 		return;
-	}
-	/* A sweep that did not finish (Redis down, deadline, error) is not
-	 * forgotten: the journal applies it when Redis is back. */
-	for (size_t i = 0; s->journal != NULL && !s->ok && i < s->n; i++) {
-		cbd_journal_add(s->journal, s->items[i].ns,
-		    s->items[i].text + s->items[i].lit, s->items[i].pattern);
 	}
 	for (size_t i = 0; i < s->n; i++) {
 		free(s->items[i].text);
@@ -121,6 +114,33 @@ cbd_sweep_pattern(
 
 static void sweep_next(cbd_req *req);
 
+/* sweep_of is the sweep req runs. */
+static cbd_sweep *
+sweep_of(const cbd_req *req)
+{
+	return req->op.task;
+}
+
+/*
+ * sweep_end is the sweep's park cleanup: it runs when its request is
+ * answered, whatever answered it (the sweep's end, its deadline, the
+ * drain). A sweep that did not finish (Redis down, deadline, error) is
+ * not forgotten: the journal applies it when Redis is back. Then the
+ * sweep is freed.
+ */
+static void
+sweep_end(cbd_req *req, void *arg)
+{
+	cbd_sweep *s = arg;
+
+	req->op.task = NULL;
+	for (size_t i = 0; s->journal != NULL && !s->ok && i < s->n; i++) {
+		cbd_journal_add(s->journal, s->items[i].ns,
+		    s->items[i].text + s->items[i].lit, s->items[i].pattern);
+	}
+	cbd_sweep_free(s);
+}
+
 /* counted adds what an UNLINK removed to the request, to its item (for a
  * group of keys, the first) and to the namespace's counters. */
 static void
@@ -129,7 +149,7 @@ counted(cbd_req *req, sweep_item *it, redisReply *r)
 	if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
 		req->op.count += (uint64_t) r->integer;
 		it->removed += (uint64_t) r->integer;
-		cbd_stats_ns(&req->srv->stats, it->ns)->invalidations +=
+		cbd_stats_ns(req->host->stats, it->ns)->invalidations +=
 		    (uint64_t) r->integer;
 	}
 }
@@ -143,12 +163,13 @@ counted(cbd_req *req, sweep_item *it, redisReply *r)
 static void
 sweep_feed(cbd_req *req)
 {
-	cbd_sweep                    *s = req->op.sweep;
+	cbd_sweep                    *s    = sweep_of(req);
+	struct cbd_feed              *feed = cbd_svc_env(req)->feed;
 	Cachebroker__V1__Invalidation inv;
 	char                        **names;
 	size_t                        i, j;
 
-	if (req->srv->feed == NULL || req->op.code != CB_OK || s->n == 0) {
+	if (feed == NULL || req->op.code != CB_OK || s->n == 0) {
 		return;
 	}
 	/* One array: keys in the first half, patterns in the second. */
@@ -182,7 +203,7 @@ sweep_feed(cbd_req *req)
 			}
 			inv.keys_removed += it->removed;
 		}
-		cbd_feed_publish(req->srv->feed, &inv);
+		cbd_feed_publish(feed, &inv);
 	}
 	free(names);
 }
@@ -190,9 +211,9 @@ sweep_feed(cbd_req *req)
 static void
 sweep_finish(cbd_req *req)
 {
-	req->op.sweep->ok = req->op.code == CB_OK;
+	sweep_of(req)->ok = req->op.code == CB_OK;
 	sweep_feed(req);
-	req->op.sweep->done(req);
+	sweep_of(req)->done(req);
 }
 
 /* keys_cb: an UNLINK of keys; unlink_cb: an UNLINK of a SCAN batch. */
@@ -206,7 +227,7 @@ keys_cb(void *arg, uint64_t tag, redisReply *r)
 		return;
 	}
 	if (ok) {
-		counted(req, &req->op.sweep->items[(uint32_t) tag], r);
+		counted(req, &sweep_of(req)->items[(uint32_t) tag], r);
 	}
 	if (req->op.code != CB_OK) {
 		sweep_finish(req);
@@ -227,7 +248,7 @@ unlink_cb(void *arg, uint64_t tag, redisReply *r)
 	if (req == NULL) {
 		return;
 	}
-	s = req->op.sweep;
+	s = sweep_of(req);
 	if (ok) {
 		counted(req, &s->items[s->next], r);
 	}
@@ -290,7 +311,7 @@ scan_cb(void *arg, uint64_t tag, redisReply *r)
 	if (req == NULL) {
 		return;
 	}
-	s = req->op.sweep;
+	s = sweep_of(req);
 	if (ok &&
 	    (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 	        r->element[0]->type != REDIS_REPLY_STRING ||
@@ -321,7 +342,7 @@ scan_cb(void *arg, uint64_t tag, redisReply *r)
 static void
 scan_step(cbd_req *req)
 {
-	cbd_sweep      *s = req->op.sweep;
+	cbd_sweep      *s = sweep_of(req);
 	cbd_redis_conn *c;
 	cbd_cmd         cmd;
 
@@ -334,7 +355,7 @@ scan_step(cbd_req *req)
 	cbd_cmd_str(&cmd, "MATCH");
 	cbd_cmd_str(&cmd, s->items[s->next].text);
 	cbd_cmd_str(&cmd, "COUNT");
-	cbd_cmd_int(&cmd, req->srv->cfg.redis.scan_count);
+	cbd_cmd_int(&cmd, cbd_req_config(req)->redis.scan_count);
 	(void) cbd_svc_send(req, c, scan_cb, 0, &cmd);
 }
 
@@ -343,7 +364,7 @@ scan_step(cbd_req *req)
 static void
 sweep_next(cbd_req *req)
 {
-	cbd_sweep      *s = req->op.sweep;
+	cbd_sweep      *s = sweep_of(req);
 	cbd_redis_conn *c;
 	cbd_cmd         cmd;
 	size_t          end;
@@ -377,14 +398,16 @@ sweep_next(cbd_req *req)
 void
 cbd_sweep_run(cbd_req *req, cbd_sweep *s, cbd_sweep_done_fn *done)
 {
-	req->op.sweep = s;
-	s->done       = done;
-	s->journal    = cbd_req_journaled(req) ? req->srv->journal : NULL;
+	cbd_env *env = cbd_svc_env(req);
+
+	req->op.task = s;
+	cbd_req_park(req, sweep_end, s);
+	s->done    = done;
+	s->journal = cbd_req_journaled(req) ? env->journal : NULL;
 	for (size_t i = 0; i < s->n; i++) {
 		if (i == 0 ||
 		    strcmp(s->items[i].ns, s->items[i - 1].ns) != 0) {
-			cbd_loader_invalidated(
-			    req->srv->loader, s->items[i].ns);
+			cbd_loader_invalidated(env->loader, s->items[i].ns);
 		}
 	}
 	sweep_next(req);

@@ -18,7 +18,7 @@ typedef void cbd_sweep_done_fn(cbd_req *req);
 /* cbd_sweep_alloc makes an empty plan; NULL when out of memory. */
 cbd_sweep *cbd_sweep_alloc(void);
 
-/* cbd_sweep_free frees a plan. NULL-safe. */
+/* cbd_sweep_free frees a plan not handed to cbd_sweep_run. NULL-safe. */
 void cbd_sweep_free(cbd_sweep *s);
 
 /* cbd_sweep_key adds the key "<prefix><ns>:<key>"; -1 when out of
@@ -37,7 +37,10 @@ int cbd_sweep_pattern(
  * will not store), UNLINKs the keys, then SCANs (COUNT scan_count) and
  * UNLINKs each pattern's keys, a batch at a time, so that Redis is never
  * blocked long. Counts invalidations per namespace. Calls done at the end,
- * or answers UNAVAILABLE itself when Redis is not there. Loop thread.
+ * or answers UNAVAILABLE itself when Redis is not there. The sweep is
+ * parked on req (request.h): when req is answered, by done or anything
+ * else, what did not finish goes to the journal (unless the journal is
+ * replaying it) and the sweep is freed. Loop thread.
  */
 void cbd_sweep_run(cbd_req *req, cbd_sweep *s, cbd_sweep_done_fn *done);
 

@@ -12,7 +12,6 @@
 #include "redis_pool.h"
 #include "request.h"
 #include "router.h"
-#include "server.h"
 
 /* Keys per replayed Delete, and how long a replay may take. */
 #define REPLAY_KEYS 256
@@ -45,11 +44,12 @@ typedef struct jbatch {
 } jbatch;
 
 struct cbd_journal {
-	cbd_server *srv;
-	jentry     *head;
-	size_t      items; /* records waiting (not those out for replay) */
-	size_t      max;
-	uint64_t    pause_until_us;
+	cbd_req_host   *host;  /* replays run as its requests */
+	cbd_redis_pool *redis; /* replays wait for it */
+	jentry         *head;
+	size_t          items; /* records waiting (not those out for replay) */
+	size_t          max;
+	uint64_t        pause_until_us;
 };
 
 static void
@@ -84,16 +84,18 @@ strv_push(strv *s, const char *text)
 }
 
 cb_status
-cbd_journal_alloc(cbd_journal **out, cbd_server *srv, size_t max_items)
+cbd_journal_alloc(cbd_journal **out, cbd_req_host *host, cbd_redis_pool *redis,
+    size_t max_items)
 {
 	cbd_journal *j = calloc(1, sizeof(*j));
 
 	if (j == NULL) {
 		return CB_RESOURCE_EXHAUSTED;
 	}
-	j->srv = srv;
-	j->max = max_items;
-	*out   = j;
+	j->host  = host;
+	j->redis = redis;
+	j->max   = max_items;
+	*out     = j;
 	return CB_OK;
 }
 
@@ -327,7 +329,7 @@ replay_submit(cbd_journal *j, jbatch *b)
 		method         = CBD_M_CACHE_DELETE;
 	}
 	b->e->replaying++;
-	rv = cbd_req_submit(j->srv, NULL, method, in, REPLAY_DEADLINE_MS,
+	rv = cbd_req_submit(j->host, NULL, method, in, REPLAY_DEADLINE_MS,
 	    CBD_SUBMIT_REPLAY, replay_done, b, why, sizeof(why));
 	if (rv == CB_OK) {
 		return;
@@ -416,7 +418,7 @@ cbd_journal_cron(cbd_journal *j)
 	jentry *next;
 
 	if (j->items == 0 || cbd_now_us() < j->pause_until_us ||
-	    cbd_redis_ready_count(j->srv->redis) == 0) {
+	    cbd_redis_ready_count(j->redis) == 0) {
 		return;
 	}
 	for (e = j->head; e != NULL; e = next) {

@@ -9,8 +9,9 @@
 
 #include <cachebroker/cachebroker.h>
 
-typedef struct cbd_server  cbd_server;
-typedef struct cbd_journal cbd_journal;
+typedef struct cbd_req_host   cbd_req_host;
+typedef struct cbd_redis_pool cbd_redis_pool;
+typedef struct cbd_journal    cbd_journal;
 
 /*
  * An invalidation that fails (Redis down, connection lost, deadline
@@ -30,8 +31,8 @@ typedef struct cbd_journal cbd_journal;
  */
 
 /* cbd_journal_alloc makes an empty journal of at most max_items. */
-CB_NODISCARD cb_status cbd_journal_alloc(
-    cbd_journal **out, cbd_server *srv, size_t max_items);
+CB_NODISCARD cb_status cbd_journal_alloc(cbd_journal **out, cbd_req_host *host,
+    cbd_redis_pool *redis, size_t max_items);
 
 /* cbd_journal_free frees it. NULL-safe. */
 void cbd_journal_free(cbd_journal *j);

@@ -15,59 +15,6 @@
 #include "log.h"
 #include "pem.h"
 #include "request.h"
-#include "server.h"
-
-/* outbox_cb sends every queued reply; runs on one of nng's threads. */
-static void
-outbox_cb(void *arg)
-{
-	cbd_server *srv = arg;
-	cbd_req    *list;
-
-	for (;;) {
-		pthread_mutex_lock(&srv->out_mtx);
-		list          = srv->out_head;
-		srv->out_head = srv->out_tail = NULL;
-		if (list == NULL) {
-			srv->out_busy = 0;
-		}
-		pthread_mutex_unlock(&srv->out_mtx);
-		if (list == NULL) {
-			return;
-		}
-		while (list != NULL) {
-			cbd_req *req = list;
-			list         = req->next;
-			req->next    = NULL;
-			cbd_req_transmit(req);
-		}
-	}
-}
-
-void
-cbd_listener_send(cbd_server *srv, cbd_req *req)
-{
-	int start;
-
-	req->next = NULL;
-	pthread_mutex_lock(&srv->out_mtx);
-	if (srv->out_head == NULL) {
-		srv->out_head = req;
-	} else {
-		srv->out_tail->next = req;
-	}
-	srv->out_tail = req;
-	start         = !srv->out_busy;
-	srv->out_busy = 1;
-	pthread_mutex_unlock(&srv->out_mtx);
-	if (start) {
-		/* A stopped aio (closing) runs nothing: cbd_listener_close
-		 * sends what is left. */
-		if (nng_aio_begin(srv->out_aio)) {
-			nng_aio_finish(srv->out_aio, 0);
-		}
-	}
-}
 
 int
 cbd_listener_tls_config(
@@ -166,17 +113,12 @@ cbd_listener_listen(nng_socket sock, const char *url, int ipc_mode,
 }
 
 cb_status
-cbd_listener_open(cbd_server *srv)
+cbd_listener_open(cbd_listener *ls, const cbd_config *cfg, cbd_req_host *host)
 {
-	const cbd_config *cfg = &srv->cfg;
-	int               rv;
+	int rv;
 
-	if (pthread_mutex_init(&srv->out_mtx, NULL) != 0 ||
-	    nng_aio_alloc(&srv->out_aio, outbox_cb, srv) != 0) {
-		return CB_RESOURCE_EXHAUSTED;
-	}
-
-	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
+	memset(ls, 0, sizeof(*ls));
+	if ((rv = nng_rep0_open(&ls->sock)) != 0) {
 		cbd_log_error(
 		    "nng: cannot open a rep0 socket: %s", nng_strerror(rv));
 		return CB_INTERNAL;
@@ -188,7 +130,7 @@ cbd_listener_open(cbd_server *srv)
 	 * grossly oversized one costs the sender its connection.
 	 */
 	rv = nng_socket_set_size(
-	    srv->sock, NNG_OPT_RECVMAXSZ, cfg->max_message_size * 2);
+	    ls->sock, NNG_OPT_RECVMAXSZ, cfg->max_message_size * 2);
 	if (rv != 0) {
 		cbd_log_error(
 		    "nng: cannot set the size limit: %s", nng_strerror(rv));
@@ -197,74 +139,73 @@ cbd_listener_open(cbd_server *srv)
 	/* One TLS config for every tls+tcp:// listener, the feed's too. */
 	if (cbd_config_tls_url(cfg) != NULL) {
 		char why[512];
-		if (cbd_listener_tls_config(
-		        cfg, &srv->tls, why, sizeof(why)) != 0) {
+		if (cbd_listener_tls_config(cfg, &ls->tls, why, sizeof(why)) !=
+		    0) {
 			cbd_log_error("TLS: %s", why);
 			return CB_UNAVAILABLE;
 		}
 	}
 	/* Before the listeners: it counts their connections. */
-	if (cbd_conns_alloc(&srv->conns, cfg->contexts,
+	if (cbd_conns_alloc(&ls->conns, cfg->contexts,
 	        cbd_listener_conn_limit(cfg),
 	        cfg->conn_reply_bytes) != CB_OK ||
-	    cbd_conns_watch(srv->conns, srv->sock, cfg->max_connections) !=
+	    cbd_conns_watch(ls->conns, ls->sock, cfg->max_connections) !=
 	        CB_OK) {
 		return CB_RESOURCE_EXHAUSTED;
 	}
+	host->conns = ls->conns;
 	for (size_t i = 0; i < cfg->n_listen; i++) {
-		cb_status st = cbd_listener_listen(srv->sock, cfg->listen[i],
-		    cfg->ipc_mode, srv->tls, &srv->listeners[i]);
+		cb_status st = cbd_listener_listen(ls->sock, cfg->listen[i],
+		    cfg->ipc_mode, ls->tls, &ls->listeners[i]);
 		if (st != CB_OK) {
 			return st;
 		}
-		srv->n_listeners++;
+		ls->n_listeners++;
 	}
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression): pointer array */
-	srv->reqs = calloc(cfg->contexts, sizeof(*srv->reqs));
-	if (srv->reqs == NULL) {
+	ls->reqs = calloc(cfg->contexts, sizeof(*ls->reqs));
+	if (ls->reqs == NULL) {
 		return CB_RESOURCE_EXHAUSTED;
 	}
 	for (uint32_t i = 0; i < cfg->contexts; i++) {
-		if (cbd_req_alloc(&srv->reqs[i], srv, srv->sock, i) != CB_OK) {
+		if (cbd_req_alloc(&ls->reqs[i], host, ls->sock, i) != CB_OK) {
 			cbd_log_error("nng: cannot create context %u", i);
 			return CB_RESOURCE_EXHAUSTED;
 		}
-		srv->n_reqs++;
+		ls->n_reqs++;
 	}
 	return CB_OK;
 }
 
 void
-cbd_listener_start(cbd_server *srv)
+cbd_listener_start(cbd_listener *ls)
 {
-	for (uint32_t i = 0; i < srv->n_reqs; i++) {
-		cbd_req_start(srv->reqs[i]);
+	for (uint32_t i = 0; i < ls->n_reqs; i++) {
+		cbd_req_start(ls->reqs[i]);
 	}
 }
 
 void
-cbd_listener_close(cbd_server *srv)
+cbd_listener_close(cbd_listener *ls)
 {
-	if (srv->out_aio != NULL) {
-		nng_aio_stop(srv->out_aio);
-		outbox_cb(srv); /* replies queued too late fail on send */
-		nng_aio_free(srv->out_aio);
-		srv->out_aio = NULL;
-		pthread_mutex_destroy(&srv->out_mtx);
-	}
 	/* Closing the socket closes its listeners and connections. */
-	if (srv->sock.id != 0) {
-		nng_close(srv->sock);
+	if (ls->sock.id != 0) {
+		nng_close(ls->sock);
+		ls->sock.id = 0;
 	}
-	for (uint32_t i = 0; i < srv->n_reqs; i++) {
-		cbd_req_free(srv->reqs[i]);
+	for (uint32_t i = 0; i < ls->n_reqs; i++) {
+		cbd_req_free(ls->reqs[i]);
 	}
-	free(srv->reqs);
-	srv->reqs   = NULL;
-	srv->n_reqs = 0;
+	free(ls->reqs);
+	ls->reqs   = NULL;
+	ls->n_reqs = 0;
 	/* After the contexts: their callbacks count in it. */
-	cbd_conns_free(srv->conns);
-	srv->conns = NULL;
+	cbd_conns_free(ls->conns);
+	ls->conns = NULL;
+	if (ls->tls != NULL) {
+		nng_tls_config_free(ls->tls); /* the listeners had their own */
+		ls->tls = NULL;
+	}
 }
 
 uint32_t

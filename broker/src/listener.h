@@ -8,18 +8,38 @@
 
 #include <cachebroker/cachebroker.h>
 
-typedef struct cbd_config cbd_config;
-typedef struct cbd_errors cbd_errors;
-typedef struct cbd_server cbd_server;
-typedef struct cbd_req    cbd_req;
+#include "config.h"
+
+typedef struct cbd_config   cbd_config;
+typedef struct cbd_errors   cbd_errors;
+typedef struct cbd_req      cbd_req;
+typedef struct cbd_req_host cbd_req_host;
+struct cbd_conns;
+
+/*
+ * The request side of nng: the rep0 socket, its listeners, the
+ * per-connection bounds and one request per context. Its storage is the
+ * caller's (the server's); it owns what it points to.
+ */
+typedef struct cbd_listener {
+	nng_socket        sock; /* rep0 */
+	nng_listener      listeners[CBD_MAX_LISTENERS];
+	size_t            n_listeners;
+	nng_tls_config   *tls;   /* tls+tcp:// listeners'; NULL: none */
+	struct cbd_conns *conns; /* per-connection bounds (conns.h) */
+	cbd_req         **reqs;  /* one per context */
+	uint32_t          n_reqs;
+} cbd_listener;
 
 /*
  * cbd_listener_open opens the rep0 socket with its size limit, starts one
- * listener per configured URL (IPC sockets get cfg.ipc_mode) and creates
- * cfg.contexts requests. Receives are not posted yet: see
- * cbd_listener_start. nng errors are logged here with their URL.
+ * listener per configured URL (IPC sockets get cfg.ipc_mode), sets
+ * host->conns and creates cfg.contexts requests of host. Receives are not
+ * posted yet: see cbd_listener_start. nng errors are logged here with
+ * their URL. On failure, cbd_listener_close undoes what was done.
  */
-CB_NODISCARD cb_status cbd_listener_open(cbd_server *srv);
+CB_NODISCARD cb_status cbd_listener_open(
+    cbd_listener *ls, const cbd_config *cfg, cbd_req_host *host);
 
 /*
  * cbd_listener_listen starts a listener of sock on url; an IPC socket file
@@ -50,16 +70,7 @@ int cbd_listener_tls_config(
 int cbd_listener_tls_check(const cbd_config *cfg, cbd_errors *errs);
 
 /* cbd_listener_start posts every context's first receive. */
-void cbd_listener_start(cbd_server *srv);
-
-/*
- * cbd_listener_send queues req, whose reply message is on its aio, for
- * nng_ctx_send on one of nng's threads. Replies finished together leave
- * together: one hand-off to nng for the whole batch, rather than one
- * nng_ctx_send per reply from the loop, each of which would wake one of
- * nng's sleeping threads to complete it. Loop thread.
- */
-void cbd_listener_send(cbd_server *srv, cbd_req *req);
+void cbd_listener_start(cbd_listener *ls);
 
 /* The least max_connection_requests = 0 (auto) gives a connection. */
 #define CBD_CONN_MIN_AUTO 64
@@ -71,7 +82,8 @@ void cbd_listener_send(cbd_server *srv, cbd_req *req);
 uint32_t cbd_listener_conn_limit(const cbd_config *cfg);
 
 /* cbd_listener_close closes the socket and frees the contexts (waiting
- * for their callbacks). NULL-safe parts; main thread. */
-void cbd_listener_close(cbd_server *srv);
+ * for their callbacks), the bounds and the TLS config. Main thread, after
+ * the outbox stopped. */
+void cbd_listener_close(cbd_listener *ls);
 
 #endif /* CBD_LISTENER_H */

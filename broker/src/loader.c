@@ -14,7 +14,6 @@
 #include "pb.h"
 #include "redis_pool.h"
 #include "request.h"
-#include "server.h"
 #include "stats.h"
 
 /*
@@ -33,7 +32,7 @@
  * not store: the next Fetch loads again.
  *
  * A load nobody waits for is abandoned: when the last waiter leaves
- * before the query ended (its deadline answered it: cbd_loader_unwait),
+ * before the query ended (its deadline answered it: flight_unwait),
  * the flight goes at once (the next Fetch of the key starts a new one)
  * and the pool drops its query, or cancels it on the server, so that it
  * holds no connection for the rest of its statement_timeout. A warm
@@ -73,12 +72,14 @@ typedef struct epoch_slot {
 } epoch_slot;
 
 struct cbd_loader {
-	cbd_server *srv;
-	cbd_flight *buckets[FLIGHT_BUCKETS];
-	size_t      n_flights;
-	epoch_slot  epochs[EPOCH_SLOTS];
-	size_t      n_epochs;
-	uint64_t    other_epoch; /* namespaces beyond the table share it */
+	cbd_db_pool    *db;    /* NULL: no database */
+	cbd_redis_pool *redis; /* where loads are stored */
+	cbd_stats      *stats; /* per-namespace counters */
+	cbd_flight     *buckets[FLIGHT_BUCKETS];
+	size_t          n_flights;
+	epoch_slot      epochs[EPOCH_SLOTS];
+	size_t          n_epochs;
+	uint64_t        other_epoch; /* namespaces beyond the table share it */
 };
 
 /* epoch_of finds the epoch of ns, or with create makes its slot (loads
@@ -103,15 +104,18 @@ epoch_of(cbd_loader *l, const char *ns, int create)
 }
 
 cb_status
-cbd_loader_alloc(cbd_loader **out, cbd_server *srv)
+cbd_loader_alloc(
+    cbd_loader **out, cbd_db_pool *db, cbd_redis_pool *redis, cbd_stats *stats)
 {
 	cbd_loader *l = calloc(1, sizeof(*l));
 
 	if (l == NULL) {
 		return CB_RESOURCE_EXHAUSTED;
 	}
-	l->srv = srv;
-	*out   = l;
+	l->db    = db;
+	l->redis = redis;
+	l->stats = stats;
+	*out     = l;
 	return CB_OK;
 }
 
@@ -132,12 +136,6 @@ cbd_loader_invalidated(cbd_loader *l, const char *ns)
 		 * too, so that the guard errs on the safe side. */
 		l->other_epoch++;
 	}
-}
-
-size_t
-cbd_loader_in_flight(const cbd_loader *l)
-{
-	return l->n_flights;
 }
 
 static void
@@ -162,29 +160,27 @@ flight_free(cbd_flight *f)
 	free(f);
 }
 
-void
-cbd_loader_unwait(cbd_req *req)
+/* flight_unwait is a waiter's park cleanup: it was answered by its
+ * deadline (or the drain) before the load ended. */
+static void
+flight_unwait(cbd_req *req, void *arg)
 {
-	cbd_flight *f = req->flight;
+	cbd_flight *f = arg;
 	cbd_req   **pp;
 
-	if (f == NULL) {
-		return;
-	}
 	for (pp = &f->waiters; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == req) {
 			*pp = req->next;
 			break;
 		}
 	}
-	req->next   = NULL;
-	req->flight = NULL;
+	req->next = NULL;
 	if (f->waiters == NULL && f->query != NULL && !f->own) {
 		/* Nobody is left to answer: the query goes (see the top).
 		 * A query running still stops in the database, not here. */
-		cbd_server *srv = f->loader->srv;
-		cbd_db_abandon(srv->db, f->query);
-		cbd_stats_ns(&srv->stats, f->r->ns)->loads_cancelled++;
+		cbd_loader *l = f->loader;
+		cbd_db_abandon(l->db, f->query);
+		cbd_stats_ns(l->stats, f->r->ns)->loads_cancelled++;
 		flight_unlink(f->loader, f);
 		flight_free(f);
 	}
@@ -204,7 +200,7 @@ flight_finish(cbd_flight *f)
 	while ((w = f->waiters) != NULL) {
 		f->waiters = w->next;
 		w->next    = NULL;
-		w->flight  = NULL;
+		cbd_req_unpark(w);
 		answer(w, f, f->code, f->msg, f->value, f->len,
 		    f->value != NULL ? f->ttl : 0);
 	}
@@ -232,8 +228,7 @@ store_cb(void *arg, uint64_t tag, redisReply *r)
 static int
 flight_store(cbd_flight *f)
 {
-	cbd_server     *srv    = f->loader->srv;
-	const char     *prefix = srv->cfg.redis.key_prefix;
+	const char     *prefix = f->pol->cfg->redis.key_prefix;
 	size_t          nslen  = strlen(f->r->ns);
 	const char     *value  = f->value;
 	size_t          len    = f->len;
@@ -243,7 +238,7 @@ flight_store(cbd_flight *f)
 	int             rv;
 
 	if (f->degraded || *epoch_of(f->loader, f->r->ns, 0) != f->epoch ||
-	    (c = cbd_redis_pick_key(srv->redis, f->hash)) == NULL) {
+	    (c = cbd_redis_pick_key(f->loader->redis, f->hash)) == NULL) {
 		return -1;
 	}
 	if (value == NULL) {
@@ -291,7 +286,7 @@ answer(cbd_req *req, cbd_flight *f, cb_status code, const char *msg,
 	if ((code == CB_UNAVAILABLE || code == CB_DEADLINE_EXCEEDED) &&
 	    f->stale != NULL) {
 		/* stale-if-error: an old answer beats none. */
-		cbd_stats_ns(&f->loader->srv->stats, f->r->ns)->stale_serves++;
+		cbd_stats_ns(f->loader->stats, f->r->ns)->stale_serves++;
 		req->x_cache = "stale";
 		code         = CB_OK;
 		value        = f->stale;
@@ -336,7 +331,7 @@ flight_done(
 {
 	cbd_flight   *f  = arg;
 	cbd_loader   *l  = f->loader;
-	cbd_ns_stats *ns = cbd_stats_ns(&l->srv->stats, f->r->ns);
+	cbd_ns_stats *ns = cbd_stats_ns(l->stats, f->r->ns);
 
 	f->query = NULL; /* the pool is done with it */
 	if (code == CB_OK) {
@@ -373,10 +368,9 @@ flight_done(
 void
 cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld)
 {
-	cbd_server         *srv = l->srv;
-	const cbd_resource *r   = ld->r;
-	uint64_t            h   = cbd_keys_hash(ld->key);
-	cbd_ns_stats       *ns  = cbd_stats_ns(&srv->stats, r->ns);
+	const cbd_resource *r  = ld->r;
+	uint64_t            h  = cbd_keys_hash(ld->key);
+	cbd_ns_stats       *ns = cbd_stats_ns(l->stats, r->ns);
 	cbd_flight         *f;
 	cb_status           rv;
 
@@ -396,12 +390,12 @@ cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld)
 			memcpy(f->stale, ld->stale, ld->stale_len);
 			f->stale_len = ld->stale_len;
 		}
-		req->next   = f->waiters;
-		f->waiters  = req;
-		req->flight = f;
+		req->next  = f->waiters;
+		f->waiters = req;
+		cbd_req_park(req, flight_unwait, f);
 		return;
 	}
-	if (srv->db == NULL) {
+	if (l->db == NULL) {
 		if (req != NULL) {
 			cbd_req_fail(
 			    req, CB_UNAVAILABLE, "no database configured");
@@ -435,7 +429,7 @@ cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld)
 	f->loader   = l;
 	f->t0_us    = cbd_now_us();
 	f->own      = req == NULL;
-	rv          = cbd_db_query(srv->db,
+	rv          = cbd_db_query(l->db,
 	             f->pol->stmt[cbd_policy_resource_index(f->pol, r)],
 	             f->pol->cfg->db.statement_timeout_ms, ld->values, r->n_params,
 	             flight_done, f, &f->query);
@@ -444,8 +438,8 @@ cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld)
 		 */
 		f->waiters = req;
 		if (req != NULL) {
-			req->next   = NULL;
-			req->flight = f;
+			req->next = NULL;
+			cbd_req_park(req, flight_unwait, f);
 		}
 		f->chain = l->buckets[h % FLIGHT_BUCKETS];
 		l->buckets[h % FLIGHT_BUCKETS] = f;
@@ -462,7 +456,7 @@ cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld)
 	l->n_flights++;
 	f->waiters = req;
 	if (req != NULL) {
-		req->next   = NULL;
-		req->flight = f;
+		req->next = NULL;
+		cbd_req_park(req, flight_unwait, f);
 	}
 }

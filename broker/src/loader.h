@@ -11,10 +11,12 @@
 
 #include "policy.h"
 
-typedef struct cbd_server cbd_server;
-typedef struct cbd_req    cbd_req;
-typedef struct cbd_loader cbd_loader;
-typedef struct cbd_flight cbd_flight;
+typedef struct cbd_req        cbd_req;
+typedef struct cbd_db_pool    cbd_db_pool;
+typedef struct cbd_redis_pool cbd_redis_pool;
+typedef struct cbd_stats      cbd_stats;
+typedef struct cbd_loader     cbd_loader;
+typedef struct cbd_flight     cbd_flight;
 
 /* What a loader stores for "no row", for negative_ttl: a value no loader
  * returns (loaders return JSON text, which has no NUL). Get and Fetch
@@ -22,8 +24,11 @@ typedef struct cbd_flight cbd_flight;
 #define CBD_NEGATIVE_VALUE "\0cachebroker:not-found"
 #define CBD_NEGATIVE_LEN (sizeof(CBD_NEGATIVE_VALUE) - 1)
 
-/* cbd_loader_alloc makes the flight table of srv. Loop thread. */
-CB_NODISCARD cb_status cbd_loader_alloc(cbd_loader **out, cbd_server *srv);
+/* cbd_loader_alloc makes the flight table: loads query db (NULL: none,
+ * Fetch misses answer UNAVAILABLE), are stored in redis and counted in
+ * stats, none of which it owns. Loop thread. */
+CB_NODISCARD cb_status cbd_loader_alloc(cbd_loader **out, cbd_db_pool *db,
+    cbd_redis_pool *redis, cbd_stats *stats);
 
 /* cbd_loader_free frees it. NULL-safe; no flight may be running (close
  * the database pool first: it completes them). */
@@ -55,10 +60,6 @@ typedef struct cbd_load {
  */
 void cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld);
 
-/* cbd_loader_unwait removes a waiting request (it was answered by its
- * deadline). Loop thread. */
-void cbd_loader_unwait(cbd_req *req);
-
 /*
  * cbd_loader_invalidated records that keys of namespace ns are being
  * invalidated: loads that started before will not store what they load
@@ -66,8 +67,5 @@ void cbd_loader_unwait(cbd_req *req);
  * invalidation that was answered OK. Loop thread.
  */
 void cbd_loader_invalidated(cbd_loader *l, const char *ns);
-
-/* cbd_loader_in_flight counts loads running. */
-size_t cbd_loader_in_flight(const cbd_loader *l);
 
 #endif /* CBD_LOADER_H */

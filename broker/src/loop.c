@@ -10,7 +10,19 @@
 #include <event2/event.h>
 
 #include "log.h"
-#include "request.h"
+
+/* loop_take empties the inbox: one lock per wake-up. */
+static cbd_job *
+loop_take(cbd_loop *l)
+{
+	cbd_job *list;
+
+	pthread_mutex_lock(&l->mtx);
+	list    = l->head;
+	l->head = l->tail = NULL;
+	pthread_mutex_unlock(&l->mtx);
+	return list;
+}
 
 /* loop_jobs runs a list of jobs taken from the inbox. */
 static void
@@ -29,50 +41,26 @@ loop_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	cbd_loop *l = arg;
 	uint64_t  n;
-	cbd_req  *list;
-	cbd_job  *jobs;
 
 	(void) what;
 	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN) {
 		cbd_log_error("loop: eventfd read: %s", strerror(errno));
 	}
-	/* Both lists in one critical section: one lock per wake-up. */
-	pthread_mutex_lock(&l->mtx);
-	list    = l->head;
-	l->head = l->tail = NULL;
-	jobs              = l->jobs;
-	l->jobs = l->jobs_tail = NULL;
-	pthread_mutex_unlock(&l->mtx);
-
-	while (list != NULL) {
-		cbd_req *req = list;
-		list         = req->next;
-		req->next    = NULL;
-		l->fn(req, l->arg);
-	}
-	loop_jobs(jobs);
+	loop_jobs(loop_take(l));
 }
 
 void
 cbd_loop_run_jobs(cbd_loop *l)
 {
-	cbd_job *jobs;
-
-	pthread_mutex_lock(&l->mtx);
-	jobs    = l->jobs;
-	l->jobs = l->jobs_tail = NULL;
-	pthread_mutex_unlock(&l->mtx);
-	loop_jobs(jobs);
+	loop_jobs(loop_take(l));
 }
 
 cb_status
-cbd_loop_init(cbd_loop *l, struct event_base *base, cbd_loop_fn *fn, void *arg)
+cbd_loop_init(cbd_loop *l, struct event_base *base)
 {
 	memset(l, 0, sizeof(*l));
 	l->efd  = -1;
 	l->base = base;
-	l->fn   = fn;
-	l->arg  = arg;
 	if (pthread_mutex_init(&l->mtx, NULL) != 0) {
 		return CB_INTERNAL;
 	}
@@ -120,39 +108,19 @@ loop_wake(cbd_loop *l)
 }
 
 void
-cbd_loop_post(cbd_loop *l, cbd_req *req)
-{
-	int was_empty;
-
-	req->next = NULL;
-	pthread_mutex_lock(&l->mtx);
-	was_empty = l->head == NULL && l->jobs == NULL;
-	if (l->head == NULL) {
-		l->head = req;
-	} else {
-		l->tail->next = req;
-	}
-	l->tail = req;
-	pthread_mutex_unlock(&l->mtx);
-	if (was_empty) {
-		loop_wake(l);
-	}
-}
-
-void
 cbd_loop_call(cbd_loop *l, cbd_job *job)
 {
 	int was_empty;
 
 	job->next = NULL;
 	pthread_mutex_lock(&l->mtx);
-	was_empty = l->head == NULL && l->jobs == NULL;
-	if (l->jobs == NULL) {
-		l->jobs = job;
+	was_empty = l->head == NULL;
+	if (l->head == NULL) {
+		l->head = job;
 	} else {
-		l->jobs_tail->next = job;
+		l->tail->next = job;
 	}
-	l->jobs_tail = job;
+	l->tail = job;
 	pthread_mutex_unlock(&l->mtx);
 	if (was_empty) {
 		loop_wake(l);

@@ -12,7 +12,6 @@
 #include "policy.h"
 #include "request.h"
 #include "router.h"
-#include "server.h"
 
 /* PostgreSQL's payloads are under 8000 bytes. */
 #define NOTIFY_MAX_PAYLOAD 8192
@@ -20,22 +19,24 @@
 #define NOTIFY_MAX_TARGET 1024
 
 struct cbd_notify {
-	cbd_server *srv;
-	int         listened; /* at least once */
-	uint64_t    count;
-	uint64_t    errors;
+	cbd_req_host *host;     /* events run as its requests */
+	cbd_journal  *journal;  /* plans what Redis missed */
+	int           listened; /* at least once */
+	uint64_t      count;
+	uint64_t      errors;
 };
 
 cb_status
-cbd_notify_alloc(cbd_notify **out, cbd_server *srv)
+cbd_notify_alloc(cbd_notify **out, cbd_req_host *host, cbd_journal *journal)
 {
 	cbd_notify *n = calloc(1, sizeof(*n));
 
 	if (n == NULL) {
 		return CB_RESOURCE_EXHAUSTED;
 	}
-	n->srv = srv;
-	*out   = n;
+	n->host    = host;
+	n->journal = journal;
+	*out       = n;
 	return CB_OK;
 }
 
@@ -115,7 +116,7 @@ cbd_notify_received(void *arg, const char *channel, const char *payload)
 	in.event    = (char *) event;
 	in.params   = ptrs;
 	in.n_params = np;
-	if (cbd_req_submit(n->srv, NULL, CBD_M_EVENT_PUBLISH, &in.base,
+	if (cbd_req_submit(n->host, NULL, CBD_M_EVENT_PUBLISH, &in.base,
 	        NOTIFY_DEADLINE_MS, 0, published, n, why,
 	        sizeof(why)) != CB_OK) {
 		n->errors++;
@@ -147,7 +148,7 @@ void
 cbd_notify_listening(void *arg)
 {
 	cbd_notify       *n   = arg;
-	const cbd_config *cfg = n->srv->policy->cfg; /* the rules in effect */
+	const cbd_config *cfg = n->host->policy->cfg; /* the rules in effect */
 	char              pat[NOTIFY_MAX_TARGET];
 	size_t            count = 0;
 
@@ -157,7 +158,7 @@ cbd_notify_listening(void *arg)
 			cover(cfg->events[e].targets[t], pat, sizeof(pat));
 			rest    = strchr(pat, ':'); /* checked at load */
 			*rest++ = '\0';
-			cbd_journal_plan(n->srv->journal, pat, rest,
+			cbd_journal_plan(n->journal, pat, rest,
 			    strpbrk(rest, "*?[") != NULL);
 			count++;
 		}

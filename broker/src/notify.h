@@ -8,8 +8,9 @@
 
 #include <cachebroker/cachebroker.h>
 
-typedef struct cbd_server cbd_server;
-typedef struct cbd_notify cbd_notify;
+typedef struct cbd_req_host cbd_req_host;
+typedef struct cbd_journal  cbd_journal;
+typedef struct cbd_notify   cbd_notify;
 
 /*
  *   trigger: pg_notify('cachebroker', '{"event":"users.updated",
@@ -25,8 +26,11 @@ typedef struct cbd_notify cbd_notify;
  * patterns are applied.
  */
 
-/* cbd_notify_alloc makes the receiver of srv. Loop thread. */
-CB_NODISCARD cb_status cbd_notify_alloc(cbd_notify **out, cbd_server *srv);
+/* cbd_notify_alloc makes the receiver: events run as internal requests
+ * of host, under the policy in effect; what Redis may have missed is
+ * planned in journal. Loop thread. */
+CB_NODISCARD cb_status cbd_notify_alloc(
+    cbd_notify **out, cbd_req_host *host, cbd_journal *journal);
 
 /* cbd_notify_free frees it. NULL-safe. */
 void cbd_notify_free(cbd_notify *n);

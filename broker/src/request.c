@@ -10,14 +10,11 @@
 #include <event2/event.h>
 
 #include "conns.h"
-#include "dedupe.h"
 #include "envelope.h"
-#include "invalidate.h"
-#include "listener.h"
-#include "loader.h"
 #include "log.h"
 #include "loop.h"
-#include "server.h"
+#include "outbox.h"
+#include "policy.h"
 #include "stats.h"
 
 /* Replies up to this size are packed on the stack. */
@@ -25,6 +22,8 @@
 
 static void req_aio_cb(void *arg);
 static void req_deadline_cb(evutil_socket_t fd, short what, void *arg);
+static void req_run_job(cbd_job *job);
+static void req_send_job(cbd_job *job);
 
 /* What an internal request has instead of an nng context. */
 typedef struct cbd_req_internal {
@@ -35,14 +34,15 @@ typedef struct cbd_req_internal {
 } cbd_req_internal;
 
 cb_status
-cbd_req_alloc(cbd_req **out, cbd_server *srv, nng_socket sock, uint32_t index)
+cbd_req_alloc(
+    cbd_req **out, cbd_req_host *host, nng_socket sock, uint32_t index)
 {
 	cbd_req *req;
 
 	if ((req = calloc(1, sizeof(*req))) == NULL) {
 		return CB_RESOURCE_EXHAUSTED;
 	}
-	req->srv   = srv;
+	req->host  = host;
 	req->index = index;
 	if (nng_aio_alloc(&req->aio, req_aio_cb, req) != 0) {
 		goto fail;
@@ -50,7 +50,7 @@ cbd_req_alloc(cbd_req **out, cbd_server *srv, nng_socket sock, uint32_t index)
 	if (nng_ctx_open(&req->ctx, sock) != 0) {
 		goto fail;
 	}
-	if ((req->timer = evtimer_new(srv->base, req_deadline_cb, req)) ==
+	if ((req->timer = evtimer_new(host->base, req_deadline_cb, req)) ==
 	    NULL) {
 		goto fail;
 	}
@@ -61,10 +61,27 @@ fail:
 	return CB_RESOURCE_EXHAUSTED;
 }
 
+/* req_unpark runs the park cleanup of a request answered or dropped
+ * while parked. */
+static void
+req_unpark(cbd_req *req)
+{
+	cbd_req_cancel_fn *fn = req->park_fn;
+
+	if (fn != NULL) {
+		req->park_fn = NULL;
+		fn(req, req->park_arg);
+		req->park_arg = NULL;
+	}
+}
+
 /* req_reset frees what the last request owned. */
 static void
 req_reset(cbd_req *req)
 {
+	req_unpark(req);
+	req->watch_fn  = NULL;
+	req->watch_arg = NULL;
 	if (req->in != NULL) {
 		protobuf_c_message_free_unpacked(req->in, NULL);
 		req->in = NULL;
@@ -74,7 +91,6 @@ req_reset(cbd_req *req)
 	if (req->op.resp != NULL) {
 		protobuf_c_message_free_unpacked(req->op.resp, NULL);
 	}
-	cbd_sweep_free(req->op.sweep);
 	memset(&req->op, 0, sizeof(req->op));
 	req->method  = NULL;
 	req->x_cache = NULL;
@@ -135,12 +151,18 @@ req_close_pipe(uint32_t pipe, const char *why)
 	(void) nng_pipe_close(p);
 }
 
-void
-cbd_req_transmit(cbd_req *req)
+/*
+ * req_transmit hands req's reply (on its aio) to nng_ctx_send with the
+ * time it may wait for its connection, and counts it queued there; a
+ * connection over its reply bytes is closed. nng's thread: the outbox or
+ * the request's own callback.
+ */
+static void
+req_transmit(cbd_req *req)
 {
-	cbd_server  *srv  = req->srv;
-	uint64_t     now  = cbd_now_us();
-	nng_duration wait = CBD_REQ_SEND_FLOOR_MS;
+	cbd_req_host *host = req->host;
+	uint64_t      now  = cbd_now_us();
+	nng_duration  wait = CBD_REQ_SEND_FLOOR_MS;
 
 	if (req->shed) {
 		/* Refused for holding too much: only if the connection takes
@@ -154,7 +176,7 @@ cbd_req_transmit(cbd_req *req)
 	nng_aio_set_timeout(req->aio, wait);
 	if (req->pipe != 0) {
 		req->qlen = nng_msg_len(nng_aio_get_msg(req->aio));
-		if (cbd_conns_queue(srv->conns, req->pipe, req->qlen)) {
+		if (cbd_conns_queue(host->conns, req->pipe, req->qlen)) {
 			req_close_pipe(req->pipe,
 			    "its unread replies exceed "
 			    "max_connection_reply_bytes");
@@ -169,6 +191,13 @@ cbd_req_start(cbd_req *req)
 	req_recv(req);
 }
 
+/* The outbox's job: send the reply on nng's thread. */
+static void
+req_send_job(cbd_job *job)
+{
+	req_transmit((cbd_req *) (void *) job);
+}
+
 /*
  * req_send packs and sends the reply and records the call. Called by the
  * current owner: nng's callback for early errors, the loop otherwise.
@@ -177,8 +206,8 @@ static void
 req_send(cbd_req *req, cb_status code, const char *message,
     const void *payload, size_t plen)
 {
-	cbd_server *srv = req->srv;
-	nng_msg    *msg;
+	cbd_req_host *host = req->host;
+	nng_msg      *msg;
 	int id = req->method != NULL ? req->method->id : CBD_METHOD_UNKNOWN;
 
 	if (req->internal != NULL) {
@@ -186,14 +215,14 @@ req_send(cbd_req *req, cb_status code, const char *message,
 		void            *arg  = req->internal->arg;
 		/* Idle before the callback, which may submit again. */
 		req_reset(req);
-		req->state         = CBD_REQ_IDLE;
-		req->next          = srv->idle_internal;
-		srv->idle_internal = req;
+		req->state          = CBD_REQ_IDLE;
+		req->next           = host->idle_internal;
+		host->idle_internal = req;
 		done(arg, code, message, payload, plen);
 		return;
 	}
 	cbd_stats_record_call(
-	    &srv->stats, id, code, cbd_now_us() - req->t_start_us);
+	    host->stats, id, code, cbd_now_us() - req->t_start_us);
 	if (cbd_envelope_pack(&msg, code, message, payload, plen,
 	        code == CB_OK ? req->x_cache : NULL) != CB_OK &&
 	    cbd_envelope_pack(&msg, CB_RESOURCE_EXHAUSTED,
@@ -202,21 +231,22 @@ req_send(cbd_req *req, cb_status code, const char *message,
 		 * answers for us. */
 		req_reset(req);
 		if (req->pipe != 0) {
-			(void) cbd_conns_rele(srv->conns, req->pipe, 0, 1, 0);
+			(void) cbd_conns_rele(host->conns, req->pipe, 0, 1, 0);
 		}
-		atomic_fetch_sub(&srv->in_flight, 1);
+		atomic_fetch_sub(&host->in_flight, 1);
 		req_recv(req);
 		return;
 	}
 	req_reset(req);
 	nng_aio_set_msg(req->aio, msg);
 	if (req->state == CBD_REQ_WORK) {
-		req->state = CBD_REQ_SEND;
-		cbd_listener_send(srv, req);
+		req->state  = CBD_REQ_SEND;
+		req->job.fn = req_send_job;
+		cbd_outbox_push(host->outbox, &req->job);
 		return;
 	}
 	req->state = CBD_REQ_SEND;
-	cbd_req_transmit(req);
+	req_transmit(req);
 }
 
 /* req_reject answers from nng's thread, before the loop saw the request. */
@@ -240,29 +270,29 @@ req_deadline_ms(const cbd_limits *lim, uint32_t asked)
 static void
 req_received(cbd_req *req, nng_msg *msg)
 {
-	cbd_server *srv = req->srv;
-	size_t      len = nng_msg_len(msg);
-	cbd_limits  lim;
-	char        why[256];
-	cb_status   rv;
+	cbd_req_host *host = req->host;
+	size_t        len  = nng_msg_len(msg);
+	cbd_limits    lim;
+	char          why[256];
+	cb_status     rv;
 
 	req->t_start_us = cbd_now_us();
 	req->pipe       = nng_msg_get_pipe(msg).id;
-	atomic_fetch_add(&srv->in_flight, 1);
-	if (req->pipe != 0 && cbd_conns_hold(srv->conns, req->pipe)) {
+	atomic_fetch_add(&host->in_flight, 1);
+	if (req->pipe != 0 && cbd_conns_hold(host->conns, req->pipe)) {
 		nng_msg_free(msg);
 		req->shed = 1;
 		req_reject(req, CB_RESOURCE_EXHAUSTED,
 		    "too many requests in flight on this connection");
 		return;
 	}
-	if (atomic_load(&srv->draining)) {
+	if (atomic_load(&host->draining)) {
 		nng_msg_free(msg);
 		req_reject(req, CB_UNAVAILABLE, "broker is shutting down");
 		return;
 	}
 	/* The limits in effect; the policy itself is the loop's (run). */
-	cbd_limits_read(&srv->limits, &lim);
+	cbd_limits_read(host->limits, &lim);
 	rv = cbd_router_decode(&lim, NULL, nng_msg_body(msg), len, &req->env,
 	    &req->method, &req->in, why, sizeof(why));
 	nng_msg_free(msg);
@@ -272,8 +302,9 @@ req_received(cbd_req *req, nng_msg *msg)
 	}
 	req->deadline_us = req->t_start_us +
 	    req_deadline_ms(&lim, req->env->deadline_ms) * 1000u;
-	req->state = CBD_REQ_WORK;
-	cbd_loop_post(&srv->loop, req);
+	req->state  = CBD_REQ_WORK;
+	req->job.fn = req_run_job;
+	cbd_loop_call(host->loop, &req->job);
 }
 
 static void
@@ -307,14 +338,14 @@ req_aio_cb(void *arg)
 		 * means a client that does not read: close it, which also
 		 * frees the contexts of its other queued replies. */
 		if (req->pipe != 0 &&
-		    cbd_conns_rele(req->srv->conns, req->pipe, req->qlen,
+		    cbd_conns_rele(req->host->conns, req->pipe, req->qlen,
 		        rv != 0 && rv != NNG_ECLOSED,
 		        rv == NNG_ETIMEDOUT && !req->shed)) {
 			req_close_pipe(req->pipe,
 			    "a reply waited out its deadline unread");
 		}
 		req->pipe = 0;
-		atomic_fetch_sub(&req->srv->in_flight, 1);
+		atomic_fetch_sub(&req->host->in_flight, 1);
 		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
 			req->state = CBD_REQ_IDLE;
 			return;
@@ -327,38 +358,31 @@ req_aio_cb(void *arg)
 }
 
 /*
- * req_complete answers req and every request waiting on its request_id
- * with the same result. payload stays the caller's.
+ * req_complete answers req: stops its deadline, ends its park, tells its
+ * watcher, sends. payload stays the caller's.
  */
 static void
 req_complete(cbd_req *req, cb_status code, const char *message,
     const void *payload, size_t plen)
 {
-	cbd_server *srv     = req->srv;
-	cbd_req    *waiters = NULL;
+	cbd_req_watch_fn *watch = req->watch_fn;
 
 	evtimer_del(req->timer);
 	req->gen++;
-	if (req->flight != NULL) {
-		cbd_loader_unwait(req);
-	}
-	if (req->waiting != NULL) {
-		cbd_dedupe_unwait(req->waiting, req);
-		req->waiting = NULL;
-	}
-	if (req->dedupe != NULL) {
-		waiters = cbd_dedupe_complete(srv->dedupe, req->dedupe, code,
-		    payload, plen, cbd_now_us());
-		req->dedupe = NULL;
+	req_unpark(req);
+	if (watch != NULL) {
+		req->watch_fn = NULL;
+		watch(req, req->watch_arg, code, message, payload, plen);
+		req->watch_arg = NULL;
 	}
 	req_send(req, code, message, payload, plen);
-	while (waiters != NULL) {
-		cbd_req *w = waiters;
-		waiters    = w->next;
-		w->next    = NULL;
-		w->waiting = NULL;
-		req_complete(w, code, message, payload, plen);
-	}
+}
+
+void
+cbd_req_answer(cbd_req *req, cb_status code, const char *message,
+    const void *payload, size_t plen)
+{
+	req_complete(req, code, message, payload, plen);
 }
 
 void
@@ -405,6 +429,40 @@ cbd_req_fail(cbd_req *req, cb_status code, const char *fmt, ...)
 	cbd_req_finish(req, code, msg, NULL);
 }
 
+void
+cbd_req_park(cbd_req *req, cbd_req_cancel_fn *fn, void *arg)
+{
+	req->park_fn  = fn;
+	req->park_arg = arg;
+}
+
+void
+cbd_req_unpark(cbd_req *req)
+{
+	req->park_fn  = NULL;
+	req->park_arg = NULL;
+}
+
+void
+cbd_req_watch(cbd_req *req, cbd_req_watch_fn *fn, void *arg)
+{
+	req->watch_fn  = fn;
+	req->watch_arg = arg;
+}
+
+const cbd_config *
+cbd_req_config(const cbd_req *req)
+{
+	return req->pol->cfg;
+}
+
+void
+cbd_req_run_method(cbd_req *req, void *arg)
+{
+	(void) arg;
+	req->method->run(req);
+}
+
 static void
 req_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -417,19 +475,25 @@ req_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	    (unsigned long long) ((cbd_now_us() - req->t_start_us) / 1000));
 }
 
-void
-cbd_req_run(cbd_req *req, void *arg)
+/* req_run_job is the loop's inbox job: takes a policy hold, arms the
+ * deadline and dispatches. Loop thread. */
+static void
+req_run_job(cbd_job *job)
 {
-	cbd_server    *srv = arg;
-	uint64_t       now = cbd_now_us();
+	cbd_req       *req  = (cbd_req *) (void *) job;
+	cbd_req_host  *host = req->host;
+	uint64_t       now  = cbd_now_us();
 	uint64_t       left;
 	struct timeval tv;
-	const uint8_t *stored;
-	size_t         stored_len;
 
 	if (req->pol == NULL) {
 		/* A client's request runs on the policy in effect now. */
-		req->pol = cbd_policy_hold(srv->policy);
+		req->pol = cbd_policy_hold(host->policy);
+	}
+	if (atomic_load(&host->closing)) {
+		/* Posted as the loop stopped: answered, never run. */
+		cbd_req_fail(req, CB_UNAVAILABLE, "broker shutting down");
+		return;
 	}
 	if (now >= req->deadline_us) {
 		cbd_req_fail(req, CB_DEADLINE_EXCEEDED,
@@ -440,36 +504,23 @@ cbd_req_run(cbd_req *req, void *arg)
 	tv.tv_sec  = (time_t) (left / 1000000u);
 	tv.tv_usec = (suseconds_t) (left % 1000000u);
 	evtimer_add(req->timer, &tv);
-
-	if (req->method->mutating && req->env->request_id[0] != '\0') {
-		switch (cbd_dedupe_begin(
-		    srv->dedupe, req, now, &stored, &stored_len)) {
-		case CBD_DEDUPE_REPLAY:
-			req_complete(req, CB_OK, NULL, stored, stored_len);
-			return;
-		case CBD_DEDUPE_WAIT:
-			return; /* answered with the first one's result */
-		default:
-			break;
-		}
-	}
-	req->method->run(req);
+	host->dispatch(req, host->dispatch_arg);
 }
 
 /* internal_get takes an idle internal request or makes one. */
 static cbd_req *
-internal_get(cbd_server *srv)
+internal_get(cbd_req_host *host)
 {
-	cbd_req *req = srv->idle_internal;
+	cbd_req *req = host->idle_internal;
 
 	if (req != NULL) {
-		srv->idle_internal = req->next;
-		req->next          = NULL;
+		host->idle_internal = req->next;
+		req->next           = NULL;
 		return req;
 	}
 	if ((req = calloc(1, sizeof(*req))) == NULL ||
 	    (req->internal = calloc(1, sizeof(*req->internal))) == NULL ||
-	    (req->timer = evtimer_new(srv->base, req_deadline_cb, req)) ==
+	    (req->timer = evtimer_new(host->base, req_deadline_cb, req)) ==
 	        NULL) {
 		if (req != NULL) {
 			free(req->internal);
@@ -477,10 +528,10 @@ internal_get(cbd_server *srv)
 		free(req);
 		return NULL;
 	}
-	req->srv           = srv;
+	req->host          = host;
 	req->index         = UINT32_MAX;
-	req->internal->all = srv->all_internal;
-	srv->all_internal  = req;
+	req->internal->all = host->all_internal;
+	host->all_internal = req;
 	return req;
 }
 
@@ -512,7 +563,7 @@ internal_encode(int method, const ProtobufCMessage *payload,
 }
 
 cb_status
-cbd_req_submit(cbd_server *srv, cbd_policy *pol, int method,
+cbd_req_submit(cbd_req_host *host, cbd_policy *pol, int method,
     const ProtobufCMessage *payload, uint64_t deadline_ms, unsigned flags,
     cbd_req_done_fn *done, void *arg, char *why, size_t whylen)
 {
@@ -523,22 +574,22 @@ cbd_req_submit(cbd_server *srv, cbd_policy *pol, int method,
 
 	if ((buf = internal_encode(method, payload, deadline_ms, &len)) ==
 	        NULL ||
-	    (req = internal_get(srv)) == NULL) {
+	    (req = internal_get(host)) == NULL) {
 		free(buf);
 		snprintf(why, whylen, "broker out of memory");
 		return CB_RESOURCE_EXHAUSTED;
 	}
 	if (pol == NULL) {
-		pol = srv->policy;
+		pol = host->policy;
 	}
 	/* On the loop: checked whole, against the policy it will run on. */
 	rv = cbd_router_decode(&pol->limits, pol->cfg, buf, len, &req->env,
 	    &req->method, &req->in, why, whylen);
 	free(buf);
 	if (rv != CB_OK) {
-		req->method        = NULL;
-		req->next          = srv->idle_internal;
-		srv->idle_internal = req;
+		req->method         = NULL;
+		req->next           = host->idle_internal;
+		host->idle_internal = req;
 		return rv;
 	}
 	req->internal->done  = done;
@@ -548,8 +599,9 @@ cbd_req_submit(cbd_server *srv, cbd_policy *pol, int method,
 	req->t_start_us      = cbd_now_us();
 	req->deadline_us     = req->t_start_us + deadline_ms * 1000u;
 	req->state           = CBD_REQ_WORK;
+	req->job.fn          = req_run_job;
 	/* Through the inbox: done never runs inside this call. */
-	cbd_loop_post(&srv->loop, req);
+	cbd_loop_call(host->loop, &req->job);
 	return CB_OK;
 }
 
@@ -561,9 +613,9 @@ cbd_req_journaled(const cbd_req *req)
 }
 
 void
-cbd_req_internal_cancel(cbd_server *srv)
+cbd_req_internal_cancel(cbd_req_host *host)
 {
-	for (cbd_req *req = srv->all_internal; req != NULL;
+	for (cbd_req *req = host->all_internal; req != NULL;
 	     req          = req->internal->all) {
 		if (req->state == CBD_REQ_WORK) {
 			/* Its callback runs now, while its owner exists. */
@@ -574,15 +626,15 @@ cbd_req_internal_cancel(cbd_server *srv)
 }
 
 void
-cbd_req_internal_free(cbd_server *srv)
+cbd_req_internal_free(cbd_req_host *host)
 {
-	cbd_req *req = srv->all_internal;
+	cbd_req *req = host->all_internal;
 
 	while (req != NULL) {
 		cbd_req *next = req->internal->all;
 		cbd_req_free(req);
 		req = next;
 	}
-	srv->all_internal  = NULL;
-	srv->idle_internal = NULL;
+	host->all_internal  = NULL;
+	host->idle_internal = NULL;
 }

@@ -12,16 +12,18 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "db_pool.h"
+#include "conns.h"
 #include "dedupe.h"
-#include "journal.h"
+#include "dispatch.h"
 #include "feed.h"
 #include "http.h"
-#include "conns.h"
 #include "ipcguard.h"
+#include "journal.h"
 #include "listener.h"
 #include "loader.h"
 #include "log.h"
 #include "notify.h"
+#include "outbox.h"
 #include "redis_pool.h"
 #include "request.h"
 #include "sdnotify.h"
@@ -44,9 +46,9 @@ server_status(cbd_server *srv, char *buf, size_t cap)
 		    cbd_db_ready_count(srv->db), srv->cfg.db.connections);
 	}
 	snprintf(buf, cap, "%s; redis %zu/%u ready; %s; %u in flight%s%s",
-	    atomic_load(&srv->draining) ? "draining" : "serving",
+	    atomic_load(&srv->host.draining) ? "draining" : "serving",
 	    cbd_redis_ready_count(srv->redis), srv->cfg.redis.connections, db,
-	    atomic_load(&srv->in_flight),
+	    atomic_load(&srv->host.in_flight),
 	    srv->reload_note[0] != '\0' ? "; " : "", srv->reload_note);
 }
 
@@ -81,13 +83,13 @@ server_cron_cb(evutil_socket_t fd, short what, void *arg)
 	cbd_journal_cron(srv->journal);
 	cbd_ipcguard_cron(srv->ipcguard, now);
 	server_sdnotify(srv, now);
-	if (!atomic_load(&srv->draining)) {
+	if (!atomic_load(&srv->host.draining)) {
 		cbd_warmer_cron(srv->warmer);
 	}
-	if (!atomic_load(&srv->draining)) {
+	if (!atomic_load(&srv->host.draining)) {
 		return;
 	}
-	left = atomic_load(&srv->in_flight);
+	left = atomic_load(&srv->host.in_flight);
 	if (left == 0) {
 		cbd_log_info("drained, exiting");
 		event_base_loopbreak(srv->base);
@@ -152,9 +154,9 @@ server_zone(const char *zone)
 static void
 server_publish(cbd_server *srv, cbd_policy *pol)
 {
-	cbd_policy *old = srv->policy;
+	cbd_policy *old = srv->host.policy;
 
-	srv->policy = pol;
+	srv->host.policy = pol;
 	cbd_limits_publish(&srv->limits, &pol->limits);
 	cbd_log_set_level(pol->cfg->log_level);
 	/* Whatever holds the old one finishes on it; the last frees it. */
@@ -185,7 +187,7 @@ server_reload(cbd_server *srv)
 		cbd_config_pin(&next, &srv->cfg, &notes, &errs);
 	}
 	if (errs.count == 0 &&
-	    cbd_policy_alloc(&pol, &next, srv->policy) != CB_OK) {
+	    cbd_policy_alloc(&pol, &next, srv->host.policy) != CB_OK) {
 		cbd_errors_add(&errs, path, 0, "out of memory");
 	}
 	if (errs.count == 0 && server_statements(srv, pol) != CB_OK) {
@@ -200,7 +202,7 @@ server_reload(cbd_server *srv)
 		cbd_log_error("reload: %s: %d error%s; the configuration in "
 		              "effect is unchanged (policy generation %llu)",
 		    path, errs.count, errs.count == 1 ? "" : "s",
-		    (unsigned long long) srv->policy->gen);
+		    (unsigned long long) srv->host.policy->gen);
 		snprintf(srv->reload_note, sizeof(srv->reload_note),
 		    "reload rejected (%d error%s)", errs.count,
 		    errs.count == 1 ? "" : "s");
@@ -236,21 +238,22 @@ server_signal_cb(evutil_socket_t sig, short what, void *arg)
 		server_reload(srv);
 		return;
 	}
-	if (atomic_load(&srv->draining)) {
+	if (atomic_load(&srv->host.draining)) {
 		cbd_log_warning("second %s: exiting without waiting",
 		    sig == SIGINT ? "SIGINT" : "SIGTERM");
 		event_base_loopbreak(srv->base);
 		return;
 	}
 	cbd_log_info("%s: draining %u requests in flight (at most %llu ms)",
-	    sig == SIGINT ? "SIGINT" : "SIGTERM", atomic_load(&srv->in_flight),
-	    (unsigned long long) srv->policy->cfg->drain_timeout_ms);
+	    sig == SIGINT ? "SIGINT" : "SIGTERM",
+	    atomic_load(&srv->host.in_flight),
+	    (unsigned long long) srv->host.policy->cfg->drain_timeout_ms);
 	/* Listeners stay open: closing one closes its connections, and the
 	 * replies of the requests in flight would be lost. New requests are
 	 * refused with UNAVAILABLE instead (request.c). */
-	atomic_store(&srv->draining, 1);
+	atomic_store(&srv->host.draining, 1);
 	srv->drain_until_us =
-	    cbd_now_us() + srv->policy->cfg->drain_timeout_ms * 1000;
+	    cbd_now_us() + srv->host.policy->cfg->drain_timeout_ms * 1000;
 	server_status(srv, status, sizeof(status));
 	cbd_sdnotify_stopping(&srv->sd, status);
 }
@@ -293,9 +296,9 @@ server_guard(cbd_server *srv)
 	if ((rv = cbd_ipcguard_alloc(&srv->ipcguard)) != CB_OK) {
 		return rv;
 	}
-	for (size_t i = 0; i < srv->n_listeners; i++) {
-		if ((rv = cbd_ipcguard_watch(srv->ipcguard, srv->sock,
-		         &srv->listeners[i], srv->cfg.listen[i],
+	for (size_t i = 0; i < srv->ls.n_listeners; i++) {
+		if ((rv = cbd_ipcguard_watch(srv->ipcguard, srv->ls.sock,
+		         &srv->ls.listeners[i], srv->cfg.listen[i],
 		         srv->cfg.ipc_mode, server_probe_open)) != CB_OK) {
 			return rv;
 		}
@@ -307,7 +310,86 @@ server_guard(cbd_server *srv)
 	/* The watches no longer move: a connection refused for
 	 * max_connections, which never reaches ADD_POST, proves its
 	 * listener alive too. */
-	cbd_conns_seen(srv->conns, cbd_ipcguard_seen, srv->ipcguard);
+	cbd_conns_seen(srv->ls.conns, cbd_ipcguard_seen, srv->ipcguard);
+	return CB_OK;
+}
+
+/* server_host fills what the requests share, before the first one. */
+static void
+server_host(cbd_server *srv)
+{
+	cbd_req_host *h = &srv->host;
+
+	h->base         = srv->base;
+	h->loop         = &srv->loop;
+	h->outbox       = srv->outbox;
+	h->stats        = &srv->stats;
+	h->limits       = &srv->limits;
+	h->dispatch     = cbd_dispatch;
+	h->dispatch_arg = srv->dedupe;
+	h->env          = &srv->env;
+}
+
+/* server_env fills what the methods use, once every module exists. */
+static void
+server_env(cbd_server *srv)
+{
+	cbd_env *e = &srv->env;
+
+	e->host     = &srv->host;
+	e->cfg      = &srv->cfg;
+	e->redis    = srv->redis;
+	e->db       = srv->db;
+	e->loader   = srv->loader;
+	e->journal  = srv->journal;
+	e->notify   = srv->notify;
+	e->warmer   = srv->warmer;
+	e->feed     = srv->feed;
+	e->ipcguard = srv->ipcguard;
+	e->conns    = srv->ls.conns;
+	e->dedupe   = srv->dedupe;
+	e->contexts = srv->ls.n_reqs;
+	e->start_us = srv->start_us;
+}
+
+/* server_modules creates the modules, each with its collaborators. */
+static cb_status
+server_modules(cbd_server *srv)
+{
+	cbd_config   *cfg = &srv->cfg;
+	cbd_warm_deps wd;
+	cb_status     rv;
+
+	if ((rv = cbd_redis_pool_open(&srv->redis, srv->base, &cfg->redis)) !=
+	        CB_OK ||
+	    (rv = cbd_journal_alloc(&srv->journal, &srv->host, srv->redis,
+	         cfg->redis.journal_size)) != CB_OK ||
+	    (cfg->db.notify_channel[0] != '\0' &&
+	        (rv = cbd_notify_alloc(
+	             &srv->notify, &srv->host, srv->journal)) != CB_OK) ||
+	    (cfg->db.enabled &&
+	        (rv = cbd_db_pool_open(&srv->db, srv->base, cfg,
+	             cbd_notify_received, cbd_notify_listening,
+	             srv->notify)) != CB_OK) ||
+	    (rv = cbd_loader_alloc(
+	         &srv->loader, srv->db, srv->redis, &srv->stats)) != CB_OK ||
+	    (rv = server_statements(srv, srv->host.policy)) != CB_OK) {
+		return rv;
+	}
+	wd.host     = &srv->host;
+	wd.db       = srv->db;
+	wd.redis    = srv->redis;
+	wd.journal  = srv->journal;
+	wd.notify   = srv->notify;
+	wd.start_us = srv->start_us;
+	if ((rv = cbd_warmer_alloc(&srv->warmer, &wd)) != CB_OK ||
+	    (rv = cbd_listener_open(&srv->ls, cfg, &srv->host)) != CB_OK ||
+	    (rv = cbd_feed_open(&srv->feed, cfg, srv->ls.tls)) != CB_OK ||
+	    (rv = server_guard(srv)) != CB_OK ||
+	    (rv = cbd_http_open(&srv->http, cfg->http, &srv->host,
+	         srv->db != NULL)) != CB_OK) {
+		return rv;
+	}
 	return CB_OK;
 }
 
@@ -327,51 +409,40 @@ cbd_server_open(cbd_server **out, cbd_config *cfg)
 	/* The policy gets the sections and its own copy of the settings;
 	 * srv->cfg keeps the restart-only ones. */
 	if (cbd_config_split(&srv->cfg, &pcfg) != 0 ||
-	    cbd_policy_alloc(&srv->policy, &pcfg, NULL) != CB_OK) {
+	    cbd_policy_alloc(&srv->host.policy, &pcfg, NULL) != CB_OK) {
 		cbd_config_fini(&pcfg);
 		cbd_config_fini(&srv->cfg);
 		free(srv);
 		cbd_log_error("cannot start: out of memory");
 		return CB_RESOURCE_EXHAUSTED;
 	}
-	cbd_limits_publish(&srv->limits, &srv->policy->limits);
+	cbd_limits_publish(&srv->limits, &srv->host.policy->limits);
 	srv->start_us = cbd_now_us();
 	cbd_stats_init(&srv->stats);
-	atomic_init(&srv->draining, 0);
-	atomic_init(&srv->in_flight, 0);
+	atomic_init(&srv->host.draining, 0);
+	atomic_init(&srv->host.closing, 0);
+	atomic_init(&srv->host.in_flight, 0);
 	cbd_sdnotify_init(&srv->sd);
 
 	if ((srv->base = event_base_new()) == NULL) {
 		rv = CB_INTERNAL;
 		goto fail;
 	}
-	if ((rv = cbd_loop_init(&srv->loop, srv->base, cbd_req_run, srv)) !=
-	        CB_OK ||
+	if ((rv = cbd_loop_init(&srv->loop, srv->base)) != CB_OK ||
+	    (rv = cbd_outbox_alloc(&srv->outbox)) != CB_OK ||
 	    (rv = server_events(srv)) != CB_OK ||
 	    (rv = cbd_dedupe_alloc(&srv->dedupe, srv->cfg.dedupe_entries,
-	         srv->cfg.dedupe_window_ms * 1000)) != CB_OK ||
-	    (rv = cbd_redis_pool_open(
-	         &srv->redis, srv->base, &srv->cfg.redis)) != CB_OK ||
-	    (rv = cbd_loader_alloc(&srv->loader, srv)) != CB_OK ||
-	    (rv = cbd_journal_alloc(
-	         &srv->journal, srv, srv->cfg.redis.journal_size)) != CB_OK ||
-	    (srv->cfg.db.notify_channel[0] != '\0' &&
-	        (rv = cbd_notify_alloc(&srv->notify, srv)) != CB_OK) ||
-	    (srv->cfg.db.enabled &&
-	        (rv = cbd_db_pool_open(&srv->db, srv->base, &srv->cfg,
-	             cbd_notify_received, cbd_notify_listening,
-	             srv->notify)) != CB_OK) ||
-	    (rv = server_statements(srv, srv->policy)) != CB_OK ||
-	    (rv = cbd_warmer_alloc(&srv->warmer, srv)) != CB_OK ||
-	    (rv = cbd_listener_open(srv)) != CB_OK ||
-	    (rv = cbd_feed_open(&srv->feed, &srv->cfg, srv->tls)) != CB_OK ||
-	    (rv = server_guard(srv)) != CB_OK ||
-	    (rv = cbd_http_open(&srv->http, srv)) != CB_OK) {
+	         srv->cfg.dedupe_window_ms * 1000)) != CB_OK) {
 		goto fail;
 	}
-	cbd_listener_start(srv);
+	server_host(srv);
+	if ((rv = server_modules(srv)) != CB_OK) {
+		goto fail;
+	}
+	server_env(srv);
+	cbd_listener_start(&srv->ls);
 	cbd_log_info("cachebrokerd %s ready: %u contexts, redis %s:%d",
-	    CBD_VERSION, srv->n_reqs, srv->cfg.redis.host,
+	    CBD_VERSION, srv->ls.n_reqs, srv->cfg.redis.host,
 	    srv->cfg.redis.port);
 	server_status(srv, status, sizeof(status));
 	cbd_sdnotify_ready(&srv->sd, status);
@@ -399,37 +470,41 @@ cbd_server_close(cbd_server *srv)
 	if (srv == NULL) {
 		return;
 	}
-	/* Refuse what still arrives, then let the pool complete its pending
-	 * commands (with errors: the replies still go out) before nng goes. */
-	atomic_store(&srv->draining, 1);
+	/* Refuse what still arrives (a request still in the inbox is
+	 * answered UNAVAILABLE, not run), then let the pool complete its
+	 * pending commands (with errors: the replies still go out) before
+	 * nng goes. */
+	atomic_store(&srv->host.draining, 1);
+	atomic_store(&srv->host.closing, 1);
 	cbd_http_quiesce(srv->http);
+	if (srv->loop.base != NULL) {
+		cbd_loop_run_jobs(&srv->loop);
+	}
 	cbd_db_pool_close(srv->db);
 	srv->db = NULL;
 	cbd_redis_pool_close(srv->redis);
 	srv->redis = NULL;
-	cbd_req_internal_cancel(srv); /* their callbacks run now */
-	cbd_warmer_free(srv->warmer); /* may answer Warm calls */
+	cbd_req_internal_cancel(&srv->host); /* their callbacks run now */
+	cbd_warmer_free(srv->warmer);        /* may answer Warm calls */
 	srv->warmer = NULL;
 	cbd_http_close(srv->http); /* its scrapes were answered above */
 	srv->http = NULL;
 	/* The guard's pipe callbacks on the listening sockets end with
-	 * those sockets: close them before freeing what they read. */
-	cbd_listener_close(srv);
+	 * those sockets: close them before freeing what they read. Replies
+	 * queued for nng go first (they fail to send on a closed socket). */
+	cbd_outbox_stop(srv->outbox);
+	cbd_listener_close(&srv->ls);
 	cbd_feed_close(srv->feed);
 	srv->feed = NULL;
 	cbd_ipcguard_free(srv->ipcguard);
 	srv->ipcguard = NULL;
-	if (srv->tls != NULL) {
-		nng_tls_config_free(
-		    srv->tls); /* the listeners had their own */
-		srv->tls = NULL;
-	}
-	cbd_req_internal_free(srv);
+	cbd_req_internal_free(&srv->host);
+	cbd_outbox_free(srv->outbox);
 	cbd_journal_free(srv->journal);
 	cbd_notify_free(srv->notify);
 	cbd_loader_free(srv->loader);
 	cbd_dedupe_free(srv->dedupe);
-	cbd_policy_rele(srv->policy); /* every other hold is gone */
+	cbd_policy_rele(srv->host.policy); /* every other hold is gone */
 	for (size_t i = 0; i < 3; i++) {
 		if (srv->signals[i] != NULL) {
 			event_free(srv->signals[i]);

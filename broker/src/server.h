@@ -13,20 +13,17 @@
 #include <cachebroker/cachebroker.h>
 
 #include "config.h"
+#include "listener.h"
 #include "loop.h"
+#include "policy.h"
+#include "request.h"
 #include "sdnotify.h"
 #include "stats.h"
+#include "svc.h"
 
 struct event_base;
 struct event;
-typedef struct cbd_redis_pool cbd_redis_pool;
-typedef struct cbd_db_pool    cbd_db_pool;
-typedef struct cbd_loader     cbd_loader;
-typedef struct cbd_dedupe     cbd_dedupe;
-typedef struct cbd_journal    cbd_journal;
-typedef struct cbd_notify     cbd_notify;
-typedef struct cbd_warmer     cbd_warmer;
-typedef struct cbd_req        cbd_req;
+typedef struct cbd_outbox cbd_outbox;
 
 #ifndef CBD_VERSION
 #define CBD_VERSION "0.0.0"
@@ -42,47 +39,38 @@ typedef struct cbd_req        cbd_req;
  *    post to the loop, or answer bad input at once; they touch only their
  *    own request, the restart-only settings of cfg, the published limits
  *    and atomic counters. They never see a cbd_policy.
+ *
+ * The server is the only module that knows every other: it creates each
+ * with the collaborators it needs (host for the request core, env for the
+ * methods, a few pointers for the rest), and frees them in order.
  */
 typedef struct cbd_server {
-	cbd_config           cfg;  /* as started, immutable; see policy */
-	struct event_base   *base; /* the backend loop */
-	cbd_loop             loop; /* inbox from nng's threads */
-	nng_socket           sock; /* rep0 */
-	nng_listener         listeners[CBD_MAX_LISTENERS];
-	nng_tls_config      *tls; /* tls+tcp:// listeners'; NULL: none */
-	size_t               n_listeners;
-	pthread_mutex_t      out_mtx;  /* protects the outbox */
-	cbd_req             *out_head; /* replies for nng to send */
-	cbd_req             *out_tail;
-	int                  out_busy; /* out_aio scheduled or running */
-	nng_aio             *out_aio;  /* runs the outbox on nng's thread */
-	struct cbd_conns    *conns;    /* per-connection bounds (conns.h) */
-	cbd_req            **reqs;     /* one per context */
-	uint32_t             n_reqs;
-	cbd_req             *all_internal;  /* internal requests (request.h) */
-	cbd_req             *idle_internal; /* those not in WORK */
-	cbd_db_pool         *db;        /* loop thread; NULL: no database */
-	cbd_loader          *loader;    /* loop thread: loads in flight */
-	cbd_redis_pool      *redis;     /* loop thread */
-	cbd_dedupe          *dedupe;    /* loop thread */
-	cbd_journal         *journal;   /* loop thread: failed invalidations */
-	cbd_notify          *notify;    /* loop thread; NULL: no channel */
-	cbd_warmer          *warmer;    /* loop thread: warm runs */
-	struct cbd_feed     *feed;      /* loop thread; NULL: no feed */
-	struct cbd_http     *http;      /* NULL: no HTTP endpoints */
-	struct cbd_ipcguard *ipcguard;  /* loop thread: IPC listener probes */
-	cbd_stats            stats;     /* see stats.h for threads */
-	uint64_t             start_us;  /* monotonic start time */
-	atomic_int           draining;  /* SIGTERM seen: refuse new work */
-	atomic_uint          in_flight; /* requests received, not yet sent */
+	cbd_config           cfg;      /* as started, immutable; see policy */
+	struct event_base   *base;     /* the backend loop */
+	cbd_loop             loop;     /* inbox from nng's threads */
+	cbd_outbox          *outbox;   /* replies for nng's threads */
+	cbd_req_host         host;     /* what the requests share */
+	cbd_env              env;      /* what the methods use */
+	cbd_listener         ls;       /* rep0 socket, contexts */
+	cbd_db_pool         *db;       /* loop thread; NULL: no database */
+	cbd_loader          *loader;   /* loop thread: loads in flight */
+	cbd_redis_pool      *redis;    /* loop thread */
+	cbd_dedupe          *dedupe;   /* loop thread */
+	cbd_journal         *journal;  /* loop thread: failed invalidations */
+	cbd_notify          *notify;   /* loop thread; NULL: no channel */
+	cbd_warmer          *warmer;   /* loop thread: warm runs */
+	struct cbd_feed     *feed;     /* loop thread; NULL: no feed */
+	struct cbd_http     *http;     /* NULL: no HTTP endpoints */
+	struct cbd_ipcguard *ipcguard; /* loop thread: IPC listener probes */
+	cbd_stats            stats;    /* see stats.h for threads */
+	uint64_t             start_us; /* monotonic start time */
 	uint64_t             drain_until_us; /* give up waiting then */
 	struct event        *cron;           /* 100 ms housekeeping */
 	struct event        *signals[3];     /* SIGTERM, SIGINT, SIGHUP */
 	cbd_sdnotify         sd;             /* loop thread: systemd */
 	/* cfg's restart-only settings (cbd_config_pin) are in effect for
-	 * the server's life; everything else is the policy's. */
-	cbd_policy    *policy; /* loop thread: in effect (a hold) */
-	cbd_limits_pub limits; /* policy's limits, for nng's threads */
+	 * the server's life; everything else is host.policy's (a hold). */
+	cbd_limits_pub limits; /* the policy's limits, for nng's threads */
 	char           reload_note[64]; /* loop: last reload, STATUS= */
 } cbd_server;
 

@@ -11,7 +11,6 @@
 #include "journal.h"
 #include "policy.h"
 #include "request.h"
-#include "server.h"
 
 cbd_req *
 cbd_svc_reply(void *arg, uint64_t tag, redisReply *r, int *ok)
@@ -57,11 +56,12 @@ cbd_svc_done(cbd_req *req)
 cbd_redis_conn *
 cbd_svc_conn(cbd_req *req)
 {
-	cbd_redis_conn *c = cbd_redis_pick(req->srv->redis);
+	cbd_redis_conn *c = cbd_redis_pick(cbd_svc_env(req)->redis);
 	char            err[160];
 
 	if (c == NULL) {
-		cbd_redis_last_error(req->srv->redis, err, sizeof(err));
+		cbd_redis_last_error(
+		    cbd_svc_env(req)->redis, err, sizeof(err));
 		cbd_req_fail(req, CB_UNAVAILABLE, "redis unavailable%s%s",
 		    err[0] != '\0' ? ": " : "", err);
 	}
@@ -120,7 +120,7 @@ cbd_svc_cmd(cbd_req *req, cbd_cmd *cmd, int nargs, size_t arena)
 int
 cbd_svc_blocked(cbd_req *req, const char *ns)
 {
-	if (!cbd_journal_blocks(req->srv->journal, ns)) {
+	if (!cbd_journal_blocks(cbd_svc_env(req)->journal, ns)) {
 		return 0;
 	}
 	cbd_req_fail(req, CB_UNAVAILABLE,

@@ -11,7 +11,48 @@
 #include "cmd.h"
 #include "redis_pool.h"
 
-typedef struct cbd_req cbd_req;
+#include "request.h"
+
+typedef struct cbd_db_pool cbd_db_pool;
+typedef struct cbd_loader  cbd_loader;
+typedef struct cbd_journal cbd_journal;
+typedef struct cbd_notify  cbd_notify;
+typedef struct cbd_warmer  cbd_warmer;
+typedef struct cbd_dedupe  cbd_dedupe;
+typedef struct cbd_config  cbd_config;
+struct cbd_feed;
+struct cbd_ipcguard;
+
+/*
+ * What the methods use, beside their request: the server's collaborators,
+ * filled by the server before the first request (server.c) and reached
+ * from a request through its host (cbd_svc_env). The handlers are the
+ * only code that sees them all; every other module gets the few it needs
+ * when it is created. Loop thread, except where marked.
+ */
+typedef struct cbd_env {
+	cbd_req_host        *host;     /* the request core: drain, stats */
+	const cbd_config    *cfg;      /* as started: pool sizes */
+	cbd_redis_pool      *redis;    /* the cache */
+	cbd_db_pool         *db;       /* NULL: no database */
+	cbd_loader          *loader;   /* loads in flight */
+	cbd_journal         *journal;  /* failed invalidations */
+	cbd_notify          *notify;   /* NULL: no channel */
+	cbd_warmer          *warmer;   /* warm runs */
+	struct cbd_feed     *feed;     /* NULL: no feed */
+	struct cbd_ipcguard *ipcguard; /* IPC listener probes */
+	struct cbd_conns    *conns;    /* per-connection bounds */
+	cbd_dedupe          *dedupe;   /* request_id table */
+	uint32_t             contexts; /* nng contexts */
+	uint64_t             start_us; /* monotonic start time */
+} cbd_env;
+
+/* cbd_svc_env is what req's methods use. */
+static inline cbd_env *
+cbd_svc_env(const cbd_req *req)
+{
+	return req->host->env;
+}
 
 /* CBD_CHECK returns from a check function on the first failure. */
 #define CBD_CHECK(expr)                 \

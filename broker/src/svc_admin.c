@@ -13,7 +13,6 @@
 #include "pb.h"
 #include "redis_pool.h"
 #include "request.h"
-#include "server.h"
 #include "stats.h"
 #include "svc.h"
 #include "warm.h"
@@ -38,12 +37,12 @@ cbd_admin_check(const cbd_limits *lim, const cbd_config *cfg,
 static void
 health_fill(cbd_req *req, Cachebroker__V1__HealthResponse *h)
 {
-	cbd_server *srv = req->srv;
-	uint64_t    hits;
-	uint64_t    misses;
+	cbd_env *env = cbd_svc_env(req);
+	uint64_t hits;
+	uint64_t misses;
 
-	cbd_stats_totals(&srv->stats, &hits, &misses);
-	h->uptime_s = (cbd_now_us() - srv->start_us) / 1000000u;
+	cbd_stats_totals(req->host->stats, &hits, &misses);
+	h->uptime_s = (cbd_now_us() - env->start_us) / 1000000u;
 	h->hits     = hits;
 	h->misses   = misses;
 	h->hit_rate = cbd_stats_hit_rate(hits, misses);
@@ -65,7 +64,7 @@ health_pong(void *arg, uint64_t tag, redisReply *r)
 		h->redis->latency_us =
 		    (int64_t) (cbd_now_us() - req->op.t0_us);
 		/* Serving needs every configured backend. */
-		if (req->srv->db == NULL || h->database->connected) {
+		if (cbd_svc_env(req)->db == NULL || h->database->connected) {
 			h->status =
 			    CACHEBROKER__V1__SERVING_STATUS__SERVING_STATUS_SERVING;
 		}
@@ -74,7 +73,8 @@ health_pong(void *arg, uint64_t tag, redisReply *r)
 		char lost[160];
 
 		/* A dropped connection (reply NULL) says why in the pool. */
-		cbd_redis_last_error(req->srv->redis, lost, sizeof(lost));
+		cbd_redis_last_error(
+		    cbd_svc_env(req)->redis, lost, sizeof(lost));
 		snprintf(why, sizeof(why), "%s%s%s", req->op.msg,
 		    r == NULL && lost[0] != '\0' ? ": " : "",
 		    r == NULL ? lost : "");
@@ -113,23 +113,24 @@ cbd_admin_health_run(cbd_req *req)
 	cachebroker__v1__backend_health__init(h->database);
 	/* The error texts are best effort: without memory for them the
 	 * status still tells. */
-	if (req->srv->db == NULL) {
+	if (cbd_svc_env(req)->db == NULL) {
 		(void) cbd_pb_str_set(
 		    &h->database->error, "no database configured");
-	} else if (cbd_db_ready_count(req->srv->db) > 0) {
+	} else if (cbd_db_ready_count(cbd_svc_env(req)->db) > 0) {
 		h->database->connected = 1;
 		h->database->latency_us =
-		    (int64_t) cbd_db_latency_us(req->srv->db);
+		    (int64_t) cbd_db_latency_us(cbd_svc_env(req)->db);
 	} else {
-		cbd_db_last_error(req->srv->db, err, sizeof(err));
+		cbd_db_last_error(cbd_svc_env(req)->db, err, sizeof(err));
 		(void) cbd_pb_str_set(&h->database->error,
 		    err[0] != '\0' ? err : "no connection ready");
 	}
 	health_fill(req, h);
 	h->status = CACHEBROKER__V1__SERVING_STATUS__SERVING_STATUS_DEGRADED;
 
-	if ((c = cbd_redis_pick(req->srv->redis)) == NULL) {
-		cbd_redis_last_error(req->srv->redis, err, sizeof(err));
+	if ((c = cbd_redis_pick(cbd_svc_env(req)->redis)) == NULL) {
+		cbd_redis_last_error(
+		    cbd_svc_env(req)->redis, err, sizeof(err));
 		(void) cbd_pb_str_set(&h->redis->error,
 		    err[0] != '\0' ? err : "no connection ready");
 		cbd_svc_done(req);
@@ -292,27 +293,27 @@ pool_alloc(uint32_t connections, size_t ready)
 
 /* metrics_pools adds the broker's identity, capacity and backend pools. */
 static int
-metrics_pools(cbd_server *srv, Cachebroker__V1__MetricsResponse *m)
+metrics_pools(const cbd_env *env, Cachebroker__V1__MetricsResponse *m)
 {
-	m->contexts          = srv->n_reqs;
-	m->draining          = atomic_load(&srv->draining) != 0;
-	m->listener_restarts = cbd_ipcguard_restarts(srv->ipcguard);
-	if (srv->conns != NULL) {
+	m->contexts          = env->contexts;
+	m->draining          = atomic_load(&env->host->draining) != 0;
+	m->listener_restarts = cbd_ipcguard_restarts(env->ipcguard);
+	if (env->conns != NULL) {
 		cbd_conns_stats cs;
-		cbd_conns_stats_get(srv->conns, &cs);
+		cbd_conns_stats_get(env->conns, &cs);
 		m->requests_rejected   = cs.rejected;
 		m->replies_dropped     = cs.dropped;
 		m->connections_closed  = cs.closed;
 		m->connections_refused = cs.refused;
 	}
 	if (cbd_pb_str_set(&m->version, CBD_VERSION) != 0 ||
-	    (m->redis_pool = pool_alloc(srv->cfg.redis.connections,
-	         cbd_redis_ready_count(srv->redis))) == NULL) {
+	    (m->redis_pool = pool_alloc(env->cfg->redis.connections,
+	         cbd_redis_ready_count(env->redis))) == NULL) {
 		return -1;
 	}
-	if (srv->db != NULL &&
-	    (m->database_pool = pool_alloc(srv->cfg.db.connections,
-	         cbd_db_ready_count(srv->db))) == NULL) {
+	if (env->db != NULL &&
+	    (m->database_pool = pool_alloc(env->cfg->db.connections,
+	         cbd_db_ready_count(env->db))) == NULL) {
 		return -1;
 	}
 	return 0;
@@ -321,12 +322,12 @@ metrics_pools(cbd_server *srv, Cachebroker__V1__MetricsResponse *m)
 static int
 metrics_counters(cbd_req *req, Cachebroker__V1__MetricsResponse *m)
 {
-	cbd_server *srv  = req->srv;
-	cbd_stats  *s    = &srv->stats;
-	size_t      n_ns = s->n_ns + (s->ns[CBD_MAX_NS_STATS].name[0] != '\0');
+	cbd_env   *env  = cbd_svc_env(req);
+	cbd_stats *s    = req->host->stats;
+	size_t     n_ns = s->n_ns + (s->ns[CBD_MAX_NS_STATS].name[0] != '\0');
 
-	m->uptime_s  = (cbd_now_us() - srv->start_us) / 1000000u;
-	m->in_flight = atomic_load(&srv->in_flight);
+	m->uptime_s  = (cbd_now_us() - env->start_us) / 1000000u;
+	m->in_flight = atomic_load(&req->host->in_flight);
 	if ((m->namespaces = calloc(n_ns + 1, sizeof(void *))) == NULL ||
 	    (m->methods = calloc(CBD_METHOD_COUNT + 1, sizeof(void *))) ==
 	        NULL) {
@@ -385,15 +386,15 @@ metrics_counters(cbd_req *req, Cachebroker__V1__MetricsResponse *m)
 			return -1;
 		}
 	}
-	if (metrics_pools(srv, m) != 0) {
+	if (metrics_pools(env, m) != 0) {
 		return -1;
 	}
-	m->journal_items      = cbd_journal_items(srv->journal);
-	m->journal_namespaces = cbd_journal_namespaces(srv->journal);
-	m->notify_listening   = srv->db != NULL && srv->notify != NULL &&
-	    cbd_db_listening(srv->db);
-	m->notifications       = cbd_notify_count(srv->notify);
-	m->notification_errors = cbd_notify_errors(srv->notify);
+	m->journal_items      = cbd_journal_items(env->journal);
+	m->journal_namespaces = cbd_journal_namespaces(env->journal);
+	m->notify_listening   = env->db != NULL && env->notify != NULL &&
+	    cbd_db_listening(env->db);
+	m->notifications       = cbd_notify_count(env->notify);
+	m->notification_errors = cbd_notify_errors(env->notify);
 	return metrics_warm(req->pol, m);
 }
 
@@ -524,7 +525,7 @@ cbd_admin_metrics_run(cbd_req *req)
 	}
 	cachebroker__v1__redis_info__init(m->redis);
 	m->key_count = -1;
-	if ((c = cbd_redis_pick(req->srv->redis)) == NULL) {
+	if ((c = cbd_redis_pick(cbd_svc_env(req)->redis)) == NULL) {
 		metrics_finish(req);
 		return;
 	}
@@ -556,7 +557,7 @@ cbd_admin_reset_stats_run(cbd_req *req)
 	if (r == NULL) {
 		return;
 	}
-	cbd_stats_reset(&req->srv->stats);
+	cbd_stats_reset(req->host->stats);
 	r->ok = 1;
 	cbd_svc_done(req);
 }

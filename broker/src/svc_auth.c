@@ -10,7 +10,6 @@
 #include "log.h"
 #include "redis_pool.h"
 #include "request.h"
-#include "server.h"
 #include "svc.h"
 
 /*
@@ -91,7 +90,7 @@ now_ms(void)
 static const char *
 prefix(const cbd_req *req)
 {
-	return req->srv->cfg.redis.key_prefix;
+	return cbd_req_config(req)->redis.key_prefix;
 }
 
 /* check_id: ids become part of keys, so the key rules apply. */
@@ -434,7 +433,7 @@ cbd_auth_is_revoked_run(cbd_req *req)
 	    NULL) {
 		return;
 	}
-	if ((c = cbd_redis_pick(req->srv->redis)) == NULL) {
+	if ((c = cbd_redis_pick(cbd_svc_env(req)->redis)) == NULL) {
 		unknown_revocation(req);
 		return;
 	}
@@ -762,7 +761,7 @@ rate_send(cbd_req *req, int whole)
 {
 	const Cachebroker__V1__CheckRateLimitRequest *in =
 	    (const void *) req->in;
-	cbd_redis_conn *c = cbd_redis_pick(req->srv->redis);
+	cbd_redis_conn *c = cbd_redis_pick(cbd_svc_env(req)->redis);
 	char            limit[24];
 	char            window[24];
 	char            cost[24];

@@ -14,9 +14,8 @@
 #include "pb.h"
 #include "redis_pool.h"
 #include "request.h"
-#include "server.h"
-#include "stats.h"
 #include "svc.h"
+#include "stats.h"
 
 /*
  * Every handler follows one shape: check (nng thread) validates the
@@ -37,7 +36,7 @@ is_negative(const redisReply *r)
 static const char *
 prefix(const cbd_req *req)
 {
-	return req->srv->cfg.redis.key_prefix;
+	return cbd_req_config(req)->redis.key_prefix;
 }
 
 /* Shared checks. */
@@ -151,7 +150,7 @@ get_cb(void *arg, uint64_t tag, redisReply *r)
 	if (req->op.pending == 0 && req->op.code == CB_OK) {
 		const Cachebroker__V1__GetRequest *in = (const void *) req->in;
 		cbd_ns_stats                      *ns =
-		    cbd_stats_ns(&req->srv->stats, in->namespace_);
+		    cbd_stats_ns(req->host->stats, in->namespace_);
 		if (resp->found) {
 			ns->hits++;
 			req->x_cache = "hit";
@@ -213,7 +212,7 @@ get_many_fill(cbd_req *req, redisReply *r)
 {
 	const Cachebroker__V1__GetManyRequest *in   = (const void *) req->in;
 	Cachebroker__V1__GetManyResponse      *resp = (void *) req->op.resp;
-	cbd_ns_stats *ns = cbd_stats_ns(&req->srv->stats, in->namespace_);
+	cbd_ns_stats *ns = cbd_stats_ns(req->host->stats, in->namespace_);
 
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != in->n_keys) {
 		return -1;

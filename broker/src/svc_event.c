@@ -7,7 +7,6 @@
 #include "invalidate.h"
 #include "policy.h"
 #include "request.h"
-#include "server.h"
 #include "svc.h"
 
 /* Expanded targets are at most this long. */
@@ -63,7 +62,7 @@ published(cbd_req *req)
 void
 cbd_event_publish_run(cbd_req *req)
 {
-	const cbd_config *cfg = &req->srv->cfg;
+	const cbd_config *cfg = cbd_req_config(req);
 	const cbd_event  *e   = NULL;
 	cb_status         bound;
 	const char       *values[CBD_MAX_PARAMS];

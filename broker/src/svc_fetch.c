@@ -15,9 +15,8 @@
 #include "policy.h"
 #include "redis_pool.h"
 #include "request.h"
-#include "server.h"
-#include "stats.h"
 #include "svc.h"
+#include "stats.h"
 
 /* Keys of resources are at most this long (template plus values). */
 #define FETCH_MAX_KEY 1024
@@ -111,7 +110,7 @@ fetch_load(cbd_req *req, int degraded, const void *stale, size_t stale_len)
 	ld.degraded  = degraded;
 	ld.stale     = stale;
 	ld.stale_len = stale_len;
-	cbd_loader_fetch(req->srv->loader, req, &ld);
+	cbd_loader_fetch(cbd_svc_env(req)->loader, req, &ld);
 }
 
 /*
@@ -126,7 +125,7 @@ fetch_load(cbd_req *req, int degraded, const void *stale, size_t stale_len)
 static void
 early_refresh(cbd_req *req, const cbd_resource *r, int64_t ttl_left_ms)
 {
-	cbd_loader *l = req->srv->loader;
+	cbd_loader *l = cbd_svc_env(req)->loader;
 	uint64_t    delta_us =
 	    req->pol->load_us[cbd_policy_resource_index(req->pol, r)];
 	double   u;
@@ -189,7 +188,7 @@ fetch_cached_cb(void *arg, uint64_t tag, redisReply *r)
 	/* run found the resource in the request's policy, which the request
 	 * holds until it is answered. */
 	res = cbd_config_resource(req->pol->cfg, in->resource);
-	ns  = cbd_stats_ns(&req->srv->stats, res->ns);
+	ns  = cbd_stats_ns(req->host->stats, res->ns);
 	if (req->op.code != CB_OK) {
 		cbd_svc_done(req);
 		return;
@@ -225,7 +224,7 @@ void
 cbd_cache_fetch_run(cbd_req *req)
 {
 	const Cachebroker__V1__FetchRequest *in  = (const void *) req->in;
-	const cbd_config                    *cfg = &req->srv->cfg;
+	const cbd_config                    *cfg = cbd_req_config(req);
 	const cbd_resource                  *r   = NULL;
 	cb_status                            rv;
 	const char                          *values[CBD_MAX_PARAMS];
@@ -243,19 +242,19 @@ cbd_cache_fetch_run(cbd_req *req)
 		cbd_req_finish(req, rv, why, NULL);
 		return;
 	}
-	if (cbd_journal_blocks(req->srv->journal, r->ns)) {
+	if (cbd_journal_blocks(cbd_svc_env(req)->journal, r->ns)) {
 		/* Invalidations of r->ns wait for Redis: what it holds may
 		 * be stale. Answer from the database, store nothing. */
 		fetch_load(req, 1, NULL, 0);
 		return;
 	}
 	if (in->refresh) {
-		fetch_load(
-		    req, cbd_redis_pick(req->srv->redis) == NULL, NULL, 0);
+		fetch_load(req,
+		    cbd_redis_pick(cbd_svc_env(req)->redis) == NULL, NULL, 0);
 		return;
 	}
-	if ((c = cbd_redis_pick_key(req->srv->redis, cbd_keys_hash(key))) ==
-	    NULL) {
+	if ((c = cbd_redis_pick_key(
+	         cbd_svc_env(req)->redis, cbd_keys_hash(key))) == NULL) {
 		/* Redis is down: answer from the database. */
 		fetch_load(req, 1, NULL, 0);
 		return;

@@ -6,7 +6,6 @@
 
 #include "pb.h"
 #include "request.h"
-#include "server.h"
 #include "svc.h"
 #include "warm.h"
 
@@ -155,7 +154,7 @@ cbd_warm_run(cbd_req *req)
 		call_free(call);
 	}
 	for (size_t i = 0; i < n; i++) {
-		cbd_warmer_start(req->srv->warmer, req->pol, ws[i],
+		cbd_warmer_start(cbd_svc_env(req)->warmer, req->pol, ws[i],
 		    strategy_done, &call->slots[i]);
 	}
 	free(ws);

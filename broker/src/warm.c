@@ -18,7 +18,6 @@
 #include "redis_pool.h"
 #include "request.h"
 #include "router.h"
-#include "server.h"
 
 /*
  *   start ──► listing query (db pool, unprepared) ──► rows copied
@@ -47,22 +46,22 @@ typedef struct warm_run {
 } warm_run;
 
 struct cbd_warmer {
-	cbd_server *srv;
-	warm_run   *runs;
-	int         started; /* start-up warming began */
-	int         waiting_logged;
+	cbd_warm_deps deps;
+	warm_run     *runs;
+	int           started; /* start-up warming began */
+	int           waiting_logged;
 };
 
 cb_status
-cbd_warmer_alloc(cbd_warmer **out, cbd_server *srv)
+cbd_warmer_alloc(cbd_warmer **out, const cbd_warm_deps *deps)
 {
 	cbd_warmer *wm = calloc(1, sizeof(*wm));
 
 	if (wm == NULL) {
 		return CB_RESOURCE_EXHAUSTED;
 	}
-	wm->srv = srv;
-	*out    = wm;
+	wm->deps = *deps;
+	*out     = wm;
 	return CB_OK;
 }
 
@@ -113,7 +112,7 @@ static void
 run_finish(warm_run *run)
 {
 	cbd_warm_stats *st =
-	    cbd_policy_warm_stats(run->wm->srv->policy, run->w->name);
+	    cbd_policy_warm_stats(run->wm->deps.host->policy, run->w->name);
 	cbd_warm_result *res = &run->res;
 
 	res->duration_ms = (cbd_now_us() - run->t0_us) / 1000;
@@ -126,8 +125,8 @@ run_finish(warm_run *run)
 		st->errors_total += res->errors;
 		st->last = *res;
 		/* Not run->w: its policy may go before this one. */
-		st->last.w =
-		    cbd_config_warm(run->wm->srv->policy->cfg, run->w->name);
+		st->last.w = cbd_config_warm(
+		    run->wm->deps.host->policy->cfg, run->w->name);
 	}
 	if (res->error[0] != '\0') {
 		cbd_log_warning("warm %s: failed after %llu ms: %s",
@@ -186,8 +185,8 @@ fetch_done(void *arg, cb_status code, const char *message, const void *payload,
 static void
 run_submit(warm_run *run, size_t i)
 {
-	cbd_server         *srv = run->wm->srv;
-	const cbd_resource *r   = &run->pol->cfg->resources[run->w->res];
+	cbd_req_host       *host = run->wm->deps.host;
+	const cbd_resource *r    = &run->pol->cfg->resources[run->w->res];
 	Cachebroker__V1__FetchRequest in =
 	    CACHEBROKER__V1__FETCH_REQUEST__INIT;
 	Cachebroker__V1__FetchRequest__ParamsEntry  entries[CBD_MAX_PARAMS];
@@ -207,9 +206,9 @@ run_submit(warm_run *run, size_t i)
 	in.n_params = r->n_params;
 	in.refresh  = 1;
 	/* On the run's policy: the rows were listed for its resource. */
-	rv = cbd_req_submit(srv, run->pol, CBD_M_CACHE_FETCH, &in.base,
+	rv = cbd_req_submit(host, run->pol, CBD_M_CACHE_FETCH, &in.base,
 	    run->pol->cfg->db.statement_timeout_ms +
-	        srv->cfg.redis.command_timeout_ms + 1000,
+	        run->pol->cfg->redis.command_timeout_ms + 1000,
 	    0, fetch_done, run, why, sizeof(why));
 	if (rv == CB_OK) {
 		run->inflight++;
@@ -227,7 +226,7 @@ run_submit(warm_run *run, size_t i)
 static void
 run_pump(warm_run *run)
 {
-	int draining = atomic_load(&run->wm->srv->draining);
+	int draining = atomic_load(&run->wm->deps.host->draining);
 
 	while (!draining && run->inflight < run->w->concurrency &&
 	    run->next_row < run->n_rows) {
@@ -311,13 +310,13 @@ void
 cbd_warmer_start(cbd_warmer *wm, cbd_policy *pol, const cbd_warm *w,
     cbd_warm_done_fn *done, void *arg)
 {
-	cbd_server     *srv = wm->srv;
+	cbd_warm_deps  *d   = &wm->deps;
 	warm_run       *run = calloc(1, sizeof(*run));
 	cb_status       rv  = CB_UNAVAILABLE;
 	cbd_warm_stats *st;
 
 	if (run == NULL ||
-	    (run->defer = evtimer_new(srv->base, defer_cb, run)) == NULL) {
+	    (run->defer = evtimer_new(d->host->base, defer_cb, run)) == NULL) {
 		cbd_warm_result res;
 		/* No memory even for the run: answer now, flatly. */
 		memset(&res, 0, sizeof(res));
@@ -336,16 +335,16 @@ cbd_warmer_start(cbd_warmer *wm, cbd_policy *pol, const cbd_warm *w,
 	run->t0_us = cbd_now_us();
 	run->next  = wm->runs;
 	wm->runs   = run;
-	if ((st = cbd_policy_warm_stats(srv->policy, w->name)) != NULL) {
+	if ((st = cbd_policy_warm_stats(d->host->policy, w->name)) != NULL) {
 		st->running++;
 	}
-	if (srv->db == NULL) {
+	if (d->db == NULL) {
 		snprintf(run->res.error, sizeof(run->res.error),
 		    "no database configured");
-	} else if (cbd_redis_ready_count(srv->redis) == 0) {
+	} else if (cbd_redis_ready_count(d->redis) == 0) {
 		snprintf(run->res.error, sizeof(run->res.error),
 		    "redis unavailable");
-	} else if ((rv = cbd_db_rows(srv->db, (size_t) (w - pol->cfg->warms),
+	} else if ((rv = cbd_db_rows(d->db, (size_t) (w - pol->cfg->warms),
 	                w->sql, pol->cfg->db.statement_timeout_ms, rows_done,
 	                run)) != CB_OK) {
 		snprintf(run->res.error, sizeof(run->res.error),
@@ -369,20 +368,20 @@ startup_done(void *arg, const cbd_warm_result *res)
 void
 cbd_warmer_cron(cbd_warmer *wm)
 {
-	cbd_server       *srv = wm->srv;
-	const cbd_config *cfg = srv->policy->cfg;
+	cbd_warm_deps    *d   = &wm->deps;
+	const cbd_config *cfg = d->host->policy->cfg;
 	int               ready;
 
 	if (wm->started) {
 		return;
 	}
-	ready = srv->db != NULL && cbd_db_ready_count(srv->db) > 0 &&
-	    cbd_redis_ready_count(srv->redis) > 0 &&
-	    cbd_journal_items(srv->journal) == 0 &&
-	    cbd_notify_settled(srv->notify);
+	ready = d->db != NULL && cbd_db_ready_count(d->db) > 0 &&
+	    cbd_redis_ready_count(d->redis) > 0 &&
+	    cbd_journal_items(d->journal) == 0 &&
+	    cbd_notify_settled(d->notify);
 	if (!ready) {
 		if (!wm->waiting_logged && cfg->n_warms > 0 &&
-		    (cbd_now_us() - srv->start_us) > 5000000) {
+		    (cbd_now_us() - d->start_us) > 5000000) {
 			cbd_log_info("start-up warming waits for the database "
 			             "and Redis");
 			wm->waiting_logged = 1;
@@ -394,7 +393,7 @@ cbd_warmer_cron(cbd_warmer *wm)
 		if (cfg->warms[i].startup) {
 			cbd_log_info("warm %s: start-up run begins",
 			    cfg->warms[i].name);
-			cbd_warmer_start(wm, srv->policy, &cfg->warms[i],
+			cbd_warmer_start(wm, d->host->policy, &cfg->warms[i],
 			    startup_done, NULL);
 		}
 	}

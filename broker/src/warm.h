@@ -10,8 +10,23 @@
 
 #include "policy.h"
 
-typedef struct cbd_server cbd_server;
-typedef struct cbd_warmer cbd_warmer;
+typedef struct cbd_warmer     cbd_warmer;
+typedef struct cbd_req_host   cbd_req_host;
+typedef struct cbd_db_pool    cbd_db_pool;
+typedef struct cbd_redis_pool cbd_redis_pool;
+typedef struct cbd_journal    cbd_journal;
+typedef struct cbd_notify     cbd_notify;
+
+/* What the warmer uses; it owns none of it. */
+typedef struct cbd_warm_deps {
+	cbd_req_host *host;       /* runs Fetches as its requests; the drain,
+	                           * the policy in effect, timers */
+	cbd_db_pool    *db;       /* rows to warm; NULL: no database */
+	cbd_redis_pool *redis;    /* start-up waits for it */
+	cbd_journal    *journal;  /* ... for its invalidations to be applied */
+	cbd_notify     *notify;   /* ... and for NOTIFY to have settled */
+	uint64_t        start_us; /* the broker's start, monotonic */
+} cbd_warm_deps;
 
 /* A finished run of one strategy. */
 typedef struct cbd_warm_result {
@@ -35,9 +50,10 @@ typedef struct cbd_warm_stats {
 
 typedef void cbd_warm_done_fn(void *arg, const cbd_warm_result *res);
 
-/* cbd_warmer_alloc makes the warmer of srv (its start-up strategies are
- * those of srv->policy). Loop thread. */
-CB_NODISCARD cb_status cbd_warmer_alloc(cbd_warmer **out, cbd_server *srv);
+/* cbd_warmer_alloc makes a warmer with deps (copied); its start-up
+ * strategies are those of the policy in effect. Loop thread. */
+CB_NODISCARD cb_status cbd_warmer_alloc(
+    cbd_warmer **out, const cbd_warm_deps *deps);
 
 /* cbd_warmer_free ends the runs still going (their done gets "broker
  * shutting down") and frees the warmer. NULL-safe. Loop thread. */
