@@ -11,7 +11,6 @@
 #include "db_pool.h"
 #include "keys.h"
 #include "loop.h"
-#include "pb.h"
 #include "redis_pool.h"
 #include "request.h"
 #include "stats.h"
@@ -63,6 +62,7 @@ struct cbd_flight {
 	size_t              len;
 	uint64_t            ttl;   /* what the store gave, 0: not stored */
 	cbd_db_handle      *query; /* until flight_done; NULL after */
+	cbd_load_done_fn   *done;  /* answers a waiter */
 	int                 own;   /* early refresh: never abandoned */
 };
 
@@ -273,56 +273,31 @@ flight_store(cbd_flight *f)
 	return 0;
 }
 
-/* answer builds one waiter's FetchResponse. */
+/* answer hands one waiter what the load gave. */
 static void
 answer(cbd_req *req, cbd_flight *f, cb_status code, const char *msg,
     const char *value, size_t len, uint64_t ttl)
 {
-	Cachebroker__V1__FetchResponse *resp;
+	cbd_loaded res = { .code = code,
+		.msg             = msg,
+		.value           = value,
+		.len             = len,
+		.ttl_ms          = ttl,
+		.x_cache         = f->degraded ? "degraded" : "miss" };
 
-	int stale = 0;
-
-	req->x_cache = f->degraded ? "degraded" : "miss";
 	if ((code == CB_UNAVAILABLE || code == CB_DEADLINE_EXCEEDED) &&
 	    f->stale != NULL) {
 		/* stale-if-error: an old answer beats none. */
 		cbd_stats_ns(f->loader->stats, f->r->ns)->stale_serves++;
-		req->x_cache = "stale";
-		code         = CB_OK;
-		value        = f->stale;
-		len          = f->stale_len;
-		ttl          = 0;
-		stale        = 1;
+		res.code    = CB_OK;
+		res.msg     = NULL;
+		res.value   = f->stale;
+		res.len     = f->stale_len;
+		res.ttl_ms  = 0;
+		res.stale   = 1;
+		res.x_cache = "stale";
 	}
-	if (code != CB_OK) {
-		cbd_req_finish(req, code, msg, NULL);
-		return;
-	}
-	if (value == NULL) {
-		cbd_req_fail(req, CB_NOT_FOUND, "%s: not found", f->key);
-		return;
-	}
-	if ((resp = malloc(sizeof(*resp))) == NULL) {
-		cbd_req_fail(
-		    req, CB_RESOURCE_EXHAUSTED, "broker out of memory");
-		return;
-	}
-	cachebroker__v1__fetch_response__init(resp);
-	resp->value.data = malloc(len + 1);
-	if (cbd_pb_str_set(&resp->key, f->key) != 0 ||
-	    resp->value.data == NULL) {
-		protobuf_c_message_free_unpacked(&resp->base, NULL);
-		cbd_req_fail(
-		    req, CB_RESOURCE_EXHAUSTED, "broker out of memory");
-		return;
-	}
-	memcpy(resp->value.data, value, len);
-	resp->value.len = len;
-	resp->source    = stale
-	       ? CACHEBROKER__V1__FETCH_SOURCE__FETCH_SOURCE_STALE
-	       : CACHEBROKER__V1__FETCH_SOURCE__FETCH_SOURCE_LOADER;
-	resp->ttl_ms    = (int64_t) ttl;
-	cbd_req_finish(req, CB_OK, NULL, &resp->base);
+	f->done(req, &res);
 }
 
 static void
@@ -365,6 +340,17 @@ flight_done(
 	flight_finish(f);
 }
 
+/* refuse answers a load that could not start (req may be NULL). */
+static void
+refuse(cbd_req *req, const cbd_load *ld, cb_status code, const char *msg)
+{
+	cbd_loaded res = { .code = code, .msg = msg, .x_cache = "miss" };
+
+	if (req != NULL) {
+		ld->done(req, &res);
+	}
+}
+
 void
 cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld)
 {
@@ -385,6 +371,7 @@ cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld)
 			return; /* a refresh is already running */
 		}
 		ns->coalesced++;
+		f->done = ld->done;
 		if (f->stale == NULL && ld->stale != NULL &&
 		    (f->stale = malloc(ld->stale_len + 1)) != NULL) {
 			memcpy(f->stale, ld->stale, ld->stale_len);
@@ -396,10 +383,7 @@ cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld)
 		return;
 	}
 	if (l->db == NULL) {
-		if (req != NULL) {
-			cbd_req_fail(
-			    req, CB_UNAVAILABLE, "no database configured");
-		}
+		refuse(req, ld, CB_UNAVAILABLE, "no database configured");
 		return;
 	}
 	if ((f = calloc(1, sizeof(*f))) == NULL ||
@@ -410,10 +394,7 @@ cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld)
 			free(f->key);
 		}
 		free(f);
-		if (req != NULL) {
-			cbd_req_fail(req, CB_RESOURCE_EXHAUSTED,
-			    "broker out of memory");
-		}
+		refuse(req, ld, CB_RESOURCE_EXHAUSTED, "broker out of memory");
 		return;
 	}
 	if (ld->stale != NULL) {
@@ -429,6 +410,7 @@ cbd_loader_fetch(cbd_loader *l, cbd_req *req, const cbd_load *ld)
 	f->loader   = l;
 	f->t0_us    = cbd_now_us();
 	f->own      = req == NULL;
+	f->done     = ld->done;
 	rv          = cbd_db_query(l->db,
 	             f->pol->stmt[cbd_policy_resource_index(f->pol, r)],
 	             f->pol->cfg->db.statement_timeout_ms, ld->values, r->n_params,

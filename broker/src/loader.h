@@ -34,6 +34,21 @@ CB_NODISCARD cb_status cbd_loader_alloc(cbd_loader **out, cbd_db_pool *db,
  * the database pool first: it completes them). */
 void cbd_loader_free(cbd_loader *l);
 
+/* What a load gives each request that waited for it. */
+typedef struct cbd_loaded {
+	cb_status   code;    /* the load's outcome */
+	const char *msg;     /* why, when code is not OK */
+	const char *value;   /* OK: the value; NULL: no row (not found) */
+	size_t      len;     /* its size */
+	uint64_t    ttl_ms;  /* what it is stored for; 0: not stored */
+	int         stale;   /* value is the expired one (database failed) */
+	const char *x_cache; /* "miss", "degraded" or "stale" */
+} cbd_loaded;
+
+/* cbd_load_done_fn answers req with what its load gave (the caller's
+ * storage, valid during the call). Loop thread. */
+typedef void cbd_load_done_fn(cbd_req *req, const cbd_loaded *res);
+
 /* What to load: a resource bound to its parameters. */
 typedef struct cbd_load {
 	cbd_policy         *pol; /* r's policy (the caller holds it) */
@@ -44,14 +59,16 @@ typedef struct cbd_load {
 	int                 degraded;  /* Redis is down: do not store */
 	const void         *stale;     /* expired value to serve if the */
 	size_t              stale_len; /* database fails (NULL: none) */
+	cbd_load_done_fn   *done;      /* answers each waiting request */
 } cbd_load;
 
 /*
  * cbd_loader_fetch makes req wait for the loaded value of ld->key: it
  * joins the load of that key in flight or starts one (ld is copied). A
- * degraded load is not stored and its reply says "x-cache: degraded".
- * When the database fails and a stale value is known, the waiters get it
- * (source STALE, "x-cache: stale"). The loader finishes req. With req
+ * degraded load is not stored ("degraded"). When the database fails and
+ * a stale value is known, the waiters get it (stale, "stale"). Each
+ * waiting request gets ld->done(req, result) once, which answers it; a
+ * request answered meanwhile (its deadline) leaves the load. With req
  * NULL it starts a load nobody waits for (early refresh), unless one is
  * in flight. A load coalesces only with loads of the same policy
  * (generation): after a reload, a key's SQL or TTL rule may differ. The

@@ -78,39 +78,79 @@ today_ymd(void)
 	    tm.tm_mday;
 }
 
-/* fetch_prepare binds the request for the loader, with today's TTL. */
-static cb_status
-fetch_prepare(cbd_req *req, cbd_load *ld, char *key, char *why, size_t whylen)
-{
-	const Cachebroker__V1__FetchRequest *in = (const void *) req->in;
+/*
+ * A Fetch's state, made once when it runs: its response (first, so that
+ * op.resp owns and frees the whole) and its binding, the resource and
+ * parameters resolved once in the request's policy. What Redis said is
+ * kept here until both of its replies are in.
+ */
+typedef struct fetch_state {
+	Cachebroker__V1__FetchResponse resp; /* first: op.resp */
+	cbd_load ld;           /* the binding; ld.key is resp.key */
+	int      found;        /* GET found a value */
+	int      redis_failed; /* GET failed */
+} fetch_state;
 
-	memset(ld, 0, sizeof(*ld));
-	ld->key = key;
-	ld->pol = req->pol;
-	CBD_CHECK(fetch_bind(req->pol->cfg, in, &ld->r, ld->values, key,
-	    &ld->ttl_ms, why, whylen));
-	return cbd_policy_ttl_ms(
-	    ld->r, ld->values, today_ymd(), &ld->ttl_ms, why, whylen);
+static fetch_state *
+fetch_of(const cbd_req *req)
+{
+	return (fetch_state *) (void *) req->op.resp;
 }
 
-/* fetch_load hands the request to the loader; stale (may be NULL) is
- * served if the database fails. */
+/* fetch_loaded answers a Fetch with what its load gave: the loader's
+ * done function. */
+static void
+fetch_loaded(cbd_req *req, const cbd_loaded *res)
+{
+	fetch_state *st = fetch_of(req);
+
+	req->x_cache = res->x_cache;
+	if (res->code != CB_OK) {
+		cbd_req_finish(req, res->code, res->msg, NULL);
+		return;
+	}
+	if (res->value == NULL) {
+		cbd_req_fail(req, CB_NOT_FOUND, "%s: not found", st->resp.key);
+		return;
+	}
+	/* A stale value may be the one already here: copy first. */
+	{
+		uint8_t *data = malloc(res->len + 1);
+		if (data == NULL) {
+			cbd_req_fail(req, CB_RESOURCE_EXHAUSTED,
+			    "broker out of memory");
+			return;
+		}
+		memcpy(data, res->value, res->len);
+		free(st->resp.value.data);
+		st->resp.value.data = data;
+		st->resp.value.len  = res->len;
+	}
+	st->resp.source = res->stale
+	    ? CACHEBROKER__V1__FETCH_SOURCE__FETCH_SOURCE_STALE
+	    : CACHEBROKER__V1__FETCH_SOURCE__FETCH_SOURCE_LOADER;
+	st->resp.ttl_ms = (int64_t) res->ttl_ms;
+	cbd_svc_done(req);
+}
+
+/* fetch_load hands the request to the loader with today's TTL; stale
+ * (may be NULL) is served if the database fails. */
 static void
 fetch_load(cbd_req *req, int degraded, const void *stale, size_t stale_len)
 {
-	cbd_load  ld;
-	char      key[FETCH_MAX_KEY];
-	char      why[160];
-	cb_status rv;
+	fetch_state *st = fetch_of(req);
+	char         why[160];
+	cb_status    rv;
 
-	if ((rv = fetch_prepare(req, &ld, key, why, sizeof(why))) != CB_OK) {
+	if ((rv = cbd_policy_ttl_ms(st->ld.r, st->ld.values, today_ymd(),
+	         &st->ld.ttl_ms, why, sizeof(why))) != CB_OK) {
 		cbd_req_finish(req, rv, why, NULL);
 		return;
 	}
-	ld.degraded  = degraded;
-	ld.stale     = stale;
-	ld.stale_len = stale_len;
-	cbd_loader_fetch(cbd_svc_env(req)->loader, req, &ld);
+	st->ld.degraded  = degraded;
+	st->ld.stale     = stale;
+	st->ld.stale_len = stale_len;
+	cbd_loader_fetch(cbd_svc_env(req)->loader, req, &st->ld);
 }
 
 /*
@@ -123,14 +163,14 @@ fetch_load(cbd_req *req, int degraded, const void *stale, size_t stale_len)
  * once.
  */
 static void
-early_refresh(cbd_req *req, const cbd_resource *r, int64_t ttl_left_ms)
+early_refresh(cbd_req *req, int64_t ttl_left_ms)
 {
-	cbd_loader *l = cbd_svc_env(req)->loader;
-	uint64_t    delta_us =
+	fetch_state        *st = fetch_of(req);
+	const cbd_resource *r  = st->ld.r;
+	uint64_t            delta_us =
 	    req->pol->load_us[cbd_policy_resource_index(req->pol, r)];
 	double   u;
 	cbd_load ld;
-	char     key[FETCH_MAX_KEY];
 	char     why[160];
 
 	if (r->early_beta <= 0 || delta_us == 0) {
@@ -141,83 +181,121 @@ early_refresh(cbd_req *req, const cbd_resource *r, int64_t ttl_left_ms)
 	    (double) ttl_left_ms) {
 		return;
 	}
-	if (fetch_prepare(req, &ld, key, why, sizeof(why)) == CB_OK) {
-		cbd_loader_fetch(l, NULL, &ld);
+	ld       = st->ld;
+	ld.stale = NULL;
+	if (cbd_policy_ttl_ms(r, ld.values, today_ymd(), &ld.ttl_ms, why,
+	        sizeof(why)) == CB_OK) {
+		cbd_loader_fetch(cbd_svc_env(req)->loader, NULL, &ld);
 	}
 }
 
+/* fetch_cached decides, once GET and PTTL are in: a hit, a miss (load),
+ * or a value in its stale window (load, serving it if the load fails). */
+static void
+fetch_cached(cbd_req *req)
+{
+	fetch_state        *st  = fetch_of(req);
+	const cbd_resource *res = st->ld.r;
+	cbd_ns_stats       *ns  = cbd_stats_ns(req->host->stats, res->ns);
+
+	if (req->op.code != CB_OK) {
+		cbd_svc_done(req);
+		return;
+	}
+	if (!st->found) {
+		ns->misses++;
+		fetch_load(req, st->redis_failed, NULL, 0);
+		return;
+	}
+	if (res->stale_ms > 0) {
+		/* The last stale_ms of the Redis TTL are the stale window. */
+		if (st->resp.ttl_ms <= (int64_t) res->stale_ms) {
+			ns->misses++;
+			fetch_load(
+			    req, 0, st->resp.value.data, st->resp.value.len);
+			return;
+		}
+		st->resp.ttl_ms -= (int64_t) res->stale_ms;
+	}
+	ns->hits++;
+	req->x_cache = "hit";
+	if (st->resp.value.len == CBD_NEGATIVE_LEN &&
+	    memcmp(st->resp.value.data, CBD_NEGATIVE_VALUE,
+	        CBD_NEGATIVE_LEN) == 0) {
+		cbd_req_fail(req, CB_NOT_FOUND, "%s: not found", st->resp.key);
+		return;
+	}
+	st->resp.source = CACHEBROKER__V1__FETCH_SOURCE__FETCH_SOURCE_CACHE;
+	early_refresh(req, st->resp.ttl_ms);
+	cbd_svc_done(req);
+}
+
+/* Replies of the cache lookup: tag 0 is GET, 1 is PTTL. A failed GET is
+ * not the request's failure: the value is loaded (and not stored). */
 static void
 fetch_cached_cb(void *arg, uint64_t tag, redisReply *r)
 {
-	cbd_req                             *req = cbd_req_current(arg, tag);
-	const Cachebroker__V1__FetchRequest *in;
-	Cachebroker__V1__FetchResponse      *resp;
-	cbd_ns_stats                        *ns;
-	const cbd_resource                  *res;
+	cbd_req     *req = cbd_req_current(arg, tag);
+	fetch_state *st;
 
 	if (req == NULL) {
 		return;
 	}
 	req->op.pending--;
-	resp = (void *) req->op.resp;
+	st = fetch_of(req);
 	if ((uint32_t) tag == 1) {
 		if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
-			resp->ttl_ms = r->integer > 0 ? r->integer : 0;
+			st->resp.ttl_ms = r->integer > 0 ? r->integer : 0;
 		}
-		if (req->op.pending > 0) {
-			return;
-		}
-	}
-	if ((uint32_t) tag == 0 && r != NULL &&
-	    r->type == REDIS_REPLY_STRING) {
-		if ((resp->value.data = malloc(r->len + 1)) == NULL) {
+	} else if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		st->redis_failed = 1;
+	} else if (r->type == REDIS_REPLY_STRING) {
+		if ((st->resp.value.data = malloc(r->len + 1)) == NULL) {
 			cbd_svc_fail_oom(req);
 		} else {
-			memcpy(resp->value.data, r->str, r->len);
-			resp->value.len = r->len;
-			req->op.count   = 1; /* found */
+			memcpy(st->resp.value.data, r->str, r->len);
+			st->resp.value.len = r->len;
+			st->found          = 1;
 		}
-	} else if ((uint32_t) tag == 0 &&
-	    (r == NULL || r->type == REDIS_REPLY_ERROR)) {
-		req->op.count = 2; /* Redis failed: load, do not store */
 	}
-	if (req->op.pending > 0) {
-		return;
+	if (req->op.pending == 0) {
+		fetch_cached(req);
 	}
-	in = (const void *) req->in;
-	/* run found the resource in the request's policy, which the request
-	 * holds until it is answered. */
-	res = cbd_config_resource(req->pol->cfg, in->resource);
-	ns  = cbd_stats_ns(req->host->stats, res->ns);
-	if (req->op.code != CB_OK) {
-		cbd_svc_done(req);
-		return;
+}
+
+/* fetch_start makes the request's state and binds it once; NULL after
+ * answering. */
+static fetch_state *
+fetch_start(cbd_req *req)
+{
+	const Cachebroker__V1__FetchRequest *in = (const void *) req->in;
+	fetch_state                         *st;
+	char                                 key[FETCH_MAX_KEY];
+	char                                 why[160];
+	cb_status                            rv;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		cbd_req_fail(
+		    req, CB_RESOURCE_EXHAUSTED, "broker out of memory");
+		return NULL;
 	}
-	if (req->op.count != 1) {
-		ns->misses++;
-		fetch_load(req, req->op.count == 2, NULL, 0);
-		return;
+	cachebroker__v1__fetch_response__init(&st->resp);
+	req->op.resp = &st->resp.base;
+	/* The policy is the request's: nng's thread did not see it. */
+	if ((rv = fetch_bind(req->pol->cfg, in, &st->ld.r, st->ld.values, key,
+	         &st->ld.ttl_ms, why, sizeof(why))) != CB_OK) {
+		cbd_req_finish(req, rv, why, NULL);
+		return NULL;
 	}
-	if (res->stale_ms > 0) {
-		/* The last stale_ms of the Redis TTL are the stale window. */
-		if (resp->ttl_ms <= (int64_t) res->stale_ms) {
-			ns->misses++;
-			fetch_load(req, 0, resp->value.data, resp->value.len);
-			return;
-		}
-		resp->ttl_ms -= (int64_t) res->stale_ms;
+	if (cbd_pb_str_set(&st->resp.key, key) != 0) {
+		cbd_req_fail(
+		    req, CB_RESOURCE_EXHAUSTED, "broker out of memory");
+		return NULL;
 	}
-	ns->hits++;
-	req->x_cache = "hit";
-	if (resp->value.data != NULL && resp->value.len == CBD_NEGATIVE_LEN &&
-	    memcmp(resp->value.data, CBD_NEGATIVE_VALUE, CBD_NEGATIVE_LEN) ==
-	        0) {
-		cbd_req_fail(req, CB_NOT_FOUND, "%s: not found", resp->key);
-		return;
-	}
-	resp->source = CACHEBROKER__V1__FETCH_SOURCE__FETCH_SOURCE_CACHE;
-	early_refresh(req, res, resp->ttl_ms);
-	cbd_svc_done(req);
+	st->ld.key  = st->resp.key;
+	st->ld.pol  = req->pol;
+	st->ld.done = fetch_loaded;
+	return st;
 }
 
 void
@@ -225,48 +303,32 @@ cbd_cache_fetch_run(cbd_req *req)
 {
 	const Cachebroker__V1__FetchRequest *in  = (const void *) req->in;
 	const cbd_config                    *cfg = cbd_req_config(req);
-	const cbd_resource                  *r   = NULL;
-	cb_status                            rv;
-	const char                          *values[CBD_MAX_PARAMS];
-	char                                 key[FETCH_MAX_KEY];
-	char                                 why[160];
-	uint64_t                             ttl;
+	cbd_env                             *env = cbd_svc_env(req);
+	fetch_state                         *st;
+	const cbd_resource                  *r;
+	const char                          *key;
 	cbd_redis_conn                      *c;
-	Cachebroker__V1__FetchResponse      *resp;
 	cbd_cmd                              cmd;
 	size_t                               nslen;
 
-	/* The policy is the request's: nng's thread did not see it. */
-	if ((rv = fetch_bind(req->pol->cfg, in, &r, values, key, &ttl, why,
-	         sizeof(why))) != CB_OK) {
-		cbd_req_finish(req, rv, why, NULL);
+	if ((st = fetch_start(req)) == NULL) {
 		return;
 	}
-	if (cbd_journal_blocks(cbd_svc_env(req)->journal, r->ns)) {
+	r   = st->ld.r;
+	key = st->ld.key;
+	if (cbd_journal_blocks(env->journal, r->ns)) {
 		/* Invalidations of r->ns wait for Redis: what it holds may
 		 * be stale. Answer from the database, store nothing. */
 		fetch_load(req, 1, NULL, 0);
 		return;
 	}
 	if (in->refresh) {
-		fetch_load(req,
-		    cbd_redis_pick(cbd_svc_env(req)->redis) == NULL, NULL, 0);
+		fetch_load(req, cbd_redis_pick(env->redis) == NULL, NULL, 0);
 		return;
 	}
-	if ((c = cbd_redis_pick_key(
-	         cbd_svc_env(req)->redis, cbd_keys_hash(key))) == NULL) {
+	if ((c = cbd_redis_pick_key(env->redis, cbd_keys_hash(key))) == NULL) {
 		/* Redis is down: answer from the database. */
 		fetch_load(req, 1, NULL, 0);
-		return;
-	}
-	resp =
-	    cbd_svc_alloc(req, &cachebroker__v1__fetch_response__descriptor);
-	if (resp == NULL) {
-		return;
-	}
-	if (cbd_pb_str_set(&resp->key, key) != 0) {
-		cbd_req_fail(
-		    req, CB_RESOURCE_EXHAUSTED, "broker out of memory");
 		return;
 	}
 	nslen = strlen(r->ns);
