@@ -456,13 +456,6 @@ cbd_req_config(const cbd_req *req)
 	return req->pol->cfg;
 }
 
-void
-cbd_req_run_method(cbd_req *req, void *arg)
-{
-	(void) arg;
-	req->method->run(req);
-}
-
 static void
 req_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {

@@ -195,9 +195,6 @@ void cbd_req_unpark(cbd_req *req);
  * time. Loop thread, WORK. */
 void cbd_req_watch(cbd_req *req, cbd_req_watch_fn *fn, void *arg);
 
-/* cbd_req_run_method is the default dispatch: method->run(req). */
-void cbd_req_run_method(cbd_req *req, void *arg);
-
 /*
  * Backend calls carry (req, tag): tag holds req->gen in its high 32 bits
  * and a caller-chosen number in the low ones. cbd_req_tag makes one;
