@@ -335,7 +335,8 @@ cbd_auth_revoke_user_run(cbd_req *req)
 		return;
 	}
 	ms = in->issued_before * 1000 +
-	    (int64_t) req->pol->cfg->auth.max_token_lifetime_ms - now_ms();
+	    (int64_t) cbd_req_config(req)->auth.max_token_lifetime_ms -
+	    now_ms();
 	if (ms <= 0) {
 		ms = 1;
 	}
@@ -370,7 +371,7 @@ unknown_revocation(cbd_req *req)
 {
 	Cachebroker__V1__IsTokenRevokedResponse *resp = (void *) req->op.resp;
 
-	if (!req->pol->cfg->auth.revocation_fail_open) {
+	if (!cbd_req_config(req)->auth.revocation_fail_open) {
 		cbd_req_fail(req, CB_UNAVAILABLE,
 		    "redis unavailable: cannot tell whether the token is "
 		    "revoked (revocation_when_down = fail-closed)");
@@ -469,7 +470,7 @@ static int64_t
 session_ttl(const cbd_req *req, int64_t asked)
 {
 	return asked > 0 ? asked
-	                 : (int64_t) req->pol->cfg->auth.session_ttl_ms;
+	                 : (int64_t) cbd_req_config(req)->auth.session_ttl_ms;
 }
 
 cb_status
@@ -702,7 +703,7 @@ static void
 rate_without_redis(cbd_req *req)
 {
 	Cachebroker__V1__CheckRateLimitResponse *resp = (void *) req->op.resp;
-	int open = req->pol->cfg->auth.rate_limit_fail_open;
+	int open = cbd_req_config(req)->auth.rate_limit_fail_open;
 
 	req->x_cache                = "degraded";
 	req->op.code                = CB_OK;
@@ -773,9 +774,9 @@ rate_send(cbd_req *req, int whole)
 	}
 	snprintf(limit, sizeof(limit), "%u", in->limit);
 	snprintf(window, sizeof(window), "%lld",
-	    (long long) (in->window_ms > 0
-	            ? in->window_ms
-	            : (int64_t) req->pol->cfg->auth.rate_limit_window_ms));
+	    (long long) (in->window_ms > 0 ? in->window_ms
+	                                   : (int64_t) cbd_req_config(req)
+	                                         ->auth.rate_limit_window_ms));
 	snprintf(cost, sizeof(cost), "%lld",
 	    (long long) (in->cost > 0 ? in->cost : 1));
 	(void) script_send(req, c, &rate_script, whole, "rate-limit",

@@ -71,8 +71,8 @@ cbd_event_publish_run(cbd_req *req)
 	cbd_sweep        *s;
 
 	/* The policy is the request's: nng's thread did not see it. */
-	if ((bound = event_bind(req->pol->cfg, (const void *) req->in, &e,
-	         values, why, sizeof(why))) != CB_OK) {
+	if ((bound = event_bind(cbd_req_config(req), (const void *) req->in,
+	         &e, values, why, sizeof(why))) != CB_OK) {
 		cbd_req_finish(req, bound, why, NULL);
 		return;
 	}

@@ -282,8 +282,8 @@ fetch_start(cbd_req *req)
 	cachebroker__v1__fetch_response__init(&st->resp);
 	req->op.resp = &st->resp.base;
 	/* The policy is the request's: nng's thread did not see it. */
-	if ((rv = fetch_bind(req->pol->cfg, in, &st->ld.r, st->ld.values, key,
-	         &st->ld.ttl_ms, why, sizeof(why))) != CB_OK) {
+	if ((rv = fetch_bind(cbd_req_config(req), in, &st->ld.r, st->ld.values,
+	         key, &st->ld.ttl_ms, why, sizeof(why))) != CB_OK) {
 		cbd_req_finish(req, rv, why, NULL);
 		return NULL;
 	}

@@ -121,7 +121,7 @@ void
 cbd_warm_run(cbd_req *req)
 {
 	const Cachebroker__V1__WarmRequest *in  = (const void *) req->in;
-	const cbd_config                   *cfg = req->pol->cfg;
+	const cbd_config                   *cfg = cbd_req_config(req);
 	size_t n = in->n_strategies > 0 ? in->n_strategies : cfg->n_warms;
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression): pointer array */
 	const cbd_warm **ws = calloc(n + 1, sizeof(*ws));
