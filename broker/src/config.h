@@ -8,7 +8,9 @@
 
 #include <cachebroker/cachebroker.h>
 
+#include "errors.h"
 #include "policy.h"
+#include "units.h"
 
 #define CBD_DEFAULT_CONFIG "/etc/cachebroker/cachebroker.conf"
 #define CBD_MAX_LISTENERS 16
@@ -107,22 +109,6 @@ const cbd_warm *cbd_config_warm(const cbd_config *cfg, const char *name);
 const cbd_resource *cbd_config_resource(
     const cbd_config *cfg, const char *name);
 
-/* cbd_errors collects "file:line: message" lines so that every error of a
- * configuration is reported, not only the first. */
-typedef struct cbd_errors {
-	char  *text; /* NUL-terminated, lines separated by newlines */
-	size_t len;  /* bytes used, without the NUL */
-	int    count;
-} cbd_errors;
-
-/* cbd_errors_add appends one error line. Out of memory drops the text but
- * still counts the error. */
-void cbd_errors_add(cbd_errors *e, const char *file, int line, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
-
-/* cbd_errors_fini frees the text. NULL-safe. */
-void cbd_errors_fini(cbd_errors *e);
-
 /*
  * cbd_config_load parses and validates path, applies REDIS_HOST,
  * REDIS_PORT and REDIS_PASSWORD from the environment, and on success fills
@@ -182,9 +168,5 @@ void cbd_config_fini(cbd_config *cfg);
  * one); -1 when out of memory, *slot untouched. */
 int cbd_config_strset(char **slot, const char *value);
 
-/* Parsers for the value syntaxes, exported for tests. Each returns 0 on
- * success and leaves *out untouched on failure. */
-int cbd_parse_duration_ms(const char *s, uint64_t *out);
-int cbd_parse_size(const char *s, size_t *out);
 
 #endif /* CBD_CONFIG_H */

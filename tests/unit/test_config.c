@@ -446,6 +446,19 @@ START_TEST(test_durations_and_sizes)
 	ck_assert_uint_eq(ms, 86400000);
 	ck_assert_int_eq(cbd_parse_duration_ms("0", &ms), 0);
 	ck_assert_uint_eq(ms, 0);
+	/* One grammar with the command line: sums of terms. */
+	ck_assert_int_eq(cbd_parse_duration_ms("1h30m", &ms), 0);
+	ck_assert_uint_eq(ms, 5400000);
+	ck_assert_int_eq(cbd_parse_duration_ms("1d500ms", &ms), 0);
+	ck_assert_uint_eq(ms, 86400500);
+	ck_assert_int_eq(cbd_parse_duration_ms("1h30", &ms), -1);
+	ck_assert_int_eq(cbd_parse_duration_ms("30m1h", &ms), 0);
+	ck_assert_uint_eq(ms, 5400000);
+	ck_assert_int_eq(
+	    cbd_duration_parse("1500", CBD_DURATION_BARE_MS, &ms), 0);
+	ck_assert_uint_eq(ms, 1500);
+	ck_assert_int_eq(
+	    cbd_duration_parse("1s500", CBD_DURATION_BARE_MS, &ms), -1);
 	ms = 7;
 	ck_assert_int_eq(cbd_parse_duration_ms("15", &ms), -1);
 	ck_assert_int_eq(cbd_parse_duration_ms("-1s", &ms), -1);
