@@ -397,7 +397,7 @@ config_handler(
 	if (strncmp(section, RESOURCE_SECTION, strlen(RESOURCE_SECTION)) ==
 	    0) {
 		cbd_resource *r = &p->cfg->resources[p->cfg->n_resources - 1];
-		cbd_policy_set(
+		cbd_resource_set(
 		    r, name, value, p->continued, p->file, p->line, p->errs);
 		return 1;
 	}
@@ -585,7 +585,7 @@ resource_open(config_parse *p, const char *name)
 	r->negative_ttl_ms = 0;
 	r->max_value_size  = cfg->max_value_size;
 	if (r->name == NULL || r->ns == NULL) {
-		cbd_policy_fini(r);
+		cbd_resource_fini(r);
 		cbd_errors_add(p->errs, p->file, p->line, "out of memory");
 		return -1;
 	}
@@ -827,7 +827,7 @@ config_check(cbd_config *cfg, cbd_errors *errs)
 	char        zone[4096];
 
 	for (size_t i = 0; i < cfg->n_resources; i++) {
-		cbd_policy_check(&cfg->resources[i], f, errs);
+		cbd_resource_check(&cfg->resources[i], f, errs);
 	}
 	for (size_t i = 0; i < cfg->n_events; i++) {
 		cbd_event_check(&cfg->events[i], f, errs);
@@ -1278,7 +1278,7 @@ cbd_config_fini(cbd_config *cfg)
 	free(cfg->db.conninfo);
 	free(cfg->time_zone);
 	for (size_t i = 0; i < cfg->n_resources; i++) {
-		cbd_policy_fini(&cfg->resources[i]);
+		cbd_resource_fini(&cfg->resources[i]);
 	}
 	free(cfg->resources);
 	for (size_t i = 0; i < cfg->n_events; i++) {

@@ -9,7 +9,7 @@
 #include <cachebroker/cachebroker.h>
 
 #include "errors.h"
-#include "policy.h"
+#include "rules.h"
 #include "units.h"
 
 #define CBD_DEFAULT_CONFIG "/etc/cachebroker/cachebroker.conf"
@@ -167,6 +167,5 @@ void cbd_config_fini(cbd_config *cfg);
 /* cbd_config_strset replaces *slot with a copy of value (freeing the old
  * one); -1 when out of memory, *slot untouched. */
 int cbd_config_strset(char **slot, const char *value);
-
 
 #endif /* CBD_CONFIG_H */

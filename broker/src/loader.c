@@ -247,7 +247,7 @@ flight_store(cbd_flight *f)
 		value  = CBD_NEGATIVE_VALUE;
 		len    = CBD_NEGATIVE_LEN;
 	} else {
-		f->ttl = cbd_policy_jitter(f->ttl_ms, cbd_random32());
+		f->ttl = cbd_rule_jitter(f->ttl_ms, cbd_random32());
 		/* The stale window rides on the Redis TTL: Fetch reads the
 		 * PTTL and counts its last stale_ms as expired-but-kept. */
 		pttl = f->ttl + f->r->stale_ms;

@@ -8,6 +8,7 @@
 #include <cachebroker/cachebroker.h>
 
 #include "config.h"
+#include "policy.h"
 
 typedef struct cbd_req cbd_req;
 

@@ -29,7 +29,7 @@ event_bind(const cbd_config *cfg, const Cachebroker__V1__PublishRequest *in,
 	CBD_CHECK(cbd_svc_params((void *const *) in->params, in->n_params,
 	    names, vals, why, whylen));
 	*ep = e;
-	return cbd_policy_bind_params(e->name, e->params, e->n_params,
+	return cbd_rule_bind_params(e->name, e->params, e->n_params,
 	    in->n_params, names, vals, values, why, whylen);
 }
 
@@ -84,7 +84,7 @@ cbd_event_publish_run(cbd_req *req)
 	for (size_t t = 0; t < e->n_targets; t++) {
 		char *rest;
 		int   rv;
-		if (cbd_policy_expand(e->targets[t], e->params, e->n_params,
+		if (cbd_rule_expand(e->targets[t], e->params, e->n_params,
 		        values, target, sizeof(target)) != CB_OK) {
 			cbd_sweep_free(s);
 			cbd_req_fail(req, CB_RESOURCE_EXHAUSTED,

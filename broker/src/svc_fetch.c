@@ -38,9 +38,9 @@ fetch_bind(const cbd_config *cfg, const Cachebroker__V1__FetchRequest *in,
 	}
 	CBD_CHECK(cbd_svc_params((void *const *) in->params, in->n_params,
 	    names, vals, why, whylen));
-	CBD_CHECK(cbd_policy_bind(r, in->n_params, names, vals, values, key,
+	CBD_CHECK(cbd_resource_bind(r, in->n_params, names, vals, values, key,
 	    FETCH_MAX_KEY, why, whylen));
-	CBD_CHECK(cbd_policy_ttl_ms(r, values, 0, ttl_ms, why, whylen));
+	CBD_CHECK(cbd_resource_ttl_ms(r, values, 0, ttl_ms, why, whylen));
 	*rp = r;
 	return CB_OK;
 }
@@ -142,7 +142,7 @@ fetch_load(cbd_req *req, int degraded, const void *stale, size_t stale_len)
 	char         why[160];
 	cb_status    rv;
 
-	if ((rv = cbd_policy_ttl_ms(st->ld.r, st->ld.values, today_ymd(),
+	if ((rv = cbd_resource_ttl_ms(st->ld.r, st->ld.values, today_ymd(),
 	         &st->ld.ttl_ms, why, sizeof(why))) != CB_OK) {
 		cbd_req_finish(req, rv, why, NULL);
 		return;
@@ -183,7 +183,7 @@ early_refresh(cbd_req *req, int64_t ttl_left_ms)
 	}
 	ld       = st->ld;
 	ld.stale = NULL;
-	if (cbd_policy_ttl_ms(r, ld.values, today_ymd(), &ld.ttl_ms, why,
+	if (cbd_resource_ttl_ms(r, ld.values, today_ymd(), &ld.ttl_ms, why,
 	        sizeof(why)) == CB_OK) {
 		cbd_loader_fetch(cbd_svc_env(req)->loader, NULL, &ld);
 	}

@@ -28,26 +28,6 @@ typedef struct cbd_warm_deps {
 	uint64_t        start_us; /* the broker's start, monotonic */
 } cbd_warm_deps;
 
-/* A finished run of one strategy. */
-typedef struct cbd_warm_result {
-	const cbd_warm *w;
-	uint64_t        keys;      /* loaded and stored */
-	uint64_t        not_found; /* the loader found no row */
-	uint64_t        errors;    /* rows that failed */
-	uint64_t        duration_ms;
-	char            error[160]; /* the run's own failure, "" if none */
-} cbd_warm_result;
-
-/* A strategy's record since start (for metrics). It lives in the policy
- * (cbd_policy_warm_stats) and a reload carries it over by name. */
-typedef struct cbd_warm_stats {
-	uint64_t        runs;
-	uint64_t        keys_total;
-	uint64_t        errors_total;
-	unsigned        running; /* runs going on now */
-	cbd_warm_result last;    /* valid when runs > 0 */
-} cbd_warm_stats;
-
 typedef void cbd_warm_done_fn(void *arg, const cbd_warm_result *res);
 
 /* cbd_warmer_alloc makes a warmer with deps (copied); its start-up

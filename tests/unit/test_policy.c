@@ -81,7 +81,7 @@ bind(const char *res, const char *n1, const char *v1, const char *n2,
 	const char *vals[]  = { v1, v2 };
 	const char *values[CBD_MAX_PARAMS];
 
-	return cbd_policy_bind(cbd_config_resource(&cfg, res),
+	return cbd_resource_bind(cbd_config_resource(&cfg, res),
 	    n1 == NULL       ? 0
 	        : n2 == NULL ? 1
 	                     : 2,
@@ -133,7 +133,7 @@ ttl_for(const char *res, const char *v0, const char *v1, int today)
 	uint64_t    ms                     = 0;
 	char        why[128];
 
-	ck_assert_int_eq(cbd_policy_ttl_ms(cbd_config_resource(&cfg, res),
+	ck_assert_int_eq(cbd_resource_ttl_ms(cbd_config_resource(&cfg, res),
 	                     values, today, &ms, why, sizeof(why)),
 	    CB_OK);
 	return ms;
@@ -171,7 +171,7 @@ START_TEST(test_ttl_by_period)
 	ck_assert_uint_eq(
 	    ttl_for("reports.perf", "1", "historical", 0), 86400000);
 	ck_assert_int_eq(
-	    cbd_policy_ttl_ms(cbd_config_resource(&cfg, "reports.perf"),
+	    cbd_resource_ttl_ms(cbd_config_resource(&cfg, "reports.perf"),
 	        values, 0, &ms, why, sizeof(why)),
 	    CB_INVALID_ARGUMENT);
 	ck_assert_ptr_nonnull(strstr(why, "weekly"));
@@ -184,7 +184,7 @@ START_TEST(test_jitter)
 	uint64_t hi = 0;
 
 	for (uint32_t r = 0; r < 100000; r += 7) {
-		uint64_t v = cbd_policy_jitter(1000000, r * 2654435761u);
+		uint64_t v = cbd_rule_jitter(1000000, r * 2654435761u);
 		lo         = v < lo ? v : lo;
 		hi         = v > hi ? v : hi;
 	}
@@ -192,7 +192,7 @@ START_TEST(test_jitter)
 	ck_assert_uint_le(hi, 1100000);
 	/* It spreads: not all the same. */
 	ck_assert_uint_gt(hi - lo, 150000);
-	ck_assert_uint_eq(cbd_policy_jitter(3, 12345), 3);
+	ck_assert_uint_eq(cbd_rule_jitter(3, 12345), 3);
 }
 END_TEST
 
