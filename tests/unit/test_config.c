@@ -249,6 +249,53 @@ START_TEST(test_every_error_has_its_line)
 }
 END_TEST
 
+/* The line syntax: continuations of sql, comments, the length limit. */
+START_TEST(test_line_syntax)
+{
+	char line198[256];
+	char line199[256];
+
+	memset(line198, 'b', sizeof(line198));
+	memcpy(line198, "key_prefix = ", 13);
+	line198[198] = '\0';
+	memcpy(line199, line198, sizeof(line198));
+	line199[198] = 'b';
+	line199[199] = '\0';
+
+	char text[1024];
+	snprintf(text, sizeof(text),
+	    "[redis]\n%s\n[database]\n[resource users.p]\n"
+	    "key = users:p:{id}\n"
+	    "param = id int\n"
+	    "sql = SELECT row_to_json(u) ; first part\n"
+	    "  FROM users u   ; a comment on a continuation\n"
+	    "\tWHERE id = $1::bigint\n"
+	    "ttl = 1h30m\n",
+	    line198);
+	ck_assert_int_eq(load(text), CB_OK);
+	ck_assert_uint_eq(strlen(cfg.redis.key_prefix), 198 - 13);
+	ck_assert_uint_eq(cfg.n_resources, 1);
+	ck_assert_str_eq(cfg.resources[0].sql,
+	    "SELECT row_to_json(u) FROM users u WHERE id = $1::bigint");
+	ck_assert_uint_eq(cfg.resources[0].ttl.ms, 5400000);
+	cbd_config_fini(&cfg);
+	cbd_errors_fini(&errs);
+
+	snprintf(text, sizeof(text),
+	    "[redis]\n%s\n"         /* 2: one character too many */
+	    "key_prefix ; = x\n"    /* 3: a comment before the '=' */
+	    "host=h ;\n"            /* 4: fine, empty comment */
+	    "[broker] ; comment\n", /* 5: nothing after a header */
+	    line199);
+	ck_assert_int_eq(load(text), CB_INVALID_ARGUMENT);
+	ck_assert_int_eq(errs.count, 3);
+	ck_assert_ptr_nonnull(strstr(errs.text,
+	    "t.conf:2: line is 199 characters long, the limit is 198"));
+	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:3: expected"));
+	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:5: malformed"));
+}
+END_TEST
+
 /* [policy] max_ttl: a year by default; no TTL the file sets may exceed
  * it, wherever in the file it is set, each refusal with its line. */
 START_TEST(test_max_ttl)
@@ -535,6 +582,7 @@ config_suite(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_values);
 	tcase_add_test(tc, test_every_error_has_its_line);
+	tcase_add_test(tc, test_line_syntax);
 	tcase_add_test(tc, test_relations);
 	tcase_add_test(tc, test_max_ttl);
 	tcase_add_test(tc, test_listen_urls);
