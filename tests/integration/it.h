@@ -124,9 +124,13 @@ cb_status it_publish(const char *event, const char *name, const char *value,
 
 /* IT_ASSERT_CODE fails unless got == want, printing both names and the
  * call's message. */
-#define IT_ASSERT_CODE(got, want, res)                         \
-	ck_assert_msg((got) == (want), "got %s (%s), want %s", \
-	    cb_status_str(got), (res)->message, cb_status_str(want))
+#define IT_ASSERT_CODE(got, want, res)                                \
+	do {                                                          \
+		cb_status got_ = (got);                               \
+		ck_assert_msg(got_ == (want), "got %s (%s), want %s", \
+		    cb_status_str(got_), (res)->message,              \
+		    cb_status_str(want));                             \
+	} while (0)
 
 /* ---- PostgreSQL, through libpq ---- */
 

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of policy.c: resources, parameters, keys, TTL rules. */
+/* Unit tests of rules.c and policy.c: resources, parameters, keys, TTL
+ * rules (by date, by period, jitter), events, warm strategies, the
+ * snapshot. */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
