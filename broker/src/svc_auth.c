@@ -9,6 +9,7 @@
 #include "keys.h"
 #include "log.h"
 #include "redis_pool.h"
+#include "script.h"
 #include "request.h"
 #include "svc.h"
 
@@ -21,21 +22,13 @@
  *   auth:session:{user_id}          opaque data, session_ttl
  *   auth:rate-limit:{subject}       GCRA's theoretical arrival time (ms)
  *
- * The rate limit and the watermark are Lua scripts, sent with EVALSHA
- * once Redis has them (SCRIPT LOAD the first time a connection pool
- * needs one); a NOSCRIPT answer (SCRIPT FLUSH, a restarted Redis) sends
- * the script whole again with EVAL, which also loads it.
+ * The rate limit and the watermark are Lua scripts (script.c: EVALSHA
+ * once Redis has them; a NOSCRIPT answer, after SCRIPT FLUSH or a
+ * restarted Redis, sends the call again whole with EVAL).
  */
 #define AUTH_NS "auth"
 #define AUTH_MAX_ID 256
 #define AUTH_TAIL (AUTH_MAX_ID + 32)
-
-/* A script and what Redis calls it, once known. Loop thread. */
-typedef struct auth_script {
-	const char *src;
-	char        sha[41]; /* "" until SCRIPT LOAD answered */
-	int         loading; /* a SCRIPT LOAD is on its way */
-} auth_script;
 
 /*
  * GCRA (the generic cell rate algorithm): each request of cost c moves
@@ -47,36 +40,34 @@ typedef struct auth_script {
  * limit * T never exceeds the window). Returns {allowed, remaining,
  * retry_after_ms, reset_after_ms}.
  */
-static auth_script rate_script = {
-	.src = "local t = redis.call('TIME') "
-	       "local now = t[1] * 1000000 + t[2] "
-	       "local limit = tonumber(ARGV[1]) "
-	       "local window = tonumber(ARGV[2]) * 1000 "
-	       "local cost = tonumber(ARGV[3]) "
-	       "local step = math.max(1, math.floor(window / limit)) "
-	       "local tat = tonumber(redis.call('GET', KEYS[1])) "
-	       "if tat == nil or tat < now then tat = now end "
-	       "local new = tat + cost * step "
-	       "if new - window > now then "
-	       "  return {0, math.floor((window - (tat - now)) / step), "
-	       "    math.ceil((new - window - now) / 1000), "
-	       "    math.ceil((tat - now) / 1000)} "
-	       "end "
-	       "local ms = math.ceil((new - now) / 1000) "
-	       "redis.call('SET', KEYS[1], string.format('%.0f', new), 'PX', "
-	       "  string.format('%.0f', ms)) "
-	       "return {1, math.floor((window - (new - now)) / step), 0, ms}"
-};
+static cbd_script rate_script =
+    CBD_SCRIPT("local t = redis.call('TIME') "
+               "local now = t[1] * 1000000 + t[2] "
+               "local limit = tonumber(ARGV[1]) "
+               "local window = tonumber(ARGV[2]) * 1000 "
+               "local cost = tonumber(ARGV[3]) "
+               "local step = math.max(1, math.floor(window / limit)) "
+               "local tat = tonumber(redis.call('GET', KEYS[1])) "
+               "if tat == nil or tat < now then tat = now end "
+               "local new = tat + cost * step "
+               "if new - window > now then "
+               "  return {0, math.floor((window - (tat - now)) / step), "
+               "    math.ceil((new - window - now) / 1000), "
+               "    math.ceil((tat - now) / 1000)} "
+               "end "
+               "local ms = math.ceil((new - now) / 1000) "
+               "redis.call('SET', KEYS[1], string.format('%.0f', new), 'PX', "
+               "  string.format('%.0f', ms)) "
+               "return {1, math.floor((window - (new - now)) / step), 0, ms}");
 
 /* The watermark only moves forward: a later "log out everywhere" keeps
  * its own, longer, TTL. Returns the TTL of the watermark kept. */
-static auth_script mark_script = {
-	.src = "local cur = tonumber(redis.call('GET', KEYS[1])) "
-	       "if cur ~= nil and cur >= tonumber(ARGV[1]) then "
-	       "  return redis.call('PTTL', KEYS[1]) end "
-	       "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
-	       "return tonumber(ARGV[2])"
-};
+static cbd_script mark_script =
+    CBD_SCRIPT("local cur = tonumber(redis.call('GET', KEYS[1])) "
+               "if cur ~= nil and cur >= tonumber(ARGV[1]) then "
+               "  return redis.call('PTTL', KEYS[1]) end "
+               "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
+               "return tonumber(ARGV[2])");
 
 static int64_t
 now_ms(void)
@@ -125,27 +116,7 @@ redis_down(const redisReply *r)
 	return cbd_redis_reply_status(r, msg, sizeof(msg)) == CB_UNAVAILABLE;
 }
 
-/* ---- scripts ---- */
-
-static void
-script_loaded(void *arg, uint64_t tag, redisReply *r)
-{
-	auth_script *s = arg;
-
-	(void) tag;
-	s->loading = 0;
-	if (r != NULL && r->type == REDIS_REPLY_STRING && r->len == 40) {
-		memcpy(s->sha, r->str, 40);
-		s->sha[40] = '\0';
-	}
-}
-
-static int
-is_noscript(const redisReply *r)
-{
-	return r != NULL && r->type == REDIS_REPLY_ERROR &&
-	    strncmp(r->str, "NOSCRIPT", 8) == 0;
-}
+/* ---- scripts (script.c) ---- */
 
 /*
  * script_send sends "EVALSHA sha 1 key args..." (or EVAL with the source
@@ -154,27 +125,19 @@ is_noscript(const redisReply *r)
  * the EVAL after it finds it loaded anyway). -1 once answered.
  */
 static int
-script_send(cbd_req *req, cbd_redis_conn *c, auth_script *s, int whole,
+script_send(cbd_req *req, cbd_redis_conn *c, cbd_script *s, int whole,
     const char *kind, const char *id, const char *const *args, int nargs,
     cbd_redis_fn *fn, uint32_t sub)
 {
-	char        tail[AUTH_TAIL];
-	cbd_cmd     cmd;
-	const char *load[3] = { "SCRIPT", "LOAD", s->src };
-	size_t      lens[3] = { 6, 4, strlen(s->src) };
-	int         sha     = s->sha[0] != '\0' && !whole;
+	char    tail[AUTH_TAIL];
+	cbd_cmd cmd;
 
-	if (s->sha[0] == '\0' && !s->loading &&
-	    cbd_redis_send(c, script_loaded, s, 0, 3, load, lens) == 0) {
-		s->loading = 1;
-	}
 	auth_tail(tail, kind, id);
-	if (cbd_svc_cmd(req, &cmd, 3 + 1 + nargs,
+	if (cbd_svc_cmd(req, &cmd, CBD_SCRIPT_NARGS + 2 + nargs,
 	        cbd_cmd_key_size(prefix(req), AUTH_NS, tail)) != 0) {
 		return -1;
 	}
-	cbd_cmd_str(&cmd, sha ? "EVALSHA" : "EVAL");
-	cbd_cmd_str(&cmd, sha ? s->sha : s->src);
+	cbd_script_begin(s, c, whole, &cmd);
 	cbd_cmd_str(&cmd, "1");
 	cbd_cmd_key(&cmd, prefix(req), AUTH_NS, tail);
 	for (int i = 0; i < nargs; i++) {
@@ -294,7 +257,7 @@ revoke_user_cb(void *arg, uint64_t tag, redisReply *r)
 	int      ok;
 	cbd_req *req = cbd_req_current(arg, tag);
 
-	if (req != NULL && is_noscript(r)) {
+	if (req != NULL && cbd_script_noscript(r)) {
 		req->op.pending--;
 		cbd_auth_revoke_user_run(req); /* whole, below */
 		return;
@@ -727,7 +690,7 @@ rate_cb(void *arg, uint64_t tag, redisReply *r)
 	cbd_req *req = cbd_req_current(arg, tag);
 	Cachebroker__V1__CheckRateLimitResponse *resp;
 
-	if (req != NULL && is_noscript(r)) {
+	if (req != NULL && cbd_script_noscript(r)) {
 		req->op.pending--;
 		rate_send(req, 1);
 		return;

@@ -13,6 +13,7 @@
 #include "loader.h"
 #include "pb.h"
 #include "redis_pool.h"
+#include "script.h"
 #include "request.h"
 #include "svc.h"
 #include "stats.h"
@@ -532,11 +533,13 @@ cbd_cache_invalidate_pattern_run(cbd_req *req)
  * comes back as the stored string: Lua's numbers are doubles, exact only
  * up to 2^53, and a 64-bit counter must not be rounded on its way back.
  */
-static const char increment_lua[] =
+static cbd_script increment_script = CBD_SCRIPT(
     "redis.call('INCRBY', KEYS[1], ARGV[1]) "
     "if tonumber(ARGV[2]) > 0 and redis.call('PTTL', KEYS[1]) == -1 then "
     "redis.call('PEXPIRE', KEYS[1], ARGV[2]) end "
-    "return redis.call('GET', KEYS[1])";
+    "return redis.call('GET', KEYS[1])");
+
+static void increment_send(cbd_req *req, int whole);
 
 cb_status
 cbd_cache_increment_check(const cbd_limits *lim, const cbd_config *cfg,
@@ -557,9 +560,15 @@ static void
 increment_cb(void *arg, uint64_t tag, redisReply *r)
 {
 	int      ok;
-	cbd_req *req = cbd_svc_reply(arg, tag, r, &ok);
+	cbd_req *req = cbd_req_current(arg, tag);
 
-	if (req == NULL) {
+	if (req != NULL && cbd_script_noscript(r)) {
+		/* Redis forgot the script: once more, whole. */
+		req->op.pending--;
+		increment_send(req, 1);
+		return;
+	}
+	if ((req = cbd_svc_reply(arg, tag, r, &ok)) == NULL) {
 		return;
 	}
 	if (ok && r->type == REDIS_REPLY_STRING) {
@@ -579,28 +588,36 @@ increment_cb(void *arg, uint64_t tag, redisReply *r)
 	cbd_svc_done(req);
 }
 
-void
-cbd_cache_increment_run(cbd_req *req)
+/* increment_send sends the script (whole: as EVAL, after a NOSCRIPT). */
+static void
+increment_send(cbd_req *req, int whole)
 {
 	const Cachebroker__V1__IncrementRequest *in = (const void *) req->in;
 	cbd_redis_conn                          *c;
 	cbd_cmd                                  cmd;
 
 	if ((c = cbd_svc_conn(req)) == NULL ||
-	    cbd_svc_alloc(req,
-	        &cachebroker__v1__increment_response__descriptor) == NULL ||
-	    cbd_svc_cmd(req, &cmd, 6,
+	    cbd_svc_cmd(req, &cmd, CBD_SCRIPT_NARGS + 4,
 	        cbd_cmd_key_size(prefix(req), in->namespace_, in->key) +
 	            2 * (size_t) CBD_CMD_INT_SIZE) != 0) {
 		return;
 	}
-	cbd_cmd_str(&cmd, "EVAL");
-	cbd_cmd_arg(&cmd, increment_lua, sizeof(increment_lua) - 1);
+	cbd_script_begin(&increment_script, c, whole, &cmd);
 	cbd_cmd_str(&cmd, "1");
 	cbd_cmd_key(&cmd, prefix(req), in->namespace_, in->key);
 	cbd_cmd_int(&cmd, in->delta);
 	cbd_cmd_int(&cmd, in->ttl_ms);
 	(void) cbd_svc_send(req, c, increment_cb, 0, &cmd);
+}
+
+void
+cbd_cache_increment_run(cbd_req *req)
+{
+	if (cbd_svc_alloc(req,
+	        &cachebroker__v1__increment_response__descriptor) == NULL) {
+		return;
+	}
+	increment_send(req, 0);
 }
 
 /* Expire: PEXPIRE, or for ttl_ms -1 PERSIST with EXISTS (PERSIST alone

@@ -166,6 +166,36 @@ it_exists(const char *key)
 	return (it_redis_int("EXISTS %s", key) == 1);
 }
 
+/* it_info_stat reads field N of "name:a=N,b=M" in an INFO section; 0 when
+ * the line is not there. */
+long long
+it_info_stat(const char *section, const char *name, const char *field)
+{
+	redisReply *r = it_redis("INFO %s", section);
+	char        want[128];
+	const char *p, *end;
+	long long   v = 0;
+
+	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+	snprintf(want, sizeof(want), "\n%s:", name);
+	if ((p = strstr(r->str, want)) != NULL) {
+		p += strlen(want);
+		end = strchr(p, '\r');
+		while (p != NULL && (end == NULL || p < end)) {
+			if (strncmp(p, field, strlen(field)) == 0 &&
+			    p[strlen(field)] == '=') {
+				v = strtoll(p + strlen(field) + 1, NULL, 10);
+				break;
+			}
+			if ((p = strchr(p, ',')) != NULL) {
+				p++;
+			}
+		}
+	}
+	freeReplyObject(r);
+	return v;
+}
+
 long long
 it_count_keys(const char *pattern)
 {

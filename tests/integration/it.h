@@ -68,6 +68,11 @@ int it_log_count(const char *sub);
  * (its issue #1518). */
 void it_ipc_hangups(const char *path, int n);
 
+/* it_info_stat reads field of "name:a=N,b=M" in Redis' INFO section
+ * (commandstats, errorstats); 0 when the line is not there. */
+long long it_info_stat(
+    const char *section, const char *name, const char *field);
+
 /* it_count_keys counts the keys matching a glob pattern (KEYS, in one
  * EVAL: for tests, on small databases). */
 long long it_count_keys(const char *pattern);

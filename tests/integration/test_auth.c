@@ -632,36 +632,6 @@ CBH_TEST(test_rate_limit_cost)
 	it_assert_ttl_near("auth:rate-limit:c:4", 300000);
 }
 
-/* info_stat reads field N of "name:a=N,b=M" in an INFO section; 0 when
- * the line is not there. */
-static long long
-info_stat(const char *section, const char *name, const char *field)
-{
-	redisReply *r = it_redis("INFO %s", section);
-	char        want[128];
-	const char *p, *end;
-	long long   v = 0;
-
-	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
-	snprintf(want, sizeof(want), "\n%s:", name);
-	if ((p = strstr(r->str, want)) != NULL) {
-		p += strlen(want);
-		end = strchr(p, '\r');
-		while (p != NULL && (end == NULL || p < end)) {
-			if (strncmp(p, field, strlen(field)) == 0 &&
-			    p[strlen(field)] == '=') {
-				v = strtoll(p + strlen(field) + 1, NULL, 10);
-				break;
-			}
-			if ((p = strchr(p, ',')) != NULL) {
-				p++;
-			}
-		}
-	}
-	freeReplyObject(r);
-	return v;
-}
-
 CBH_TEST(test_scripts_survive_flush)
 {
 	int64_t   ib = wall_s() - 100;
@@ -676,9 +646,9 @@ CBH_TEST(test_scripts_survive_flush)
 	IT_ASSERT_CODE(revoke_user("u-f", ib, NULL, &res), CB_OK, &res);
 	IT_ASSERT_CODE(revoke_user("u-f", ib + 1, NULL, &res), CB_OK, &res);
 	ck_assert_int_ge(
-	    info_stat("commandstats", "cmdstat_evalsha", "calls"), 2);
+	    it_info_stat("commandstats", "cmdstat_evalsha", "calls"), 2);
 	ck_assert_int_eq(
-	    info_stat("errorstats", "errorstat_NOSCRIPT", "count"), 0);
+	    it_info_stat("errorstats", "errorstat_NOSCRIPT", "count"), 0);
 
 	it_redis_ok("SCRIPT FLUSH");
 	r = rate_ok("f:1", 5, 60000, 1);
@@ -687,7 +657,7 @@ CBH_TEST(test_scripts_survive_flush)
 	IT_ASSERT_CODE(revoke_user("u-f", ib + 2, NULL, &res), CB_OK, &res);
 	/* They met NOSCRIPT, and sent the scripts again. */
 	ck_assert_int_ge(
-	    info_stat("errorstats", "errorstat_NOSCRIPT", "count"), 1);
+	    it_info_stat("errorstats", "errorstat_NOSCRIPT", "count"), 1);
 	v = it_redis_get("auth:revoked-before:u-f", NULL);
 	ck_assert_ptr_nonnull(v);
 	ck_assert_int_eq(strtoll(v, NULL, 10), ib + 2);

@@ -894,6 +894,43 @@ CBH_TEST(test_ttl_bounds_configured)
 	ck_assert(it_exists("auth:blacklist:tok"));
 }
 
+/* Increment's script goes by EVALSHA once Redis has it, and is sent
+ * whole again when Redis forgot it (SCRIPT FLUSH, a restart). */
+CBH_TEST(test_increment_script_survives_flush)
+{
+	int64_t   v = 0;
+	cb_result res;
+
+	it_redis_ok("CONFIG RESETSTAT");
+	IT_ASSERT_CODE(
+	    increment("tasks", "s", 1, 0, NULL, &v, &res), CB_OK, &res);
+	IT_ASSERT_CODE(
+	    increment("tasks", "s", 1, 0, NULL, &v, &res), CB_OK, &res);
+	IT_ASSERT_CODE(
+	    increment("tasks", "s", 1, 0, NULL, &v, &res), CB_OK, &res);
+	ck_assert_int_eq(v, 3);
+	/* The first went as EVAL (with SCRIPT LOAD ahead of it); the next
+	 * ones by digest. */
+	ck_assert_int_ge(
+	    it_info_stat("commandstats", "cmdstat_evalsha", "calls"), 1);
+	ck_assert_int_le(
+	    it_info_stat("commandstats", "cmdstat_eval", "calls"), 1);
+	ck_assert_int_eq(
+	    it_info_stat("errorstats", "errorstat_NOSCRIPT", "count"), 0);
+
+	it_redis_ok("SCRIPT FLUSH");
+	IT_ASSERT_CODE(
+	    increment("tasks", "s", 10, 60000, NULL, &v, &res), CB_OK, &res);
+	ck_assert_int_eq(v, 13);
+	ck_assert_int_eq(
+	    it_info_stat("errorstats", "errorstat_NOSCRIPT", "count"), 1);
+	it_assert_ttl_near("tasks:s", 60000);
+	IT_ASSERT_CODE(
+	    increment("tasks", "s", 1, 0, NULL, &v, &res), CB_OK, &res);
+	ck_assert_int_eq(v, 14);
+}
+END_TEST
+
 static Suite *
 cache_suite(void)
 {
@@ -925,6 +962,10 @@ cache_suite(void)
 	tcase_add_checked_fixture(tc, setup_max_ttl, it_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_ttl_bounds_configured);
+	suite_add_tcase(s, tc);
+
+	tc = it_tcase("scripts");
+	tcase_add_test(tc, test_increment_script_survives_flush);
 	suite_add_tcase(s, tc);
 
 	tc = it_tcase("request_id");
