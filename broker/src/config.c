@@ -14,6 +14,7 @@
 
 #include "config_int.h"
 #include "log.h"
+#include "str.h"
 
 const config_key cbd_config_keys[CBD_CONFIG_N_KEYS] = {
 	{ "broker", "listen", K_LISTEN, 0, 0, 0 },
@@ -213,18 +214,6 @@ add_listener(cbd_config *cfg, const char *url, const char **why)
 	return 0;
 }
 
-int
-cbd_config_strset(char **slot, const char *value)
-{
-	char *copy = strdup(value);
-	if (copy == NULL) {
-		return -1;
-	}
-	free(*slot);
-	*slot = copy;
-	return 0;
-}
-
 const char *
 cbd_config_set_value(cbd_config *cfg, const config_key *k, const char *value)
 {
@@ -237,7 +226,7 @@ cbd_config_set_value(cbd_config *cfg, const config_key *k, const char *value)
 
 	switch (k->type) {
 	case K_STR:
-		return cbd_config_strset((char **) (void *) base, value) == 0
+		return cbd_strset((char **) (void *) base, value) == 0
 		    ? NULL
 		    : "out of memory";
 	case K_LISTEN:
@@ -249,7 +238,7 @@ cbd_config_set_value(cbd_config *cfg, const config_key *k, const char *value)
 		                            : check_http_url(value)) != NULL) {
 			return why;
 		}
-		return cbd_config_strset((char **) (void *) base, value) == 0
+		return cbd_strset((char **) (void *) base, value) == 0
 		    ? NULL
 		    : "out of memory";
 	case K_UINT32:
@@ -360,18 +349,18 @@ cbd_config_defaults(cbd_config *cfg)
 	cfg->db.connections             = 4;
 	cfg->db.connect_timeout_ms      = 2000;
 	cfg->db.statement_timeout_ms    = 2000;
-	if (cbd_config_strset(&cfg->redis.host, "127.0.0.1") != 0 ||
-	    cbd_config_strset(&cfg->db.conninfo, "") != 0 ||
-	    cbd_config_strset(&cfg->db.notify_channel, "") != 0 ||
-	    cbd_config_strset(&cfg->feed, "") != 0 ||
-	    cbd_config_strset(&cfg->http, CBD_DEFAULT_HTTP) != 0 ||
-	    cbd_config_strset(&cfg->tls_cert, "") != 0 ||
-	    cbd_config_strset(&cfg->tls_key, "") != 0 ||
-	    cbd_config_strset(&cfg->tls_key_password, "") != 0 ||
-	    cbd_config_strset(&cfg->tls_ca, "") != 0 ||
-	    cbd_config_strset(&cfg->time_zone, "UTC") != 0 ||
-	    cbd_config_strset(&cfg->redis.password, "") != 0 ||
-	    cbd_config_strset(&cfg->redis.key_prefix, "") != 0) {
+	if (cbd_strset(&cfg->redis.host, "127.0.0.1") != 0 ||
+	    cbd_strset(&cfg->db.conninfo, "") != 0 ||
+	    cbd_strset(&cfg->db.notify_channel, "") != 0 ||
+	    cbd_strset(&cfg->feed, "") != 0 ||
+	    cbd_strset(&cfg->http, CBD_DEFAULT_HTTP) != 0 ||
+	    cbd_strset(&cfg->tls_cert, "") != 0 ||
+	    cbd_strset(&cfg->tls_key, "") != 0 ||
+	    cbd_strset(&cfg->tls_key_password, "") != 0 ||
+	    cbd_strset(&cfg->tls_ca, "") != 0 ||
+	    cbd_strset(&cfg->time_zone, "UTC") != 0 ||
+	    cbd_strset(&cfg->redis.password, "") != 0 ||
+	    cbd_strset(&cfg->redis.key_prefix, "") != 0) {
 		return -1;
 	}
 	return 0;
@@ -384,7 +373,7 @@ cbd_config_env(cbd_config *cfg, cbd_errors *errs)
 	unsigned long long port;
 
 	if ((v = getenv("REDIS_HOST")) != NULL && *v != '\0') {
-		if (cbd_config_strset(&cfg->redis.host, v) != 0) {
+		if (cbd_strset(&cfg->redis.host, v) != 0) {
 			cbd_errors_add(errs, "REDIS_HOST", 0, "out of memory");
 		}
 	}
@@ -398,7 +387,7 @@ cbd_config_env(cbd_config *cfg, cbd_errors *errs)
 		}
 	}
 	if ((v = getenv("REDIS_PASSWORD")) != NULL) {
-		if (cbd_config_strset(&cfg->redis.password, v) != 0) {
+		if (cbd_strset(&cfg->redis.password, v) != 0) {
 			cbd_errors_add(
 			    errs, "REDIS_PASSWORD", 0, "out of memory");
 		}

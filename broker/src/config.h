@@ -164,8 +164,4 @@ int cbd_config_split(cbd_config *cfg, cbd_config *out);
 /* cbd_config_fini frees what the config owns. NULL-safe and idempotent. */
 void cbd_config_fini(cbd_config *cfg);
 
-/* cbd_config_strset replaces *slot with a copy of value (freeing the old
- * one); -1 when out of memory, *slot untouched. */
-int cbd_config_strset(char **slot, const char *value);
-
 #endif /* CBD_CONFIG_H */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config_int.h"
+#include "str.h"
 
 /* Settings a running broker cannot take on: its sockets, its tables and
  * its backend connections are made from them once, at start. */
@@ -92,7 +93,7 @@ pin_value(
 		        *(char *const *) (const void *) from) == 0) {
 			return 0;
 		}
-		if (cbd_config_strset((char **) (void *) to,
+		if (cbd_strset((char **) (void *) to,
 		        *(char *const *) (const void *) from) != 0) {
 			*oom = 1;
 		}

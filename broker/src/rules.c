@@ -11,22 +11,8 @@
 #include <string.h>
 
 #include "keys.h"
+#include "str.h"
 #include "units.h"
-
-/* rule_strset replaces *slot with a copy of value; -1 when out of memory,
- * *slot untouched. */
-static int
-rule_strset(char **slot, const char *value)
-{
-	char *copy = strdup(value);
-
-	if (copy == NULL) {
-		return -1;
-	}
-	free(*slot);
-	*slot = copy;
-	return 0;
-}
 
 /* append_str joins a continuation line to a value with one space. */
 static int
@@ -224,7 +210,7 @@ set_once(
 	(void) name;
 	if (*set_line) {
 		why = "set twice";
-	} else if (rule_strset(slot, value) != 0) {
+	} else if (cbd_strset(slot, value) != 0) {
 		why = "out of memory";
 	}
 	*set_line = line;
