@@ -48,12 +48,12 @@ typedef struct cbd_limits {
 
 /*
  * The configuration in effect, as one immutable object: SIGHUP builds a
- * new one and swaps srv->policy; whatever started on the old one keeps a
- * hold on it and finishes on it.
+ * new one and swaps host.policy (request.h); whatever started on the old
+ * one keeps a hold on it and finishes on it.
  *
- *   SIGHUP ─► load + check the file ─► cbd_policy (gen N+1) ─► srv->policy
+ *   SIGHUP ─► load + check the file ─► cbd_policy (gen N+1) ─► host.policy
  *                                                                 │ hold
- *   request (cbd_req_run) ─► req->pol ─► flight, warm run, ... ◄──┘
+ *   request (req_run_job) ─► req->pol ─► flight, warm run, ... ◄──┘
  *   answered / finished ─► rele ─► the last hold frees gen N
  *
  * Threads: refs, the statistics (load_us, warm_stats) and the holds are
