@@ -463,9 +463,8 @@ config_load(cbd_config *cfg, config_parse *p)
 {
 	cbd_config tmp;
 	int        before = p->errs->count;
-
-	char line[CONFIG_MAX_LINE];
-	long len;
+	char       line[CONFIG_MAX_LINE];
+	long       len;
 
 	if (cbd_config_defaults(&tmp) != 0 ||
 	    (tmp.path = strdup(p->file)) == NULL) {
@@ -480,6 +479,7 @@ config_load(cbd_config *cfg, config_parse *p)
 	cbd_config_env(&tmp, p->errs);
 	cbd_config_check_whole(&tmp, p->errs);
 	check_ttls(p);
+	p->cfg = NULL; /* tmp is this frame's */
 	if (p->errs->count > before) {
 		cbd_config_fini(&tmp);
 		return CB_INVALID_ARGUMENT;

@@ -16,8 +16,8 @@
 /* NOLINTNEXTLINE(readability-identifier-naming): libFuzzer's name */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* check fails the run: a finding. */
-#define check(cond)                       \
+/* CHECK fails the run: a finding. */
+#define CHECK(cond)                       \
 	do {                              \
 		if (!(cond)) {            \
 			__builtin_trap(); \
@@ -35,7 +35,7 @@ write_all(const uint8_t *data, size_t size, const char *text, int64_t i,
 	FILE           *f   = open_memstream(&out, len);
 	struct cli_json j;
 
-	check(f != NULL);
+	CHECK(f != NULL);
 	cli_json_init(&j, f);
 	cli_json_begin_object(&j);
 	cli_json_value(&j, "value", data, size);
@@ -56,7 +56,7 @@ write_all(const uint8_t *data, size_t size, const char *text, int64_t i,
 	cli_json_end_object(&j);
 	cli_json_end_array(&j);
 	cli_json_end(&j);
-	check(fclose(f) == 0);
+	CHECK(fclose(f) == 0);
 	return out;
 }
 
@@ -73,7 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_object            *v;
 	enum json_tokener_error err;
 
-	check(text != NULL);
+	CHECK(text != NULL);
 	memcpy(text, data, size);
 	text[size] = '\0';
 	memcpy(&i, data, size < sizeof(i) ? size : sizeof(i));
@@ -81,41 +81,41 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	out = write_all(data, size, text, i, d, &len);
 
 	/* One line: the object, then a newline. */
-	check(len > 0 && out[len - 1] == '\n');
+	CHECK(len > 0 && out[len - 1] == '\n');
 	tok = json_tokener_new();
-	check(tok != NULL);
+	CHECK(tok != NULL);
 	json_tokener_set_flags(
 	    tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	root = json_tokener_parse_ex(tok, out, (int) len - 1);
 	err  = json_tokener_get_error(tok);
-	check(root != NULL && err == json_tokener_success);
-	check(json_tokener_get_parse_end(tok) == len - 1); /* nothing after */
+	CHECK(root != NULL && err == json_tokener_success);
+	CHECK(json_tokener_get_parse_end(tok) == len - 1); /* nothing after */
 	json_tokener_free(tok);
 
 	/* The bytes come back exactly: as text when they are UTF-8 (json-c
 	 * checked that), else through base64. */
 	if (json_object_object_get_ex(root, "value", &v)) {
-		check(json_object_is_type(v, json_type_string));
-		check((size_t) json_object_get_string_len(v) == size);
-		check(memcmp(json_object_get_string(v), data, size) == 0);
+		CHECK(json_object_is_type(v, json_type_string));
+		CHECK((size_t) json_object_get_string_len(v) == size);
+		CHECK(memcmp(json_object_get_string(v), data, size) == 0);
 	} else {
 		uint8_t *raw;
 		size_t   n;
-		check(json_object_object_get_ex(root, "value_base64", &v));
-		check(pbjson_base64_decode(
+		CHECK(json_object_object_get_ex(root, "value_base64", &v));
+		CHECK(pbjson_base64_decode(
 		          json_object_get_string(v), &raw, &n) == 0);
-		check(n == size && memcmp(raw, data, size) == 0);
+		CHECK(n == size && memcmp(raw, data, size) == 0);
 		free(raw);
 	}
-	check(json_object_object_get_ex(root, "n", &v) &&
+	CHECK(json_object_object_get_ex(root, "n", &v) &&
 	    json_object_get_int64(v) == i);
-	check(json_object_object_get_ex(root, "u", &v) &&
+	CHECK(json_object_object_get_ex(root, "u", &v) &&
 	    json_object_get_uint64(v) == (uint64_t) i);
-	check(json_object_object_get_ex(root, "d", &v));
-	check(isfinite(d) ? json_object_is_type(v, json_type_double) ||
+	CHECK(json_object_object_get_ex(root, "d", &v));
+	CHECK(isfinite(d) ? json_object_is_type(v, json_type_double) ||
 	            json_object_is_type(v, json_type_int)
 	                  : json_object_is_type(v, json_type_null));
-	check(json_object_object_get_ex(root, "list", &v) &&
+	CHECK(json_object_object_get_ex(root, "list", &v) &&
 	    json_object_array_length(v) == 2);
 	json_object_put(root);
 	free(out);
