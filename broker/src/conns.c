@@ -13,11 +13,16 @@
  * a lookup stops at the first empty slot.
  */
 typedef struct slot {
-	uint32_t pipe;    /* nng pipe id; 0: empty */
-	uint32_t held;    /* requests received, not yet sent */
-	size_t   queued;  /* reply bytes handed to nng, not yet written */
-	int      closing; /* closed by us: count it once */
+	uint32_t    pipe;     /* nng pipe id; 0: empty */
+	uint32_t    held;     /* requests received, not yet sent */
+	size_t      queued;   /* reply bytes handed to nng, not yet written */
+	const char *why;      /* marked for closing: the reason; else NULL */
+	uint64_t    quiet_us; /* marked: when it last took a reply */
+	int         closed;   /* nng_pipe_close called */
 } slot;
+
+/* At most this many closes per cron; the rest wait for the next. */
+#define CONNS_CLOSES 16
 
 /* Connections per listener: few listeners (a re-created IPC listener is
  * a new one while the old one's connections end). */
@@ -143,33 +148,41 @@ cbd_conns_hold(cbd_conns *c, uint32_t pipe)
 	return over;
 }
 
-int
-cbd_conns_queue(cbd_conns *c, uint32_t pipe, size_t len)
+/* conns_mark marks s for closing for why, unless it is already. Caller
+ * holds mtx. */
+static void
+conns_mark(slot *s, const char *why, uint64_t now_us)
+{
+	if (s->why == NULL) {
+		s->why      = why;
+		s->quiet_us = now_us;
+	}
+}
+
+void
+cbd_conns_queue(cbd_conns *c, uint32_t pipe, size_t len, uint64_t now_us)
 {
 	slot *s;
-	int   close = 0;
 
 	pthread_mutex_lock(&c->mtx);
 	s = conns_find(c, pipe);
 	if (s->pipe != 0) {
 		s->queued += len;
-		if (c->max_bytes != 0 && s->queued > c->max_bytes &&
-		    !s->closing) {
-			s->closing = 1;
-			c->stats.closed++;
-			close = 1;
+		if (c->max_bytes != 0 && s->queued > c->max_bytes) {
+			conns_mark(s,
+			    "its unread replies exceed "
+			    "max_connection_reply_bytes",
+			    now_us);
 		}
 	}
 	pthread_mutex_unlock(&c->mtx);
-	return close;
 }
 
-int
-cbd_conns_rele(
-    cbd_conns *c, uint32_t pipe, size_t qlen, int dropped, int timed_out)
+void
+cbd_conns_rele(cbd_conns *c, uint32_t pipe, size_t qlen, int dropped,
+    int timed_out, uint64_t now_us)
 {
 	slot *s;
-	int   close = 0;
 
 	pthread_mutex_lock(&c->mtx);
 	if (dropped) {
@@ -177,18 +190,61 @@ cbd_conns_rele(
 	}
 	s = conns_find(c, pipe);
 	if (s->pipe != 0) {
-		if (timed_out && !s->closing) {
-			s->closing = 1;
-			c->stats.closed++;
-			close = 1;
+		if (timed_out) {
+			conns_mark(s, "a reply waited out its deadline unread",
+			    now_us);
+		} else if (!dropped && qlen != 0) {
+			s->quiet_us = now_us; /* it took one */
 		}
 		s->queued -= qlen < s->queued ? qlen : s->queued;
-		if (--s->held == 0) {
+		/* One marked stays until the cron closed it. */
+		if (--s->held == 0 && (s->why == NULL || s->closed)) {
 			conns_remove(c, s);
 		}
 	}
 	pthread_mutex_unlock(&c->mtx);
-	return close;
+}
+
+void
+cbd_conns_cron(cbd_conns *c, uint64_t now_us)
+{
+	struct {
+		uint32_t    pipe;
+		const char *why;
+	} due[CONNS_CLOSES];
+	size_t n = 0;
+
+	pthread_mutex_lock(&c->mtx);
+	for (uint32_t i = 0; i <= c->mask && n < CONNS_CLOSES; i++) {
+		slot *s = &c->slots[i];
+
+		if (s->pipe != 0 && s->why != NULL && !s->closed &&
+		    now_us - s->quiet_us >= CBD_CONNS_QUIET_US) {
+			s->closed = 1;
+			c->stats.closed++;
+			due[n].pipe  = s->pipe;
+			due[n++].why = s->why;
+		}
+	}
+	/* Apart from the scan: a removal moves entries back. */
+	for (size_t i = 0; i < n; i++) {
+		slot *s = conns_find(c, due[i].pipe);
+
+		if (s->held == 0) {
+			conns_remove(c, s);
+		}
+	}
+	pthread_mutex_unlock(&c->mtx);
+	for (size_t i = 0; i < n; i++) {
+		nng_pipe p = NNG_PIPE_INITIALIZER;
+
+		p.id = due[i].pipe;
+		cbd_log_warning("closing connection %u: %s",
+		    (unsigned) due[i].pipe, due[i].why);
+		/* Its queued replies complete as sent, which frees their
+		 * contexts. */
+		(void) nng_pipe_close(p);
+	}
 }
 
 /* conns_listener finds lid's counter, or (add) a free one; NULL if

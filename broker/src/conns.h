@@ -58,21 +58,36 @@ int cbd_conns_hold(cbd_conns *c, uint32_t pipe);
 
 /*
  * cbd_conns_queue counts len bytes of a reply about to be handed to nng
- * for pipe. Returns 1 when the connection's queued bytes now exceed the
- * limit and it was not marked closing before: the caller closes it (and
- * it is counted closed), 0 otherwise.
+ * for pipe; a connection whose queued bytes now exceed the limit is
+ * marked for closing (see cbd_conns_cron).
  */
-int cbd_conns_queue(cbd_conns *c, uint32_t pipe, size_t len);
+void cbd_conns_queue(cbd_conns *c, uint32_t pipe, size_t len, uint64_t now_us);
 
 /*
  * cbd_conns_rele undoes a hold of pipe whose reply (queued bytes qlen, 0
  * if it never was handed to nng) is sent or dropped. dropped says the
- * reply was not written (counted); when it timed out (timed_out) and the
- * connection was not marked closing yet, returns 1: the caller closes it
- * (counted closed).
+ * reply was not written (counted); one that timed out (timed_out) marks
+ * the connection for closing.
  */
-int cbd_conns_rele(
-    cbd_conns *c, uint32_t pipe, size_t qlen, int dropped, int timed_out);
+void cbd_conns_rele(cbd_conns *c, uint32_t pipe, size_t qlen, int dropped,
+    int timed_out, uint64_t now_us);
+
+/*
+ * A connection marked for closing is closed once it took no reply for
+ * this long. Not at once: nng 1.5 loses a connection closed between a
+ * partial write's completion and its continuation (the continuation
+ * fails silently, and the reaper then waits for that write forever, so no
+ * connection closed afterwards is ever released and the socket cannot
+ * close). A connection that has taken nothing for a while is not writing.
+ */
+#define CBD_CONNS_QUIET_US (200 * 1000)
+
+/*
+ * cbd_conns_cron closes (nng_pipe_close), logs and counts the connections
+ * marked for closing that took no reply for CBD_CONNS_QUIET_US. The loop's
+ * cron.
+ */
+void cbd_conns_cron(cbd_conns *c, uint64_t now_us);
 
 /*
  * cbd_conns_watch counts the connections of each listener of sock and

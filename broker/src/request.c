@@ -139,18 +139,6 @@ req_recv(cbd_req *req)
 	nng_ctx_recv(req->ctx, req->aio);
 }
 
-/* req_close_pipe closes the connection pipe (its queued replies complete
- * as sent, which frees their contexts). nng's thread. */
-static void
-req_close_pipe(uint32_t pipe, const char *why)
-{
-	nng_pipe p = NNG_PIPE_INITIALIZER;
-
-	p.id = pipe;
-	cbd_log_warning("closing connection %u: %s", (unsigned) pipe, why);
-	(void) nng_pipe_close(p);
-}
-
 /*
  * req_transmit hands req's reply (on its aio) to nng_ctx_send with the
  * time it may wait for its connection, and counts it queued there; a
@@ -176,11 +164,7 @@ req_transmit(cbd_req *req)
 	nng_aio_set_timeout(req->aio, wait);
 	if (req->pipe != 0) {
 		req->qlen = nng_msg_len(nng_aio_get_msg(req->aio));
-		if (cbd_conns_queue(host->conns, req->pipe, req->qlen)) {
-			req_close_pipe(req->pipe,
-			    "its unread replies exceed "
-			    "max_connection_reply_bytes");
-		}
+		cbd_conns_queue(host->conns, req->pipe, req->qlen, now);
 	}
 	nng_ctx_send(req->ctx, req->aio);
 }
@@ -231,7 +215,8 @@ req_send(cbd_req *req, cb_status code, const char *message,
 		 * answers for us. */
 		req_reset(req);
 		if (req->pipe != 0) {
-			(void) cbd_conns_rele(host->conns, req->pipe, 0, 1, 0);
+			cbd_conns_rele(
+			    host->conns, req->pipe, 0, 1, 0, cbd_now_us());
 		}
 		atomic_fetch_sub(&host->in_flight, 1);
 		req_recv(req);
@@ -335,14 +320,12 @@ req_aio_cb(void *arg)
 			nng_aio_set_msg(req->aio, NULL);
 		}
 		/* A reply that waited its whole deadline for a connection
-		 * means a client that does not read: close it, which also
-		 * frees the contexts of its other queued replies. */
-		if (req->pipe != 0 &&
-		    cbd_conns_rele(req->host->conns, req->pipe, req->qlen,
-		        rv != 0 && rv != NNG_ECLOSED,
-		        rv == NNG_ETIMEDOUT && !req->shed)) {
-			req_close_pipe(req->pipe,
-			    "a reply waited out its deadline unread");
+		 * means a client that does not read: it is closed, which
+		 * also frees the contexts of its other queued replies. */
+		if (req->pipe != 0) {
+			cbd_conns_rele(req->host->conns, req->pipe, req->qlen,
+			    rv != 0 && rv != NNG_ECLOSED,
+			    rv == NNG_ETIMEDOUT && !req->shed, cbd_now_us());
 		}
 		req->pipe = 0;
 		atomic_fetch_sub(&req->host->in_flight, 1);

@@ -82,6 +82,7 @@ server_cron_cb(evutil_socket_t fd, short what, void *arg)
 	cbd_dedupe_expire(srv->dedupe, now);
 	cbd_journal_cron(srv->journal);
 	cbd_ipcguard_cron(srv->ipcguard, now);
+	cbd_conns_cron(srv->ls.conns, now);
 	server_sdnotify(srv, now);
 	if (!atomic_load(&srv->host.draining)) {
 		cbd_warmer_cron(srv->warmer);
