@@ -12,15 +12,7 @@
 static void
 dispatch_unwait(cbd_req *req, void *arg)
 {
-	cbd_req **pp = (cbd_req **) cbd_dedupe_waiters(arg);
-
-	while (*pp != NULL && *pp != req) {
-		pp = &(*pp)->next;
-	}
-	if (*pp != NULL) {
-		*pp       = req->next;
-		req->next = NULL;
-	}
+	cbd_req_list_remove((cbd_req **) cbd_dedupe_waiters(arg), req);
 }
 
 /* dispatch_done is the first call's watcher: it records the outcome and

@@ -336,7 +336,6 @@ cbd_http_quiesce(cbd_http *h)
 	pthread_mutex_lock(&h->mtx);
 	h->closing = 1;
 	pthread_mutex_unlock(&h->mtx);
-	cbd_loop_run_jobs(h->host->loop);
 }
 
 void

@@ -37,10 +37,10 @@ typedef struct cbd_http     cbd_http;
 CB_NODISCARD cb_status cbd_http_open(
     cbd_http **out, const char *addr, cbd_req_host *host, int has_db);
 
-/* cbd_http_quiesce makes the endpoints answer 503 at once from now on
- * and finishes the scrapes that are still being built. Loop thread (or
- * at close), before the pools and the internal requests go away.
- * NULL-safe. */
+/* cbd_http_quiesce makes the endpoints answer 503 at once from now on:
+ * no scrape reaches the loop after it returns, so the loop's jobs run
+ * next finish the last ones. At close, before the pools and the internal
+ * requests go away. NULL-safe. */
 void cbd_http_quiesce(cbd_http *h);
 
 /* cbd_http_close stops the server (waiting for its connections) and

@@ -166,15 +166,8 @@ static void
 flight_unwait(cbd_req *req, void *arg)
 {
 	cbd_flight *f = arg;
-	cbd_req   **pp;
 
-	for (pp = &f->waiters; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == req) {
-			*pp = req->next;
-			break;
-		}
-	}
-	req->next = NULL;
+	cbd_req_list_remove(&f->waiters, req);
 	if (f->waiters == NULL && f->query != NULL && !f->own) {
 		/* Nobody is left to answer: the query goes (see the top).
 		 * A query running still stops in the database, not here. */

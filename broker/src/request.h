@@ -186,6 +186,20 @@ void cbd_req_answer(cbd_req *req, cb_status code, const char *message,
  */
 void cbd_req_park(cbd_req *req, cbd_req_cancel_fn *fn, void *arg);
 
+/* cbd_req_list_remove unlinks req from the list at *head (linked by
+ * next), if it is there: what a park cleanup does for a plain list. */
+static inline void
+cbd_req_list_remove(cbd_req **head, cbd_req *req)
+{
+	while (*head != NULL && *head != req) {
+		head = &(*head)->next;
+	}
+	if (*head != NULL) {
+		*head = req->next;
+	}
+	req->next = NULL;
+}
+
 /* cbd_req_unpark: the caller took req off its structure itself (to answer
  * it); the cleanup will not run. Loop thread. */
 void cbd_req_unpark(cbd_req *req);

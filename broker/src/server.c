@@ -39,16 +39,16 @@ server_status(cbd_server *srv, char *buf, size_t cap)
 {
 	char db[48];
 
-	if (srv->db == NULL) {
+	if (srv->env.db == NULL) {
 		snprintf(db, sizeof(db), "no database");
 	} else {
 		snprintf(db, sizeof(db), "database %zu/%u ready",
-		    cbd_db_ready_count(srv->db), srv->cfg.db.connections);
+		    cbd_db_ready_count(srv->env.db), srv->cfg.db.connections);
 	}
 	snprintf(buf, cap, "%s; redis %zu/%u ready; %s; %u in flight%s%s",
 	    atomic_load(&srv->host.draining) ? "draining" : "serving",
-	    cbd_redis_ready_count(srv->redis), srv->cfg.redis.connections, db,
-	    atomic_load(&srv->host.in_flight),
+	    cbd_redis_ready_count(srv->env.redis), srv->cfg.redis.connections,
+	    db, atomic_load(&srv->host.in_flight),
 	    srv->reload_note[0] != '\0' ? "; " : "", srv->reload_note);
 }
 
@@ -75,17 +75,17 @@ server_cron_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void) fd;
 	(void) what;
-	cbd_redis_cron(srv->redis);
-	if (srv->db != NULL) {
-		cbd_db_cron(srv->db);
+	cbd_redis_cron(srv->env.redis);
+	if (srv->env.db != NULL) {
+		cbd_db_cron(srv->env.db);
 	}
-	cbd_dedupe_expire(srv->dedupe, now);
-	cbd_journal_cron(srv->journal);
-	cbd_ipcguard_cron(srv->ipcguard, now);
+	cbd_dedupe_expire(srv->env.dedupe, now);
+	cbd_journal_cron(srv->env.journal);
+	cbd_ipcguard_cron(srv->env.ipcguard, now);
 	cbd_conns_cron(srv->ls.conns, now);
 	server_sdnotify(srv, now);
 	if (!atomic_load(&srv->host.draining)) {
-		cbd_warmer_cron(srv->warmer);
+		cbd_warmer_cron(srv->env.warmer);
 	}
 	if (!atomic_load(&srv->host.draining)) {
 		return;
@@ -105,10 +105,11 @@ server_cron_cb(evutil_socket_t fd, short what, void *arg)
 static cb_status
 server_statements(cbd_server *srv, cbd_policy *pol)
 {
-	for (size_t i = 0; srv->db != NULL && i < pol->cfg->n_resources; i++) {
+	for (size_t i = 0; srv->env.db != NULL && i < pol->cfg->n_resources;
+	     i++) {
 		const cbd_resource *r  = &pol->cfg->resources[i];
 		cb_status           rv = cbd_db_statement(
-		              srv->db, r->sql, r->n_params, &pol->stmt[i]);
+		              srv->env.db, r->sql, r->n_params, &pol->stmt[i]);
 		if (rv != CB_OK) {
 			return rv;
 		}
@@ -294,24 +295,24 @@ server_guard(cbd_server *srv)
 {
 	cb_status rv;
 
-	if ((rv = cbd_ipcguard_alloc(&srv->ipcguard)) != CB_OK) {
+	if ((rv = cbd_ipcguard_alloc(&srv->env.ipcguard)) != CB_OK) {
 		return rv;
 	}
 	for (size_t i = 0; i < srv->ls.n_listeners; i++) {
-		if ((rv = cbd_ipcguard_watch(srv->ipcguard, srv->ls.sock,
+		if ((rv = cbd_ipcguard_watch(srv->env.ipcguard, srv->ls.sock,
 		         &srv->ls.listeners[i], srv->cfg.listen[i],
 		         srv->cfg.ipc_mode, server_probe_open)) != CB_OK) {
 			return rv;
 		}
 	}
-	if ((rv = cbd_feed_guard(srv->feed, srv->ipcguard, &srv->cfg)) !=
-	    CB_OK) {
+	if ((rv = cbd_feed_guard(
+	         srv->env.feed, srv->env.ipcguard, &srv->cfg)) != CB_OK) {
 		return rv;
 	}
 	/* The watches no longer move: a connection refused for
 	 * max_connections, which never reaches ADD_POST, proves its
 	 * listener alive too. */
-	cbd_conns_seen(srv->ls.conns, cbd_ipcguard_seen, srv->ipcguard);
+	cbd_conns_seen(srv->ls.conns, cbd_ipcguard_seen, srv->env.ipcguard);
 	return CB_OK;
 }
 
@@ -327,11 +328,12 @@ server_host(cbd_server *srv)
 	h->stats        = &srv->stats;
 	h->limits       = &srv->limits;
 	h->dispatch     = cbd_dispatch;
-	h->dispatch_arg = srv->dedupe;
+	h->dispatch_arg = srv->env.dedupe;
 	h->env          = &srv->env;
 }
 
-/* server_env fills what the methods use, once every module exists. */
+/* server_env completes what the methods use (the modules are made in
+ * it), once the listener exists. */
 static void
 server_env(cbd_server *srv)
 {
@@ -339,16 +341,7 @@ server_env(cbd_server *srv)
 
 	e->host     = &srv->host;
 	e->cfg      = &srv->cfg;
-	e->redis    = srv->redis;
-	e->db       = srv->db;
-	e->loader   = srv->loader;
-	e->journal  = srv->journal;
-	e->notify   = srv->notify;
-	e->warmer   = srv->warmer;
-	e->feed     = srv->feed;
-	e->ipcguard = srv->ipcguard;
 	e->conns    = srv->ls.conns;
-	e->dedupe   = srv->dedupe;
 	e->contexts = srv->ls.n_reqs;
 	e->start_us = srv->start_us;
 }
@@ -361,34 +354,34 @@ server_modules(cbd_server *srv)
 	cbd_warm_deps wd;
 	cb_status     rv;
 
-	if ((rv = cbd_redis_pool_open(&srv->redis, srv->base, &cfg->redis)) !=
-	        CB_OK ||
-	    (rv = cbd_journal_alloc(&srv->journal, &srv->host, srv->redis,
-	         cfg->redis.journal_size)) != CB_OK ||
+	if ((rv = cbd_redis_pool_open(
+	         &srv->env.redis, srv->base, &cfg->redis)) != CB_OK ||
+	    (rv = cbd_journal_alloc(&srv->env.journal, &srv->host,
+	         srv->env.redis, cfg->redis.journal_size)) != CB_OK ||
 	    (cfg->db.notify_channel[0] != '\0' &&
-	        (rv = cbd_notify_alloc(
-	             &srv->notify, &srv->host, srv->journal)) != CB_OK) ||
+	        (rv = cbd_notify_alloc(&srv->env.notify, &srv->host,
+	             srv->env.journal)) != CB_OK) ||
 	    (cfg->db.enabled &&
-	        (rv = cbd_db_pool_open(&srv->db, srv->base, cfg,
+	        (rv = cbd_db_pool_open(&srv->env.db, srv->base, cfg,
 	             cbd_notify_received, cbd_notify_listening,
-	             srv->notify)) != CB_OK) ||
-	    (rv = cbd_loader_alloc(
-	         &srv->loader, srv->db, srv->redis, &srv->stats)) != CB_OK ||
+	             srv->env.notify)) != CB_OK) ||
+	    (rv = cbd_loader_alloc(&srv->env.loader, srv->env.db,
+	         srv->env.redis, &srv->stats)) != CB_OK ||
 	    (rv = server_statements(srv, srv->host.policy)) != CB_OK) {
 		return rv;
 	}
 	wd.host     = &srv->host;
-	wd.db       = srv->db;
-	wd.redis    = srv->redis;
-	wd.journal  = srv->journal;
-	wd.notify   = srv->notify;
+	wd.db       = srv->env.db;
+	wd.redis    = srv->env.redis;
+	wd.journal  = srv->env.journal;
+	wd.notify   = srv->env.notify;
 	wd.start_us = srv->start_us;
-	if ((rv = cbd_warmer_alloc(&srv->warmer, &wd)) != CB_OK ||
+	if ((rv = cbd_warmer_alloc(&srv->env.warmer, &wd)) != CB_OK ||
 	    (rv = cbd_listener_open(&srv->ls, cfg, &srv->host)) != CB_OK ||
-	    (rv = cbd_feed_open(&srv->feed, cfg, srv->ls.tls)) != CB_OK ||
+	    (rv = cbd_feed_open(&srv->env.feed, cfg, srv->ls.tls)) != CB_OK ||
 	    (rv = server_guard(srv)) != CB_OK ||
 	    (rv = cbd_http_open(&srv->http, cfg->http, &srv->host,
-	         srv->db != NULL)) != CB_OK) {
+	         srv->env.db != NULL)) != CB_OK) {
 		return rv;
 	}
 	return CB_OK;
@@ -432,7 +425,7 @@ cbd_server_open(cbd_server **out, cbd_config *cfg)
 	if ((rv = cbd_loop_init(&srv->loop, srv->base)) != CB_OK ||
 	    (rv = cbd_outbox_alloc(&srv->outbox)) != CB_OK ||
 	    (rv = server_events(srv)) != CB_OK ||
-	    (rv = cbd_dedupe_alloc(&srv->dedupe, srv->cfg.dedupe_entries,
+	    (rv = cbd_dedupe_alloc(&srv->env.dedupe, srv->cfg.dedupe_entries,
 	         srv->cfg.dedupe_window_ms * 1000)) != CB_OK) {
 		goto fail;
 	}
@@ -479,15 +472,15 @@ cbd_server_close(cbd_server *srv)
 	atomic_store(&srv->host.closing, 1);
 	cbd_http_quiesce(srv->http);
 	if (srv->loop.base != NULL) {
-		cbd_loop_run_jobs(&srv->loop);
+		cbd_loop_run_jobs(&srv->loop); /* the last scrapes too */
 	}
-	cbd_db_pool_close(srv->db);
-	srv->db = NULL;
-	cbd_redis_pool_close(srv->redis);
-	srv->redis = NULL;
+	cbd_db_pool_close(srv->env.db);
+	srv->env.db = NULL;
+	cbd_redis_pool_close(srv->env.redis);
+	srv->env.redis = NULL;
 	cbd_req_internal_cancel(&srv->host); /* their callbacks run now */
-	cbd_warmer_free(srv->warmer);        /* may answer Warm calls */
-	srv->warmer = NULL;
+	cbd_warmer_free(srv->env.warmer);    /* may answer Warm calls */
+	srv->env.warmer = NULL;
 	cbd_http_close(srv->http); /* its scrapes were answered above */
 	srv->http = NULL;
 	/* The guard's pipe callbacks on the listening sockets end with
@@ -495,16 +488,16 @@ cbd_server_close(cbd_server *srv)
 	 * queued for nng go first (they fail to send on a closed socket). */
 	cbd_outbox_stop(srv->outbox);
 	cbd_listener_close(&srv->ls);
-	cbd_feed_close(srv->feed);
-	srv->feed = NULL;
-	cbd_ipcguard_free(srv->ipcguard);
-	srv->ipcguard = NULL;
+	cbd_feed_close(srv->env.feed);
+	srv->env.feed = NULL;
+	cbd_ipcguard_free(srv->env.ipcguard);
+	srv->env.ipcguard = NULL;
 	cbd_req_internal_free(&srv->host);
 	cbd_outbox_free(srv->outbox);
-	cbd_journal_free(srv->journal);
-	cbd_notify_free(srv->notify);
-	cbd_loader_free(srv->loader);
-	cbd_dedupe_free(srv->dedupe);
+	cbd_journal_free(srv->env.journal);
+	cbd_notify_free(srv->env.notify);
+	cbd_loader_free(srv->env.loader);
+	cbd_dedupe_free(srv->env.dedupe);
 	cbd_policy_rele(srv->host.policy); /* every other hold is gone */
 	for (size_t i = 0; i < 3; i++) {
 		if (srv->signals[i] != NULL) {

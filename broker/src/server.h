@@ -45,29 +45,20 @@ typedef struct cbd_outbox cbd_outbox;
  * methods, a few pointers for the rest), and frees them in order.
  */
 typedef struct cbd_server {
-	cbd_config           cfg;      /* as started, immutable; see policy */
-	struct event_base   *base;     /* the backend loop */
-	cbd_loop             loop;     /* inbox from nng's threads */
-	cbd_outbox          *outbox;   /* replies for nng's threads */
-	cbd_req_host         host;     /* what the requests share */
-	cbd_env              env;      /* what the methods use */
-	cbd_listener         ls;       /* rep0 socket, contexts */
-	cbd_db_pool         *db;       /* loop thread; NULL: no database */
-	cbd_loader          *loader;   /* loop thread: loads in flight */
-	cbd_redis_pool      *redis;    /* loop thread */
-	cbd_dedupe          *dedupe;   /* loop thread */
-	cbd_journal         *journal;  /* loop thread: failed invalidations */
-	cbd_notify          *notify;   /* loop thread; NULL: no channel */
-	cbd_warmer          *warmer;   /* loop thread: warm runs */
-	struct cbd_feed     *feed;     /* loop thread; NULL: no feed */
-	struct cbd_http     *http;     /* NULL: no HTTP endpoints */
-	struct cbd_ipcguard *ipcguard; /* loop thread: IPC listener probes */
-	cbd_stats            stats;    /* see stats.h for threads */
-	uint64_t             start_us; /* monotonic start time */
-	uint64_t             drain_until_us; /* give up waiting then */
-	struct event        *cron;           /* 100 ms housekeeping */
-	struct event        *signals[3];     /* SIGTERM, SIGINT, SIGHUP */
-	cbd_sdnotify         sd;             /* loop thread: systemd */
+	cbd_config         cfg;      /* as started, immutable; see policy */
+	struct event_base *base;     /* the backend loop */
+	cbd_loop           loop;     /* inbox from nng's threads */
+	cbd_outbox        *outbox;   /* replies for nng's threads */
+	cbd_req_host       host;     /* what the requests share */
+	cbd_env            env;      /* the modules, what the methods use */
+	cbd_listener       ls;       /* rep0 socket, contexts */
+	struct cbd_http   *http;     /* NULL: no HTTP endpoints */
+	cbd_stats          stats;    /* see stats.h for threads */
+	uint64_t           start_us; /* monotonic start time */
+	uint64_t           drain_until_us; /* give up waiting then */
+	struct event      *cron;           /* 100 ms housekeeping */
+	struct event      *signals[3];     /* SIGTERM, SIGINT, SIGHUP */
+	cbd_sdnotify       sd;             /* loop thread: systemd */
 	/* cfg's restart-only settings (cbd_config_pin) are in effect for
 	 * the server's life; everything else is host.policy's (a hold). */
 	cbd_limits_pub limits; /* the policy's limits, for nng's threads */

@@ -82,6 +82,26 @@ lg_fail(lg_worker *w, const char *why)
 	pthread_mutex_unlock(&g->mtx);
 }
 
+/* lg_aio_result is the result of w's aio; a failure is counted, and a
+ * failed send's message (still w's) freed. */
+static int
+lg_aio_result(lg_worker *w, bool send)
+{
+	char err[64];
+	int  rv = nng_aio_result(w->aio);
+
+	if (rv != 0) {
+		if (send) {
+			nng_msg_free(nng_aio_get_msg(w->aio));
+			nng_aio_set_msg(w->aio, NULL);
+		}
+		(void) snprintf(err, sizeof(err), "%s: %s",
+		    send ? "send" : "recv", nng_strerror(rv));
+		lg_fail(w, err);
+	}
+	return rv;
+}
+
 /* lg_record counts an answer of w, taken at t1, of class tag. */
 static void
 lg_record(lg_worker *w, int tag, uint64_t t1)
@@ -148,20 +168,12 @@ lg_raw(lg_worker *w)
 	nng_aio_set_msg(w->aio, msg);
 	nng_ctx_send(w->ctx, w->aio);
 	nng_aio_wait(w->aio);
-	if ((rv = nng_aio_result(w->aio)) != 0) {
-		nng_msg_free(nng_aio_get_msg(w->aio));
-		nng_aio_set_msg(w->aio, NULL);
-		(void) snprintf(
-		    err, sizeof(err), "send: %s", nng_strerror(rv));
-		lg_fail(w, err);
+	if (lg_aio_result(w, true) != 0) {
 		return 1;
 	}
 	nng_ctx_recv(w->ctx, w->aio);
 	nng_aio_wait(w->aio);
-	if ((rv = nng_aio_result(w->aio)) != 0) {
-		(void) snprintf(
-		    err, sizeof(err), "recv: %s", nng_strerror(rv));
-		lg_fail(w, err);
+	if (lg_aio_result(w, false) != 0) {
 		return 1;
 	}
 	msg = nng_aio_get_msg(w->aio);
@@ -235,19 +247,13 @@ static void
 lg_cb(void *arg)
 {
 	lg_worker *w = arg;
-	char       err[64];
 	uint64_t   t1;
 	nng_msg   *msg;
 	int        rv;
 
 	switch (w->state) {
 	case W_SEND:
-		if ((rv = nng_aio_result(w->aio)) != 0) {
-			nng_msg_free(nng_aio_get_msg(w->aio));
-			nng_aio_set_msg(w->aio, NULL);
-			(void) snprintf(
-			    err, sizeof(err), "send: %s", nng_strerror(rv));
-			lg_fail(w, err);
+		if ((rv = lg_aio_result(w, true)) != 0) {
 			lg_next(w, rv);
 			return;
 		}
@@ -256,10 +262,7 @@ lg_cb(void *arg)
 		return;
 	case W_RECV:
 		t1 = bench_now_ns();
-		if ((rv = nng_aio_result(w->aio)) != 0) {
-			(void) snprintf(
-			    err, sizeof(err), "recv: %s", nng_strerror(rv));
-			lg_fail(w, err);
+		if ((rv = lg_aio_result(w, false)) != 0) {
 			lg_next(w, rv);
 			return;
 		}
