@@ -51,6 +51,9 @@ const config_key cbd_config_keys[CBD_CONFIG_N_KEYS] = {
 	{ "broker", "drain_timeout", K_DURATION, OFF(drain_timeout_ms), 0,
 	    3600000 },
 	{ "broker", "log_level", K_LOGLEVEL, OFF(log_level), 0, 0 },
+	{ "broker", "l1_size", K_SIZE, OFF(l1_size), 0, (uint64_t) 1 << 40 },
+	{ "broker", "l1_max_ttl", K_DURATION, OFF(l1_max_ttl_ms), 1,
+	    86400000 },
 	{ "auth", "max_token_lifetime", K_DURATION,
 	    OFF(auth.max_token_lifetime_ms), 1000, 366 * 86400000ull },
 	{ "auth", "session_ttl", K_DURATION, OFF(auth.session_ttl_ms), 1000,
@@ -329,6 +332,7 @@ cbd_config_defaults(cbd_config *cfg)
 	cfg->max_deadline_ms            = 60000;
 	cfg->dedupe_window_ms           = 60000;
 	cfg->dedupe_entries             = 100000;
+	cfg->l1_max_ttl_ms              = 30000;
 	cfg->drain_timeout_ms           = 10000;
 	cfg->log_level                  = CBD_LOG_INFO;
 	cfg->redis.port                 = 6379;
@@ -574,8 +578,34 @@ cbd_config_fini(cbd_config *cfg)
 		cbd_warm_fini(&cfg->warms[i]);
 	}
 	free(cfg->warms);
+	for (size_t i = 0; i < cfg->n_namespaces; i++) {
+		cbd_nsconf_fini(&cfg->namespaces[i]);
+	}
+	free(cfg->namespaces);
 	free(cfg->db.notify_channel);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+const cbd_nsconf *
+cbd_config_namespace(const cbd_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_namespaces; i++) {
+		if (strcmp(cfg->namespaces[i].name, name) == 0) {
+			return &cfg->namespaces[i];
+		}
+	}
+	return NULL;
+}
+
+uint64_t
+cbd_config_l1_ttl_ms(const cbd_config *cfg, const char *ns)
+{
+	const cbd_nsconf *n = cbd_config_namespace(cfg, ns);
+
+	if (cfg->l1_size == 0 || n == NULL || !n->l1) {
+		return 0;
+	}
+	return n->l1_max_ttl_ms != 0 ? n->l1_max_ttl_ms : cfg->l1_max_ttl_ms;
 }
 
 const cbd_resource *

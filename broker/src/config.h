@@ -97,6 +97,10 @@ typedef struct cbd_config {
 	size_t           n_resources;
 	cbd_warm        *warms; /* [warm NAME] sections */
 	size_t           n_warms;
+	size_t           l1_size;       /* L1 bytes; 0: no L1 */
+	uint64_t         l1_max_ttl_ms; /* an L1 entry's longest life */
+	cbd_nsconf      *namespaces;    /* [namespace NAME]; kept by the */
+	size_t           n_namespaces;  /* settings side (cbd_config_split) */
 } cbd_config;
 
 /* cbd_config_event finds an event rule by name; NULL if none. */
@@ -104,6 +108,14 @@ const cbd_event *cbd_config_event(const cbd_config *cfg, const char *name);
 
 /* cbd_config_warm finds a warm strategy by name; NULL if none. */
 const cbd_warm *cbd_config_warm(const cbd_config *cfg, const char *name);
+
+/* cbd_config_namespace finds a [namespace NAME]; NULL if none. */
+const cbd_nsconf *cbd_config_namespace(
+    const cbd_config *cfg, const char *name);
+
+/* cbd_config_l1_ttl_ms is how long L1 may keep a key of namespace ns:
+ * 0 when L1 is off or ns is not opted in. */
+uint64_t cbd_config_l1_ttl_ms(const cbd_config *cfg, const char *ns);
 
 /* cbd_config_resource finds a resource by name; NULL if none. */
 const cbd_resource *cbd_config_resource(

@@ -37,13 +37,14 @@ typedef struct config_key {
 
 /* The [section] keys of the file, in the order docs/configuration.md
  * lists them (config.c). */
-#define CBD_CONFIG_N_KEYS 47
+#define CBD_CONFIG_N_KEYS 49
 extern const config_key cbd_config_keys[CBD_CONFIG_N_KEYS];
 
 /* Sections named "resource NAME" are handled by policy.c. */
 #define RESOURCE_SECTION "resource "
 #define EVENT_SECTION "event "
 #define WARM_SECTION "warm "
+#define NAMESPACE_SECTION "namespace "
 
 /* cbd_config_set_value parses value for key k into cfg; returns an error
  * text or NULL. */

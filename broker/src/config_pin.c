@@ -28,6 +28,8 @@ static const char *const restart_only[] = {
 	"broker max_connection_reply_bytes",
 	"broker dedupe_window",
 	"broker dedupe_entries",
+	"broker l1_size",
+	"broker l1_max_ttl",
 	"redis *",
 	"database conninfo",
 	"database connections",
@@ -122,6 +124,24 @@ pin_value(
 	return 1;
 }
 
+/* namespaces_differ says whether a and b set their namespaces apart. */
+static int
+namespaces_differ(const cbd_config *a, const cbd_config *b)
+{
+	if (a->n_namespaces != b->n_namespaces) {
+		return 1;
+	}
+	for (size_t i = 0; i < a->n_namespaces; i++) {
+		const cbd_nsconf *x = &a->namespaces[i];
+		const cbd_nsconf *y = cbd_config_namespace(b, x->name);
+		if (y == NULL || x->l1 != y->l1 ||
+		    x->l1_max_ttl_ms != y->l1_max_ttl_ms) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
 void
 cbd_config_pin(cbd_config *next, const cbd_config *running, cbd_errors *notes,
     cbd_errors *errs)
@@ -136,6 +156,10 @@ cbd_config_pin(cbd_config *next, const cbd_config *running, cbd_errors *notes,
 			    "[%s] %s: changed; restart to apply", k->section,
 			    k->name);
 		}
+	}
+	if (namespaces_differ(next, running)) {
+		cbd_errors_add(notes, f, 0,
+		    "[namespace] sections: changed; restart to apply");
 	}
 	if (next->db.enabled != running->db.enabled) {
 		cbd_errors_add(notes, f, 0, "[database]: %s; restart to apply",
@@ -175,7 +199,11 @@ cbd_config_split(cbd_config *cfg, cbd_config *out)
 	c.warms       = NULL;
 	c.n_warms     = 0;
 	c.n_listen    = 0;
-	failed        = (c.path = strdup(cfg->path)) == NULL;
+	/* The namespaces stay with the settings: the L1 reads them on
+	 * nng's threads, for the server's life. */
+	c.namespaces   = NULL;
+	c.n_namespaces = 0;
+	failed         = (c.path = strdup(cfg->path)) == NULL;
 	for (size_t i = 0; !failed && i < cfg->n_listen; i++) {
 		failed = (c.listen[i] = strdup(cfg->listen[i])) == NULL;
 		c.n_listen += !failed;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config_int.h"
+#include "keys.h"
 
 /* Lines are read whole (up to this much is kept) and refused past
  * CONFIG_MAX_CHARS characters, the limit the INI files of this project
@@ -56,6 +57,12 @@ config_handler(
 	if (strncmp(section, EVENT_SECTION, strlen(EVENT_SECTION)) == 0) {
 		cbd_event *e = &p->cfg->events[p->cfg->n_events - 1];
 		cbd_event_set(e, name, value, p->file, p->line, p->errs);
+		return;
+	}
+	if (strncmp(section, NAMESPACE_SECTION, strlen(NAMESPACE_SECTION)) ==
+	    0) {
+		cbd_nsconf *n = &p->cfg->namespaces[p->cfg->n_namespaces - 1];
+		cbd_nsconf_set(n, name, value, p->file, p->line, p->errs);
 		return;
 	}
 	if (strncmp(section, WARM_SECTION, strlen(WARM_SECTION)) == 0) {
@@ -202,6 +209,31 @@ warm_open(config_parse *p, const char *name)
 	return 0;
 }
 
+/* namespace_open starts a [namespace NAME] section. */
+static int
+namespace_open(config_parse *p, const char *name)
+{
+	cbd_config *cfg = p->cfg;
+	cbd_nsconf *n;
+	char        why[160];
+
+	if (cbd_keys_check_namespace(name, why, sizeof(why)) != CB_OK) {
+		cbd_errors_add(p->errs, p->file, p->line, "%s", why);
+		return -1;
+	}
+	if (cbd_config_namespace(cfg, name) != NULL) {
+		cbd_errors_add(p->errs, p->file, p->line,
+		    "namespace '%s' is declared twice", name);
+		return -1;
+	}
+	if ((n = section_add(p, (void **) &cfg->namespaces, &cfg->n_namespaces,
+	         sizeof(*n), name)) == NULL) {
+		return -1;
+	}
+	n->line = p->line;
+	return 0;
+}
+
 /* resource_open starts a [resource NAME] section. */
 static int
 resource_open(config_parse *p, const char *name)
@@ -302,6 +334,10 @@ section_line(config_parse *p, char *s)
 	} else if (strncmp(name, WARM_SECTION, strlen(WARM_SECTION)) == 0) {
 		p->bad_section =
 		    warm_open(p, name + strlen(WARM_SECTION)) != 0;
+	} else if (strncmp(name, NAMESPACE_SECTION,
+	               strlen(NAMESPACE_SECTION)) == 0) {
+		p->bad_section =
+		    namespace_open(p, name + strlen(NAMESPACE_SECTION)) != 0;
 	} else {
 		p->bad_section = !known_section(name);
 		/* An empty [database] means: libpq's defaults and PG*

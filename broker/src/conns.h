@@ -80,7 +80,7 @@ void cbd_conns_rele(cbd_conns *c, uint32_t pipe, size_t qlen, int dropped,
  * connection closed afterwards is ever released and the socket cannot
  * close). A connection that has taken nothing for a while is not writing.
  */
-#define CBD_CONNS_QUIET_US (200 * 1000)
+#define CBD_CONNS_QUIET_US ((uint64_t) 200 * 1000)
 
 /*
  * cbd_conns_cron closes (nng_pipe_close), logs and counts the connections

@@ -10,6 +10,7 @@
 #include "feed.h"
 #include "journal.h"
 #include "keys.h"
+#include "l1.h"
 #include "loader.h"
 #include "log.h"
 #include "redis_pool.h"
@@ -121,6 +122,28 @@ sweep_of(const cbd_req *req)
 	return req->op.task;
 }
 
+/* sweep_l1_drop drops what the sweep named from the L1, done or not:
+ * its keys, and for a pattern the whole namespace. */
+static void
+sweep_l1_drop(cbd_req *req, const cbd_sweep *s)
+{
+	cbd_l1 *l1 = cbd_svc_env(req)->l1;
+	char    lit[CBD_SVC_L1_KEY];
+
+	for (size_t i = 0; l1 != NULL && i < s->n; i++) {
+		const sweep_item *it = &s->items[i];
+		if (!it->pattern) {
+			cbd_l1_invalidate(l1, it->text);
+		} else if (it->lit < sizeof(lit)) {
+			memcpy(lit, it->text, it->lit);
+			lit[it->lit] = '\0';
+			cbd_l1_invalidate_prefix(l1, lit);
+		} else {
+			cbd_l1_clear(l1);
+		}
+	}
+}
+
 /*
  * sweep_end is the sweep's park cleanup: it runs when its request is
  * answered, whatever answered it (the sweep's end, its deadline, the
@@ -134,6 +157,7 @@ sweep_end(cbd_req *req, void *arg)
 	cbd_sweep *s = arg;
 
 	req->op.task = NULL;
+	sweep_l1_drop(req, s);
 	for (size_t i = 0; s->journal != NULL && !s->ok && i < s->n; i++) {
 		cbd_journal_add(s->journal, s->items[i].ns,
 		    s->items[i].text + s->items[i].lit, s->items[i].pattern);

@@ -287,6 +287,9 @@ req_received(cbd_req *req, nng_msg *msg)
 	}
 	req->deadline_us = req->t_start_us +
 	    req_deadline_ms(&lim, req->env->deadline_ms) * 1000u;
+	if (req->method->front != NULL && req->method->front(req)) {
+		return; /* answered from memory, on this thread */
+	}
 	req->state  = CBD_REQ_WORK;
 	req->job.fn = req_run_job;
 	cbd_loop_call(host->loop, &req->job);
@@ -366,6 +369,14 @@ cbd_req_answer(cbd_req *req, cb_status code, const char *message,
     const void *payload, size_t plen)
 {
 	req_complete(req, code, message, payload, plen);
+}
+
+void
+cbd_req_answer_front(
+    cbd_req *req, const char *x_cache, const void *payload, size_t plen)
+{
+	req->x_cache = x_cache;
+	req_send(req, CB_OK, NULL, payload, plen);
 }
 
 void

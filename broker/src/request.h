@@ -104,6 +104,7 @@ typedef struct cbd_op {
 	uint64_t          count;    /* accumulator: stored, deleted, ... */
 	uint64_t          t0_us;    /* when a timed backend call left */
 	void             *task;     /* the method's own state (a sweep) */
+	uint64_t          l1_token; /* an L1 fill's (l1.h); 0: none */
 } cbd_op;
 
 struct cbd_req {
@@ -176,6 +177,12 @@ void cbd_req_fail(cbd_req *req, cb_status code, const char *fmt, ...)
  * requests. Loop thread, WORK. */
 void cbd_req_answer(cbd_req *req, cb_status code, const char *message,
     const void *payload, size_t plen);
+
+/* cbd_req_answer_front answers OK with payload (the caller's) from a
+ * method's front (router.h), on nng's thread, before the loop saw req;
+ * x_cache is the reply's metadata (static). */
+void cbd_req_answer_front(
+    cbd_req *req, const char *x_cache, const void *payload, size_t plen);
 
 /*
  * cbd_req_park: req, in WORK, now waits on the caller's structure (linked

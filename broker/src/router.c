@@ -9,9 +9,9 @@
 #include "wire.h"
 
 const cbd_method cbd_methods[CBD_METHOD_COUNT] = {
-#define CBD_METHOD_ROW(id, svc, meth, desc, mut, check, run)                 \
+#define CBD_METHOD_ROW(id, svc, meth, desc, mut, check, run, front)          \
 	[CBD_M_##id] = { CBD_M_##id, CB_METHOD_PREFIX svc "/" meth, &(desc), \
-		mut, check, run },
+		mut, check, run, front },
 	CBD_METHODS(CBD_METHOD_ROW)
 #undef CBD_METHOD_ROW
 };

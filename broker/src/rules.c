@@ -755,6 +755,50 @@ cbd_warm_set(cbd_warm *w, const char *name, const char *value, int continued,
 }
 
 void
+cbd_nsconf_set(cbd_nsconf *n, const char *name, const char *value,
+    const char *file, int line, cbd_errors *errs)
+{
+	const char *why = NULL;
+	uint64_t    ms;
+
+	if (strcmp(name, "l1") == 0) {
+		if (strcmp(value, "yes") == 0) {
+			n->l1 = 1;
+		} else if (strcmp(value, "no") == 0) {
+			n->l1 = 0;
+		} else {
+			why = "not yes or no";
+		}
+	} else if (strcmp(name, "l1_max_ttl") == 0) {
+		if (cbd_parse_duration_ms(value, &ms) != 0) {
+			why = "not a duration (e.g. 30s, 5m)";
+		} else if (ms < 1 || ms > 86400000) {
+			why = "must be from 1ms to 24h";
+		} else {
+			n->l1_max_ttl_ms = ms;
+		}
+	} else {
+		cbd_errors_add(errs, file, line,
+		    "unknown key '%s' in [namespace %s]", name, n->name);
+		return;
+	}
+	if (why != NULL) {
+		cbd_errors_add(
+		    errs, file, line, "%s = '%s': %s", name, value, why);
+	}
+}
+
+void
+cbd_nsconf_fini(cbd_nsconf *n)
+{
+	if (n == NULL) {
+		return;
+	}
+	free(n->name);
+	memset(n, 0, sizeof(*n));
+}
+
+void
 cbd_warm_fini(cbd_warm *w)
 {
 	if (w == NULL) {

@@ -100,6 +100,26 @@ typedef struct cbd_warm {
 	uint32_t concurrency; /* loads at a time (default 2) */
 } cbd_warm;
 
+/*
+ * A namespace's own settings ([namespace NAME]): whether its keys may be
+ * kept in the broker's L1, and for how long at most. Read at start: the
+ * L1 serves on nng's threads from the configuration the broker started
+ * with.
+ */
+typedef struct cbd_nsconf {
+	char    *name;          /* "users" */
+	int      line;          /* its section header */
+	int      l1;            /* l1 = yes */
+	uint64_t l1_max_ttl_ms; /* 0: [broker] l1_max_ttl */
+} cbd_nsconf;
+
+/* cbd_nsconf_set applies "name = value" of [namespace NAME]. */
+void cbd_nsconf_set(cbd_nsconf *n, const char *name, const char *value,
+    const char *file, int line, cbd_errors *errs);
+
+/* cbd_nsconf_fini frees a namespace's strings. NULL-safe. */
+void cbd_nsconf_fini(cbd_nsconf *n);
+
 /* cbd_warm_set applies "name = value" of [warm NAME] (continued: an
  * indented continuation of sql). */
 void cbd_warm_set(cbd_warm *w, const char *name, const char *value,

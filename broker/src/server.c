@@ -13,6 +13,7 @@
 
 #include "db_pool.h"
 #include "conns.h"
+#include "l1.h"
 #include "dedupe.h"
 #include "dispatch.h"
 #include "feed.h"
@@ -27,6 +28,7 @@
 #include "redis_pool.h"
 #include "request.h"
 #include "sdnotify.h"
+#include "tracking.h"
 #include "warm.h"
 
 /* Housekeeping period: stalled Redis connections are noticed within
@@ -347,6 +349,55 @@ server_env(cbd_server *srv)
 }
 
 /* server_modules creates the modules, each with its collaborators. */
+/* server_l1 makes the L1 and its tracking when l1_size is set and some
+ * namespace has l1 = yes. */
+static cb_status
+server_l1(cbd_server *srv)
+{
+	const cbd_config *cfg = &srv->cfg;
+	char            **prefixes;
+	size_t            n  = 0;
+	cb_status         rv = CB_OK;
+
+	if (cfg->l1_size == 0) {
+		return CB_OK;
+	}
+	if ((prefixes = calloc(cfg->n_namespaces + 1, sizeof(*prefixes))) ==
+	    NULL) {
+		return CB_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < cfg->n_namespaces && rv == CB_OK; i++) {
+		const cbd_nsconf *ns = &cfg->namespaces[i];
+		size_t            size =
+		    strlen(cfg->redis.key_prefix) + strlen(ns->name) + 2;
+		if (!ns->l1) {
+			continue;
+		}
+		if ((prefixes[n] = malloc(size)) == NULL) {
+			rv = CB_RESOURCE_EXHAUSTED;
+			break;
+		}
+		snprintf(prefixes[n++], size, "%s%s:", cfg->redis.key_prefix,
+		    ns->name);
+	}
+	if (rv == CB_OK && n == 0) {
+		cbd_log_warning("l1_size is set, but no [namespace] has l1 = "
+		                "yes: the broker runs without an L1");
+	} else if (rv == CB_OK &&
+	    (rv = cbd_l1_alloc(&srv->env.l1, cfg->l1_size)) == CB_OK &&
+	    (rv = cbd_tracking_open(&srv->env.tracking, srv->base, &cfg->redis,
+	         srv->env.l1, (const char *const *) prefixes, n)) == CB_OK) {
+		cbd_log_info("l1: %zu bytes for %zu namespace%s, off until "
+		             "Redis tracks them",
+		    cfg->l1_size, n, n == 1 ? "" : "s");
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(prefixes[i]);
+	}
+	free(prefixes);
+	return rv;
+}
+
 static cb_status
 server_modules(cbd_server *srv)
 {
@@ -367,6 +418,7 @@ server_modules(cbd_server *srv)
 	             srv->env.notify)) != CB_OK) ||
 	    (rv = cbd_loader_alloc(&srv->env.loader, srv->env.db,
 	         srv->env.redis, &srv->stats)) != CB_OK ||
+	    (rv = server_l1(srv)) != CB_OK ||
 	    (rv = server_statements(srv, srv->host.policy)) != CB_OK) {
 		return rv;
 	}
@@ -478,6 +530,8 @@ cbd_server_close(cbd_server *srv)
 	srv->env.db = NULL;
 	cbd_redis_pool_close(srv->env.redis);
 	srv->env.redis = NULL;
+	cbd_tracking_close(srv->env.tracking); /* the L1 serves no more */
+	srv->env.tracking = NULL;
 	cbd_req_internal_cancel(&srv->host); /* their callbacks run now */
 	cbd_warmer_free(srv->env.warmer);    /* may answer Warm calls */
 	srv->env.warmer = NULL;
@@ -488,6 +542,8 @@ cbd_server_close(cbd_server *srv)
 	 * queued for nng go first (they fail to send on a closed socket). */
 	cbd_outbox_stop(srv->outbox);
 	cbd_listener_close(&srv->ls);
+	cbd_l1_free(srv->env.l1); /* nng's threads are done with it */
+	srv->env.l1 = NULL;
 	cbd_feed_close(srv->env.feed);
 	srv->env.feed = NULL;
 	cbd_ipcguard_free(srv->env.ipcguard);

@@ -9,6 +9,8 @@
 
 #include "envelope.h"
 #include "journal.h"
+#include "keys.h"
+#include "l1.h"
 #include "policy.h"
 #include "request.h"
 
@@ -128,6 +130,39 @@ cbd_svc_blocked(cbd_req *req, const char *ns)
 	    "read from the cache until they are applied",
 	    ns);
 	return 1;
+}
+
+char *
+cbd_svc_l1_key(const cbd_req *req, const char *ns, const char *key, char *buf)
+{
+	const char *prefix = cbd_svc_env(req)->cfg->redis.key_prefix;
+	size_t      need   = strlen(prefix) + strlen(ns) + strlen(key) + 2;
+	char       *k      = need <= CBD_SVC_L1_KEY ? buf : malloc(need);
+
+	if (k != NULL) {
+		(void) cbd_keys_join(k, need, prefix, ns, key);
+	}
+	return k;
+}
+
+void
+cbd_svc_l1_drop(cbd_req *req, const char *ns, const char *key)
+{
+	struct cbd_l1 *l1 = cbd_svc_env(req)->l1;
+	char           buf[CBD_SVC_L1_KEY];
+	char          *k;
+
+	if (l1 == NULL) {
+		return;
+	}
+	if ((k = cbd_svc_l1_key(req, ns, key, buf)) == NULL) {
+		cbd_l1_clear(l1); /* cannot name it: none may stay stale */
+		return;
+	}
+	cbd_l1_invalidate(l1, k);
+	if (k != buf) {
+		free(k);
+	}
 }
 
 void

@@ -22,6 +22,8 @@ typedef struct cbd_dedupe  cbd_dedupe;
 typedef struct cbd_config  cbd_config;
 struct cbd_feed;
 struct cbd_ipcguard;
+struct cbd_l1;
+struct cbd_tracking;
 
 /*
  * What the methods use, beside their request: the server's collaborators,
@@ -43,6 +45,8 @@ typedef struct cbd_env {
 	struct cbd_ipcguard *ipcguard; /* IPC listener probes */
 	struct cbd_conns    *conns;    /* per-connection bounds */
 	cbd_dedupe          *dedupe;   /* request_id table */
+	struct cbd_l1       *l1;       /* NULL: none; any thread */
+	struct cbd_tracking *tracking; /* keeps l1 coherent */
 	uint32_t             contexts; /* nng contexts */
 	uint64_t             start_us; /* monotonic start time */
 } cbd_env;
@@ -126,5 +130,21 @@ int cbd_svc_blocked(cbd_req *req, const char *ns);
 
 /* cbd_svc_fail_oom records out-of-memory as the op's error. */
 void cbd_svc_fail_oom(cbd_req *req);
+
+/* CBD_SVC_L1_KEY: a stack buffer that holds most L1 keys. */
+#define CBD_SVC_L1_KEY 256
+
+/*
+ * cbd_svc_l1_key is ns/key's Redis key (the running key_prefix, ns, ':',
+ * key) in buf (CBD_SVC_L1_KEY bytes), or on the heap when longer: free it
+ * when it is not buf. NULL if out of memory. Any thread.
+ */
+char *cbd_svc_l1_key(
+    const cbd_req *req, const char *ns, const char *key, char *buf);
+
+/* cbd_svc_l1_drop drops ns/key from the L1 (when there is one) and
+ * cancels its fills in flight: what a write does when Redis has applied
+ * it, before its answer. */
+void cbd_svc_l1_drop(cbd_req *req, const char *ns, const char *key);
 
 #endif /* CBD_SVC_H */

@@ -9,11 +9,13 @@
 #include "conns.h"
 #include "ipcguard.h"
 #include "journal.h"
+#include "l1.h"
 #include "notify.h"
 #include "pb.h"
 #include "redis_pool.h"
 #include "request.h"
 #include "stats.h"
+#include "tracking.h"
 #include "svc.h"
 #include "warm.h"
 
@@ -42,6 +44,13 @@ health_fill(cbd_req *req, Cachebroker__V1__HealthResponse *h)
 	uint64_t misses;
 
 	cbd_stats_totals(req->host->stats, &hits, &misses);
+	if (env->l1 != NULL) {
+		cbd_l1_stats ls;
+		cbd_l1_stats_get(env->l1, &ls);
+		hits += ls.hits;
+		h->l1_enabled  = 1;
+		h->l1_coherent = ls.coherent != 0;
+	}
 	h->uptime_s = (cbd_now_us() - env->start_us) / 1000000u;
 	h->hits     = hits;
 	h->misses   = misses;
@@ -291,6 +300,36 @@ pool_alloc(uint32_t connections, size_t ready)
 	return p;
 }
 
+/* metrics_l1 adds the L1's counters. */
+static int
+metrics_l1(const cbd_env *env, Cachebroker__V1__MetricsResponse *m)
+{
+	Cachebroker__V1__L1Metrics *l = malloc(sizeof(*l));
+	cbd_l1_stats                ls;
+
+	if (l == NULL) {
+		return -1;
+	}
+	cachebroker__v1__l1_metrics__init(l);
+	cbd_l1_stats_get(env->l1, &ls);
+	l->enabled            = 1;
+	l->coherent           = ls.coherent != 0;
+	l->hits               = ls.hits;
+	l->misses             = ls.misses;
+	l->fills              = ls.fills;
+	l->evictions          = ls.evictions;
+	l->invalidations      = ls.invalidations;
+	l->admission_refusals = ls.refusals;
+	l->fills_cancelled    = ls.cancelled;
+	l->clears             = ls.clears;
+	l->bytes              = ls.bytes;
+	l->entries            = ls.entries;
+	l->max_bytes          = ls.max_bytes;
+	l->tracking_messages  = cbd_tracking_messages(env->tracking);
+	m->l1                 = l;
+	return 0;
+}
+
 /* metrics_pools adds the broker's identity, capacity and backend pools. */
 static int
 metrics_pools(const cbd_env *env, Cachebroker__V1__MetricsResponse *m)
@@ -305,6 +344,9 @@ metrics_pools(const cbd_env *env, Cachebroker__V1__MetricsResponse *m)
 		m->replies_dropped     = cs.dropped;
 		m->connections_closed  = cs.closed;
 		m->connections_refused = cs.refused;
+	}
+	if (env->l1 != NULL && metrics_l1(env, m) != 0) {
+		return -1;
 	}
 	if (cbd_pb_str_set(&m->version, CBD_VERSION) != 0 ||
 	    (m->redis_pool = pool_alloc(env->cfg->redis.connections,

@@ -10,6 +10,7 @@
 #include "cmd.h"
 #include "invalidate.h"
 #include "keys.h"
+#include "l1.h"
 #include "loader.h"
 #include "pb.h"
 #include "redis_pool.h"
@@ -124,6 +125,77 @@ cbd_cache_get_check(const cbd_limits *lim, const cbd_config *cfg,
 	return check_ns_key(lim, r->namespace_, r->key, why, whylen);
 }
 
+/* get_fill stores a hit in the L1, which get_run took a token for. */
+static void
+get_fill(cbd_req *req, const Cachebroker__V1__GetRequest *in,
+    const Cachebroker__V1__GetResponse *resp)
+{
+	cbd_env *env = cbd_svc_env(req);
+	char     buf[CBD_SVC_L1_KEY];
+	char    *k = cbd_svc_l1_key(req, in->namespace_, in->key, buf);
+
+	if (k == NULL) {
+		return;
+	}
+	/* ttl_ms is PTTL's: -1 no expiry, -2 gone meanwhile (not stored). */
+	cbd_l1_fill(env->l1, req->op.l1_token, k, resp->value.data,
+	    resp->value.len, cbd_now_us(),
+	    cbd_config_l1_ttl_ms(env->cfg, in->namespace_), resp->ttl_ms);
+	if (k != buf) {
+		free(k);
+	}
+}
+
+/*
+ * cbd_cache_get_front answers a Get whose key the L1 holds, on nng's
+ * thread (router.h); anything else goes to get_run, which fills the L1
+ * with what Redis returns.
+ */
+int
+cbd_cache_get_front(cbd_req *req)
+{
+	const Cachebroker__V1__GetRequest *in  = (const void *) req->in;
+	cbd_env                           *env = cbd_svc_env(req);
+	Cachebroker__V1__GetResponse       resp =
+	    CACHEBROKER__V1__GET_RESPONSE__INIT;
+	char       buf[CBD_SVC_L1_KEY];
+	uint8_t    out[512];
+	uint8_t   *p = out;
+	cbd_l1_hit hit;
+	char      *k;
+	size_t     len;
+	int        found;
+
+	if (env->l1 == NULL ||
+	    cbd_config_l1_ttl_ms(env->cfg, in->namespace_) == 0 ||
+	    (k = cbd_svc_l1_key(req, in->namespace_, in->key, buf)) == NULL) {
+		return 0;
+	}
+	found = cbd_l1_get(env->l1, k, cbd_now_us(), &hit);
+	if (k != buf) {
+		free(k);
+	}
+	if (!found) {
+		return 0;
+	}
+	resp.found      = 1;
+	resp.value.data = hit.value;
+	resp.value.len  = hit.len;
+	resp.ttl_ms     = hit.ttl_ms;
+	len = cachebroker__v1__get_response__get_packed_size(&resp);
+	if (len > sizeof(out) && (p = malloc(len)) == NULL) {
+		free(hit.value);
+		return 0; /* the loop's path may still manage */
+	}
+	cachebroker__v1__get_response__pack(&resp, p);
+	free(hit.value);
+	cbd_req_answer_front(req, "hit", p, len);
+	if (p != out) {
+		free(p);
+	}
+	return 1;
+}
+
 static void
 get_cb(void *arg, uint64_t tag, redisReply *r)
 {
@@ -152,6 +224,9 @@ get_cb(void *arg, uint64_t tag, redisReply *r)
 		const Cachebroker__V1__GetRequest *in = (const void *) req->in;
 		cbd_ns_stats                      *ns =
 		    cbd_stats_ns(req->host->stats, in->namespace_);
+		if (resp->found && req->op.l1_token != 0) {
+			get_fill(req, in, resp);
+		}
 		if (resp->found) {
 			ns->hits++;
 			req->x_cache = "hit";
@@ -166,6 +241,21 @@ get_cb(void *arg, uint64_t tag, redisReply *r)
 		}
 	}
 	cbd_svc_done(req);
+}
+
+/* get_token takes the L1 fill token before the GET leaves. */
+static void
+get_token(cbd_req *req, const Cachebroker__V1__GetRequest *in)
+{
+	char  buf[CBD_SVC_L1_KEY];
+	char *k = cbd_svc_l1_key(req, in->namespace_, in->key, buf);
+
+	if (k != NULL) {
+		req->op.l1_token = cbd_l1_token(cbd_svc_env(req)->l1, k);
+		if (k != buf) {
+			free(k);
+		}
+	}
 }
 
 void
@@ -184,6 +274,10 @@ cbd_cache_get_run(cbd_req *req)
 	}
 	if (cbd_svc_cmd(req, &cmd, 2, ks) != 0) {
 		return;
+	}
+	if (cbd_svc_env(req)->l1 != NULL &&
+	    cbd_config_l1_ttl_ms(cbd_svc_env(req)->cfg, in->namespace_) != 0) {
+		get_token(req, in);
 	}
 	cbd_cmd_str(&cmd, "GET");
 	cbd_cmd_key(&cmd, prefix(req), in->namespace_, in->key);
@@ -323,6 +417,22 @@ set_cmd(cbd_req *req, cbd_cmd *cmd, const char *ns, const char *key,
 	return 0;
 }
 
+/* set_drop drops the keys a Set or SetMany wrote (or tried to) from the
+ * L1, before the answer. */
+static void
+set_drop(cbd_req *req)
+{
+	if (req->method->id == CBD_M_CACHE_SET) {
+		const Cachebroker__V1__SetRequest *in = (const void *) req->in;
+		cbd_svc_l1_drop(req, in->namespace_, in->key);
+		return;
+	}
+	const Cachebroker__V1__SetManyRequest *in = (const void *) req->in;
+	for (size_t i = 0; i < in->n_entries; i++) {
+		cbd_svc_l1_drop(req, in->namespace_, in->entries[i]->key);
+	}
+}
+
 static void
 set_cb(void *arg, uint64_t tag, redisReply *r)
 {
@@ -335,6 +445,9 @@ set_cb(void *arg, uint64_t tag, redisReply *r)
 	/* OK when written; nil when NX/XX said no. */
 	if (ok && r->type == REDIS_REPLY_STATUS) {
 		req->op.count++;
+	}
+	if (req->op.pending == 0) {
+		set_drop(req);
 	}
 	if (req->op.pending == 0 && req->op.code == CB_OK) {
 		if (req->method->id == CBD_M_CACHE_SET) {
@@ -585,6 +698,11 @@ increment_cb(void *arg, uint64_t tag, redisReply *r)
 		((Cachebroker__V1__IncrementResponse *) (void *) req->op.resp)
 		    ->value = v;
 	}
+	{
+		const Cachebroker__V1__IncrementRequest *in =
+		    (const void *) req->in;
+		cbd_svc_l1_drop(req, in->namespace_, in->key);
+	}
 	cbd_svc_done(req);
 }
 
@@ -653,6 +771,11 @@ expire_cb(void *arg, uint64_t tag, redisReply *r)
 	if (ok && (uint32_t) tag == 0 && r->type == REDIS_REPLY_INTEGER) {
 		((Cachebroker__V1__ExpireResponse *) (void *) req->op.resp)
 		    ->updated = r->integer == 1;
+	}
+	if (req->op.pending == 0) {
+		const Cachebroker__V1__ExpireRequest *in =
+		    (const void *) req->in;
+		cbd_svc_l1_drop(req, in->namespace_, in->key);
 	}
 	cbd_svc_done(req);
 }

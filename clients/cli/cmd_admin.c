@@ -74,6 +74,10 @@ health_json(const Cachebroker__V1__HealthResponse *h)
 	cli_json_uint(&j, h->misses);
 	cli_json_key(&j, "hit_rate");
 	cli_json_double(&j, h->hit_rate);
+	cli_json_key(&j, "l1_enabled");
+	cli_json_bool(&j, h->l1_enabled);
+	cli_json_key(&j, "l1_coherent");
+	cli_json_bool(&j, h->l1_coherent);
 	cli_json_end(&j);
 }
 
@@ -93,6 +97,10 @@ health_text(const Cachebroker__V1__HealthResponse *h)
 	printf("%-10s %" PRIu64 "\n", "hits:", h->hits);
 	printf("%-10s %" PRIu64 "\n", "misses:", h->misses);
 	printf("%-10s %.1f%%\n", "hit rate:", h->hit_rate * 100.0);
+	if (h->l1_enabled) {
+		printf("%-10s %s\n", "l1:",
+		    h->l1_coherent ? "on" : "off (waiting for tracking)");
+	}
 }
 
 int

@@ -11,7 +11,9 @@
 #                           req/s (echo and broker runs alternate)
 #   CONCURRENCY="1 16 64"   requests in flight
 #   ENGINES="threads aio"   load-generator engines for the nng rows
-#   TARGETS="echo broker redis twemproxy"   (also: rawecho, a raw rep0
+#   TARGETS="echo broker broker-l1 redis twemproxy"   (broker-l1: a
+#                           second broker with its L1 on for the key's
+#                           namespace; also: rawecho, a raw rep0
 #                           socket driven by one thread through RECVFD)
 #   VALUE_SIZE=100 CONTEXTS=128 BENCH_NS=bench BENCH_KEY=hit
 #   KEEP=1                  keep the temp dir (logs, configs, raw results)
@@ -29,7 +31,8 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 . "$here/common.sh"
 bench_build_dir "${1:-}"
 load_defaults 1 "1 16 64" "threads aio"
-TARGETS=${TARGETS:-echo broker redis twemproxy}
+TARGETS=${TARGETS:-echo broker broker-l1 redis twemproxy}
+L1_SIZE=${L1_SIZE:-64m}
 VALUE_SIZE=${VALUE_SIZE:-100}
 CONTEXTS=${CONTEXTS:-128}
 BROKER_REDIS=${BROKER_REDIS:-tcp}
@@ -56,7 +59,7 @@ tmp=$(mktemp -d /tmp/cbbench.XXXXXX)
 mkdir "$tmp/res"
 pids=()
 failed=0
-broker_pid=
+declare -A broker_urls broker_pids
 
 cleanup() {
 	local rc=$? pid i st
@@ -71,7 +74,7 @@ cleanup() {
 		kill -KILL "$pid" 2>/dev/null || true
 		st=0
 		wait "$pid" 2>/dev/null || st=$?
-		if [[ $pid == "$broker_pid" && $st != 0 ]]; then
+		if [[ " ${broker_pids[*]} " == *" $pid "* && $st != 0 ]]; then
 			log "cachebrokerd exited with status $st on SIGTERM"
 		fi
 	done
@@ -151,24 +154,37 @@ start_echo() {
 	fi
 }
 
-broker_url="ipc://$tmp/broker.sock"
+# start_broker NAME [CONF...]: cachebrokerd on ipc://$tmp/NAME.sock (its
+# url and pid in broker_urls[NAME] and broker_pids[NAME]) with the bench
+# config plus CONF lines, and the benchmark key stored through it.
 start_broker() {
-	local host=127.0.0.1
+	local name=$1 host=127.0.0.1 broker_url
+	shift
 	if [[ $BROKER_REDIS == unix ]]; then
 		host=$tmp/redis.sock
 	fi
-	bench_broker_conf "$CONTEXTS" "$host" >"$tmp/broker.conf"
-	"$BROKERD" -c "$tmp/broker.conf" >"$tmp/broker.log" 2>&1 &
-	broker_pid=$!
-	pids+=("$broker_pid")
+	broker_url="ipc://$tmp/$name.sock"
+	{
+		bench_broker_conf "$CONTEXTS" "$host"
+		printf '%s\n' "$@"
+	} >"$tmp/$name.conf"
+	"$BROKERD" -c "$tmp/$name.conf" >"$tmp/$name.log" 2>&1 &
+	broker_urls[$name]=$broker_url
+	broker_pids[$name]=$!
+	pids+=("$!")
 	if ! "$CB_BENCH" wait-ready --url "$broker_url" --timeout 15000 >&2 ||
 		! "$CB_BENCH" preset --url "$broker_url" \
 			--namespace "$BENCH_NS" --key "$BENCH_KEY" \
 			--value-size "$VALUE_SIZE" >&2; then
-		log "cachebrokerd did not come up; its log:"
-		tail -n 30 "$tmp/broker.log" >&2 || true
+		log "cachebrokerd ($name) did not come up; its log:"
+		tail -n 30 "$tmp/$name.log" >&2 || true
 		return 1
 	fi
+}
+
+# l1_coherent URL: whether the broker's L1 serves (Redis tracks its keys).
+l1_coherent() {
+	"$CLI" -u "$1" --json health | grep -q '"l1_coherent": *true'
 }
 
 # --- rows ------------------------------------------------------------------
@@ -288,17 +304,23 @@ for t in echo rawecho; do
 		start_echo "$t"
 	fi
 done
-have_broker=0
-broker_why=
-if want broker; then
-	if [[ ! -x $BROKERD ]]; then
-		broker_why="cachebrokerd not built"
-	elif start_broker; then
-		have_broker=1
-	else
-		broker_why="cachebrokerd did not start"
+declare -A broker_why
+for b in broker broker-l1; do
+	want "$b" || continue
+	extra=()
+	if [[ $b == broker-l1 ]]; then
+		extra=("l1_size = $L1_SIZE" "[namespace $BENCH_NS]" "l1 = yes")
+		extra=("[broker]" "${extra[@]}")
 	fi
-fi
+	if [[ ! -x $BROKERD ]]; then
+		broker_why[$b]="cachebrokerd not built"
+	elif ! start_broker "$b" "${extra[@]}"; then
+		broker_why[$b]="cachebrokerd did not start"
+	elif [[ $b == broker-l1 ]] &&
+		! wait_for 10 l1_coherent "${broker_urls[$b]}"; then
+		broker_why[$b]="its L1 never became coherent"
+	fi
+done
 
 # measure_pair ENGINE C: the echo row, then the raw echo row (if asked
 # for), then the broker row, back to back so that all see the same
@@ -314,15 +336,16 @@ measure_pair() {
 			target_fail "$t/$engine" "$c" "$t server did not start"
 		fi
 	done
-	if want broker; then
-		if ((have_broker)); then
-			measure_get "broker/$engine" get "$engine" "$c" \
-				"$broker_url" --pid "broker=$broker_pid" \
+	for t in broker broker-l1; do
+		want "$t" || continue
+		if [[ -z ${broker_why[$t]:-} ]]; then
+			measure_get "$t/$engine" get "$engine" "$c" \
+				"${broker_urls[$t]}" --pid "broker=${broker_pids[$t]}" \
 				--pid "redis=$redis_pid"
 		else
-			target_fail "broker/$engine" "$c" "$broker_why"
+			target_fail "$t/$engine" "$c" "${broker_why[$t]}"
 		fi
-	fi
+	done
 }
 
 # measure_redis_pair C: redis-benchmark direct, then through twemproxy.
@@ -358,7 +381,8 @@ done
 
 order=()
 for engine in $ENGINES; do
-	order+=("echo/$engine" "rawecho/$engine" "broker/$engine")
+	order+=("echo/$engine" "rawecho/$engine" "broker/$engine"
+		"broker-l1/$engine")
 done
 median_rows "${order[@]}" redis twemproxy >"$tmp/results"
 
@@ -368,15 +392,15 @@ title+=", $CONTEXTS contexts"
 echo
 echo "$title"
 # rawecho rows get ratios against echo too; the targets are the broker's.
-cmp='^(broker|rawecho)/'
-awk -v maxc="${CONCURRENCY##* }" -v cmp="$cmp" -v targ='^broker/' \
+cmp='^(broker|broker-l1|rawecho)/'
+awk -v maxc="${CONCURRENCY##* }" -v cmp="$cmp" -v targ='^broker(-l1)?/' \
 	-f "$here/table.awk" "$tmp/results"
 if [[ -n ${MARKDOWN:-} ]]; then
 	{
 		echo "$title"
 		echo
 		awk -v maxc="${CONCURRENCY##* }" -v md=1 -v cmp="$cmp" \
-			-v targ='^broker/' -f "$here/table.awk" "$tmp/results"
+			-v targ='^broker(-l1)?/' -f "$here/table.awk" "$tmp/results"
 	} >"$MARKDOWN"
 fi
 
