@@ -91,6 +91,7 @@ req_reset(cbd_req *req)
 	if (req->op.resp != NULL) {
 		protobuf_c_message_free_unpacked(req->op.resp, NULL);
 	}
+	free(req->op.l1_tokens);
 	memset(&req->op, 0, sizeof(req->op));
 	req->method  = NULL;
 	req->x_cache = NULL;

@@ -97,14 +97,15 @@ typedef struct cbd_req_host {
 
 /* Scratch space of the running method, reset for every request. */
 typedef struct cbd_op {
-	int               pending;  /* backend replies still expected */
-	cb_status         code;     /* first failure seen, or CB_OK */
-	char              msg[160]; /* its message */
-	ProtobufCMessage *resp;     /* response being built (heap, owned) */
-	uint64_t          count;    /* accumulator: stored, deleted, ... */
-	uint64_t          t0_us;    /* when a timed backend call left */
-	void             *task;     /* the method's own state (a sweep) */
-	uint64_t          l1_token; /* an L1 fill's (l1.h); 0: none */
+	int               pending;   /* backend replies still expected */
+	cb_status         code;      /* first failure seen, or CB_OK */
+	char              msg[160];  /* its message */
+	ProtobufCMessage *resp;      /* response being built (heap, owned) */
+	uint64_t          count;     /* accumulator: stored, deleted, ... */
+	uint64_t          t0_us;     /* when a timed backend call left */
+	void             *task;      /* the method's own state (a sweep) */
+	uint64_t         *l1_tokens; /* L1 fill tokens (l1.h), one per key
+	                              * read; NULL: no fill. Freed with it */
 } cbd_op;
 
 struct cbd_req {

@@ -27,7 +27,8 @@ typedef struct cbd_req cbd_req;
 	    cbd_cache_get_run, cbd_cache_get_front)                           \
 	X(CACHE_GET_MANY, "CacheService", "GetMany",                          \
 	    cachebroker__v1__get_many_request__descriptor, 0,                 \
-	    cbd_cache_get_many_check, cbd_cache_get_many_run, NULL)           \
+	    cbd_cache_get_many_check, cbd_cache_get_many_run,                 \
+	    cbd_cache_get_many_front)                                         \
 	X(CACHE_SET, "CacheService", "Set",                                   \
 	    cachebroker__v1__set_request__descriptor, 1, cbd_cache_set_check, \
 	    cbd_cache_set_run, NULL)                                          \
@@ -128,6 +129,7 @@ typedef struct cbd_method {
 CBD_METHODS(CBD_METHOD_DECL)
 #undef CBD_METHOD_DECL
 cbd_front_fn cbd_cache_get_front;
+cbd_front_fn cbd_cache_get_many_front;
 
 /* The table, indexed by id. */
 extern const cbd_method cbd_methods[CBD_METHOD_COUNT];

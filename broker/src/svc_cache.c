@@ -88,6 +88,18 @@ check_value(const cbd_limits *lim, size_t len, int64_t ttl_ms, char *why,
 	return cbd_svc_check_ttl(lim, "ttl_ms", ttl_ms, why, whylen);
 }
 
+/* keys_arena is the room n keys of ns take in a command. */
+static size_t
+keys_arena(const cbd_req *req, const char *ns, size_t n, char **keys)
+{
+	size_t arena = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		arena += cbd_cmd_key_size(prefix(req), ns, keys[i]);
+	}
+	return arena;
+}
+
 /* keys_send sends "VERB key..." for the keys of one namespace (MGET)
  * after making op.resp a resp_desc; -1 once answered. */
 static int
@@ -96,14 +108,11 @@ keys_send(cbd_req *req, const char *verb, const char *ns, size_t n,
 {
 	cbd_redis_conn *c;
 	cbd_cmd         cmd;
-	size_t          arena = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		arena += cbd_cmd_key_size(prefix(req), ns, keys[i]);
-	}
 	if ((c = cbd_svc_conn(req)) == NULL ||
 	    cbd_svc_alloc(req, resp_desc) == NULL ||
-	    cbd_svc_cmd(req, &cmd, (int) n + 1, arena) != 0) {
+	    cbd_svc_cmd(
+	        req, &cmd, (int) n + 1, keys_arena(req, ns, n, keys)) != 0) {
 		return -1;
 	}
 	cbd_cmd_str(&cmd, verb);
@@ -123,27 +132,6 @@ cbd_cache_get_check(const cbd_limits *lim, const cbd_config *cfg,
 
 	(void) cfg;
 	return check_ns_key(lim, r->namespace_, r->key, why, whylen);
-}
-
-/* get_fill stores a hit in the L1, which get_run took a token for. */
-static void
-get_fill(cbd_req *req, const Cachebroker__V1__GetRequest *in,
-    const Cachebroker__V1__GetResponse *resp)
-{
-	cbd_env *env = cbd_svc_env(req);
-	char     buf[CBD_SVC_L1_KEY];
-	char    *k = cbd_svc_l1_key(req, in->namespace_, in->key, buf);
-
-	if (k == NULL) {
-		return;
-	}
-	/* ttl_ms is PTTL's: -1 no expiry, -2 gone meanwhile (not stored). */
-	cbd_l1_fill(env->l1, req->op.l1_token, k, resp->value.data,
-	    resp->value.len, cbd_now_us(),
-	    cbd_config_l1_ttl_ms(env->cfg, in->namespace_), resp->ttl_ms);
-	if (k != buf) {
-		free(k);
-	}
 }
 
 /*
@@ -224,8 +212,11 @@ get_cb(void *arg, uint64_t tag, redisReply *r)
 		const Cachebroker__V1__GetRequest *in = (const void *) req->in;
 		cbd_ns_stats                      *ns =
 		    cbd_stats_ns(req->host->stats, in->namespace_);
-		if (resp->found && req->op.l1_token != 0) {
-			get_fill(req, in, resp);
+		if (resp->found) {
+			/* ttl_ms is PTTL's: -1 none, -2 gone meanwhile (not
+			 * stored). */
+			cbd_svc_l1_fill(req, in->namespace_, 0, in->key,
+			    resp->value.data, resp->value.len, resp->ttl_ms);
 		}
 		if (resp->found) {
 			ns->hits++;
@@ -241,21 +232,6 @@ get_cb(void *arg, uint64_t tag, redisReply *r)
 		}
 	}
 	cbd_svc_done(req);
-}
-
-/* get_token takes the L1 fill token before the GET leaves. */
-static void
-get_token(cbd_req *req, const Cachebroker__V1__GetRequest *in)
-{
-	char  buf[CBD_SVC_L1_KEY];
-	char *k = cbd_svc_l1_key(req, in->namespace_, in->key, buf);
-
-	if (k != NULL) {
-		req->op.l1_token = cbd_l1_token(cbd_svc_env(req)->l1, k);
-		if (k != buf) {
-			free(k);
-		}
-	}
 }
 
 void
@@ -275,10 +251,7 @@ cbd_cache_get_run(cbd_req *req)
 	if (cbd_svc_cmd(req, &cmd, 2, ks) != 0) {
 		return;
 	}
-	if (cbd_svc_env(req)->l1 != NULL &&
-	    cbd_config_l1_ttl_ms(cbd_svc_env(req)->cfg, in->namespace_) != 0) {
-		get_token(req, in);
-	}
+	cbd_svc_l1_tokens(req, in->namespace_, 1, &in->key);
 	cbd_cmd_str(&cmd, "GET");
 	cbd_cmd_key(&cmd, prefix(req), in->namespace_, in->key);
 	if (cbd_svc_send(req, c, get_cb, 0, &cmd) != 0 ||
@@ -343,6 +316,28 @@ get_many_fill(cbd_req *req, redisReply *r)
 	return 0;
 }
 
+/* get_many_ttl fills the L1 with key i of a GetMany, from the MGET
+ * reply (in the response already: same connection, in order) and its
+ * PTTL reply r. */
+static void
+get_many_ttl(cbd_req *req, size_t i, const redisReply *r)
+{
+	const Cachebroker__V1__GetManyRequest *in   = (const void *) req->in;
+	Cachebroker__V1__GetManyResponse      *resp = (void *) req->op.resp;
+	const Cachebroker__V1__GetManyEntry   *e;
+
+	if (r->type != REDIS_REPLY_INTEGER || i >= resp->n_entries) {
+		return;
+	}
+	e = resp->entries[i];
+	if (e->found) {
+		cbd_svc_l1_fill(req, in->namespace_, i, in->keys[i],
+		    e->value.data, e->value.len, r->integer);
+	}
+}
+
+/* get_many_cb: the MGET (sub 0), then, with an L1, each key's PTTL (sub
+ * 1 + i). */
 static void
 get_many_cb(void *arg, uint64_t tag, redisReply *r)
 {
@@ -352,24 +347,130 @@ get_many_cb(void *arg, uint64_t tag, redisReply *r)
 	if (req == NULL) {
 		return;
 	}
-	if (ok && get_many_fill(req, r) != 0) {
+	if (ok && (uint32_t) tag == 0 && get_many_fill(req, r) != 0) {
 		req->op.code = CB_INTERNAL;
 		snprintf(req->op.msg, sizeof(req->op.msg),
 		    "unexpected MGET reply or out of memory");
+	} else if (ok && (uint32_t) tag > 0) {
+		get_many_ttl(req, (uint32_t) tag - 1, r);
 	}
 	cbd_svc_done(req);
+}
+
+/*
+ * cbd_cache_get_many_front answers a GetMany whose keys the L1 holds, all
+ * of them, on nng's thread; if one is missing, get_many_run reads them
+ * all from Redis (and fills the L1).
+ */
+int
+cbd_cache_get_many_front(cbd_req *req)
+{
+	const Cachebroker__V1__GetManyRequest *in  = (const void *) req->in;
+	cbd_env                               *env = cbd_svc_env(req);
+	Cachebroker__V1__GetManyResponse       resp =
+	    CACHEBROKER__V1__GET_MANY_RESPONSE__INIT;
+	Cachebroker__V1__GetManyEntry  *es;
+	Cachebroker__V1__GetManyEntry **ptrs;
+	uint8_t                        *p = NULL;
+	size_t                          n = 0;
+	size_t                          len;
+	int                             all;
+	int                             answered = 0;
+
+	if (env->l1 == NULL ||
+	    cbd_config_l1_ttl_ms(env->cfg, in->namespace_) == 0) {
+		return 0;
+	}
+	es = calloc(in->n_keys, sizeof(*es));
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): pointer array */
+	ptrs = calloc(in->n_keys, sizeof(*ptrs));
+	all  = es != NULL && ptrs != NULL;
+	for (; all && n < in->n_keys; n++) {
+		char  buf[CBD_SVC_L1_KEY];
+		char *k =
+		    cbd_svc_l1_key(req, in->namespace_, in->keys[n], buf);
+		cbd_l1_hit hit;
+
+		all = k != NULL && cbd_l1_get(env->l1, k, cbd_now_us(), &hit);
+		if (k != buf) {
+			free(k);
+		}
+		if (!all) {
+			break;
+		}
+		cachebroker__v1__get_many_entry__init(&es[n]);
+		es[n].key        = in->keys[n];
+		es[n].found      = 1;
+		es[n].value.data = hit.value;
+		es[n].value.len  = hit.len;
+		ptrs[n]          = &es[n];
+	}
+	if (all) {
+		resp.entries   = ptrs;
+		resp.n_entries = n;
+		len =
+		    cachebroker__v1__get_many_response__get_packed_size(&resp);
+		if ((p = malloc(len > 0 ? len : 1)) != NULL) {
+			cachebroker__v1__get_many_response__pack(&resp, p);
+			cbd_req_answer_front(req, "hit", p, len);
+			answered = 1;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(es[i].value.data);
+	}
+	free(es);
+	free(ptrs);
+	free(p);
+	return answered;
 }
 
 void
 cbd_cache_get_many_run(cbd_req *req)
 {
 	const Cachebroker__V1__GetManyRequest *in = (const void *) req->in;
+	cbd_redis_conn                        *c;
+	cbd_cmd                                cmd;
 
 	if (cbd_svc_blocked(req, in->namespace_)) {
 		return;
 	}
-	(void) keys_send(req, "MGET", in->namespace_, in->n_keys, in->keys,
-	    &cachebroker__v1__get_many_response__descriptor, get_many_cb);
+	cbd_svc_l1_tokens(req, in->namespace_, in->n_keys, in->keys);
+	if (req->op.l1_tokens == NULL) {
+		(void) keys_send(req, "MGET", in->namespace_, in->n_keys,
+		    in->keys, &cachebroker__v1__get_many_response__descriptor,
+		    get_many_cb);
+		return;
+	}
+	/* For the L1: each key's PTTL too, on the same connection, so that
+	 * an entry never outlives its key in Redis. */
+	if ((c = cbd_svc_conn(req)) == NULL ||
+	    cbd_svc_alloc(req,
+	        &cachebroker__v1__get_many_response__descriptor) == NULL ||
+	    cbd_svc_cmd(req, &cmd, (int) in->n_keys + 1,
+	        keys_arena(req, in->namespace_, in->n_keys, in->keys)) != 0) {
+		return;
+	}
+	cbd_cmd_str(&cmd, "MGET");
+	for (size_t i = 0; i < in->n_keys; i++) {
+		cbd_cmd_key(&cmd, prefix(req), in->namespace_, in->keys[i]);
+	}
+	if (cbd_svc_send(req, c, get_many_cb, 0, &cmd) != 0) {
+		return;
+	}
+	for (size_t i = 0; i < in->n_keys; i++) {
+		if (cbd_svc_cmd(req, &cmd, 2,
+		        cbd_cmd_key_size(
+		            prefix(req), in->namespace_, in->keys[i])) != 0) {
+			return;
+		}
+		cbd_cmd_str(&cmd, "PTTL");
+		cbd_cmd_key(&cmd, prefix(req), in->namespace_, in->keys[i]);
+		if (cbd_svc_send(
+		        req, c, get_many_cb, (uint32_t) i + 1, &cmd) != 0) {
+			return;
+		}
+	}
 }
 
 /* Set and SetMany: SET key value [PX ttl] [NX|XX]. */

@@ -190,6 +190,41 @@ json_pool(struct cli_json *j, const char *name,
 	cli_json_end_object(j);
 }
 
+/* json_l1 writes the L1's counters as "l1": {...}. */
+static void
+json_l1(struct cli_json *j, const Cachebroker__V1__L1Metrics *l)
+{
+	const struct {
+		const char *name;
+		uint64_t    v;
+	} f[] = {
+		{ "hits", l->hits },
+		{ "misses", l->misses },
+		{ "fills", l->fills },
+		{ "evictions", l->evictions },
+		{ "invalidations", l->invalidations },
+		{ "admission_refusals", l->admission_refusals },
+		{ "fills_cancelled", l->fills_cancelled },
+		{ "clears", l->clears },
+		{ "bytes", l->bytes },
+		{ "entries", l->entries },
+		{ "max_bytes", l->max_bytes },
+		{ "tracking_messages", l->tracking_messages },
+	};
+
+	cli_json_key(j, "l1");
+	cli_json_begin_object(j);
+	cli_json_key(j, "enabled");
+	cli_json_bool(j, l->enabled);
+	cli_json_key(j, "coherent");
+	cli_json_bool(j, l->coherent);
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		cli_json_key(j, f[i].name);
+		cli_json_uint(j, f[i].v);
+	}
+	cli_json_end_object(j);
+}
+
 static void
 metrics_json(const Cachebroker__V1__MetricsResponse *m)
 {
@@ -314,6 +349,9 @@ metrics_json(const Cachebroker__V1__MetricsResponse *m)
 	cli_json_uint(&j, m->notifications);
 	cli_json_key(&j, "notification_errors");
 	cli_json_uint(&j, m->notification_errors);
+	if (m->l1 != NULL) {
+		json_l1(&j, m->l1);
+	}
 	if (m->redis != NULL) {
 		cli_json_key(&j, "redis");
 		cli_json_begin_object(&j);
@@ -329,8 +367,9 @@ metrics_json(const Cachebroker__V1__MetricsResponse *m)
 static void
 metrics_text(const Cachebroker__V1__MetricsResponse *m)
 {
-	char   up[64];
-	size_t i;
+	const Cachebroker__V1__L1Metrics *l1 = m->l1;
+	char                              up[64];
+	size_t                            i;
 
 	cli_duration_format(up, sizeof(up), m->uptime_s);
 	printf("%-10s %s\n", "uptime:", up);
@@ -341,6 +380,12 @@ metrics_text(const Cachebroker__V1__MetricsResponse *m)
 	printf("%-10s %s, %" PRIu64 " received, %" PRIu64 " rejected\n",
 	    "notify:", m->notify_listening ? "listening" : "not listening",
 	    m->notifications, m->notification_errors);
+	if (l1 != NULL) {
+		printf("%-10s %s, %" PRIu64 " entries, %" PRIu64 " of %" PRIu64
+		       " bytes, %" PRIu64 " hits, %" PRIu64 " misses\n",
+		    "l1:", l1->coherent ? "on" : "off", l1->entries, l1->bytes,
+		    l1->max_bytes, l1->hits, l1->misses);
+	}
 
 	if (m->n_namespaces > 0) {
 		printf("\n%-12s %7s %7s %6s %6s %6s %6s %6s %7s\n",

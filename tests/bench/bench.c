@@ -11,21 +11,24 @@
 #include <unistd.h>
 
 #include <cachebroker/cachebroker.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
 
 #include "bench.h"
 
 /*
  *   cb_bench echo-server URL CONTEXTS
  *   cb_bench raw-echo-server URL
- *   cb_bench load --url URL --mode echo|get|revoked|ratelimit
+ *   cb_bench load --url URL --mode echo|get|revoked|ratelimit|getmany
  *       [--engine threads|aio] [--concurrency C] [--duration S]
  *       [--warmup S] [--value-size N] [--namespace NS] [--key KEY]
- *       [--keys N] [--users N] [--revoked-every N] [--limit N]
+ *       [--keys N] [--zipf S] [--users N] [--revoked-every N] [--limit N]
  *       [--window MS] [--timeout MS] [--pid NAME=PID]...
- *   cb_bench preset --url URL [--mode get|revoked] [--namespace NS]
+ *   cb_bench preset --url URL [--mode get|revoked|getmany] [--namespace NS]
  *       [--key KEY] [--keys N] [--users N] [--revoked-every N]
  *       [--value-size N]
  *   cb_bench wait-ready --url URL [--timeout MS]
+ *   cb_bench idle URL CLIENTS SECONDS
  *   cb_bench free-port
  *
  * load prints one line of name=value pairs; see bench_load_run.
@@ -38,20 +41,21 @@ usage(void)
 	    "usage: cb_bench echo-server URL CONTEXTS\n"
 	    "       cb_bench raw-echo-server URL\n"
 	    "       cb_bench load --url URL "
-	    "--mode echo|get|revoked|ratelimit\n"
+	    "--mode echo|get|revoked|ratelimit|getmany\n"
 	    "           [--engine threads|aio] [--concurrency C] "
 	    "[--duration S]\n"
 	    "           [--warmup S] [--value-size N] [--namespace NS] "
 	    "[--key KEY]\n"
-	    "           [--keys N] [--users N] [--revoked-every N] "
+	    "           [--keys N] [--zipf S] [--users N] [--revoked-every N] "
 	    "[--limit N]\n"
 	    "           [--window MS] [--timeout MS] [--pid NAME=PID]...\n"
-	    "       cb_bench preset --url URL [--mode get|revoked] "
+	    "       cb_bench preset --url URL [--mode get|revoked|getmany] "
 	    "[--namespace NS]\n"
 	    "           [--key KEY] [--keys N] [--users N] "
 	    "[--revoked-every N]\n"
 	    "           [--value-size N]\n"
 	    "       cb_bench wait-ready --url URL [--timeout MS]\n"
+	    "       cb_bench idle URL CLIENTS SECONDS\n"
 	    "       cb_bench free-port\n");
 }
 
@@ -66,6 +70,7 @@ enum {
 	OPT_NS,
 	OPT_KEY,
 	OPT_KEYS,
+	OPT_ZIPF,
 	OPT_USERS,
 	OPT_REVOKED_EVERY,
 	OPT_LIMIT,
@@ -85,6 +90,7 @@ static const struct option long_opts[] = {
 	{ "namespace", required_argument, NULL, OPT_NS },
 	{ "key", required_argument, NULL, OPT_KEY },
 	{ "keys", required_argument, NULL, OPT_KEYS },
+	{ "zipf", required_argument, NULL, OPT_ZIPF },
 	{ "users", required_argument, NULL, OPT_USERS },
 	{ "revoked-every", required_argument, NULL, OPT_REVOKED_EVERY },
 	{ "limit", required_argument, NULL, OPT_LIMIT },
@@ -98,7 +104,7 @@ static const struct option long_opts[] = {
 static bench_mode
 parse_mode(const char *s)
 {
-	for (int m = BENCH_MODE_ECHO; m <= BENCH_MODE_RATELIMIT; m++) {
+	for (int m = BENCH_MODE_ECHO; m <= BENCH_MODE_GETMANY; m++) {
 		if (strcmp(s, bench_kinds[m].name) == 0) {
 			return ((bench_mode) m);
 		}
@@ -176,6 +182,9 @@ parse_opts(int argc, char **argv, bench_load_opts *o, bench_mode mode)
 			o->keys = (uint32_t) bench_parse_num(
 			    "keys", optarg, 1, 1 << 24);
 			break;
+		case OPT_ZIPF:
+			o->zipf = bench_parse_num("zipf", optarg, 0, 10);
+			break;
 		case OPT_USERS:
 			o->users = (uint32_t) bench_parse_num(
 			    "users", optarg, 1, 1 << 24);
@@ -218,6 +227,60 @@ parse_opts(int argc, char **argv, bench_load_opts *o, bench_mode mode)
 		usage();
 		exit(1);
 	}
+	if (o->zipf > 0) {
+		int64_t distinct;
+		o->zipf_n = BENCH_ZIPF_N;
+		if (o->keys < 2 ||
+		    bench_zipf_alloc(&o->zipf_seq, (int64_t) o->zipf_n,
+		        o->keys, o->zipf, 1, &distinct) != 0) {
+			fprintf(stderr,
+			    "cb_bench: --zipf needs --keys 2 or more "
+			    "(and memory)\n");
+			exit(1);
+		}
+	}
+	if (o->mode == BENCH_MODE_GETMANY && o->keys < BENCH_MANY) {
+		fprintf(stderr, "cb_bench: getmany needs --keys %d or more\n",
+		    BENCH_MANY);
+		exit(1);
+	}
+}
+
+/*
+ * cmd_idle opens n req0 sockets, each connected to url (one connection
+ * each), says "idle: N connected" and holds them for seconds: the idle
+ * clients of a memory measurement. Returns a process exit code.
+ */
+static int
+cmd_idle(const char *url, int n, double seconds)
+{
+	nng_socket     *s = calloc((size_t) n, sizeof(*s));
+	int             rv;
+	int             up = 0;
+	struct timespec t  = { (time_t) seconds,
+		 (long) ((seconds - (double) (time_t) seconds) * 1e9) };
+
+	if (s == NULL) {
+		return (1);
+	}
+	for (; up < n; up++) {
+		if ((rv = nng_req0_open(&s[up])) != 0 ||
+		    (rv = nng_dial(s[up], url, NULL, 0)) != 0) {
+			fprintf(stderr, "cb_bench: idle: client %d: %s\n", up,
+			    nng_strerror(rv));
+			break;
+		}
+	}
+	if (up == n) {
+		printf("idle: %d connected\n", n);
+		fflush(stdout);
+		nanosleep(&t, NULL);
+	}
+	for (int i = 0; i < up; i++) {
+		nng_close(s[i]);
+	}
+	free(s);
+	return (up == n ? 0 : 1);
 }
 
 /* cmd_wait_ready polls AdminService/Health until the broker answers OK or
@@ -333,6 +396,15 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "preset") == 0) {
 		parse_opts(argc, argv, &o, BENCH_MODE_GET);
 		return (bench_preset(&o));
+	}
+	if (strcmp(cmd, "idle") == 0) {
+		if (argc != 4) {
+			usage();
+			return (1);
+		}
+		return (cmd_idle(argv[1],
+		    (int) bench_parse_num("clients", argv[2], 1, 100000),
+		    bench_parse_num("seconds", argv[3], 0, 86400)));
 	}
 	if (strcmp(cmd, "wait-ready") == 0) {
 		parse_opts(argc, argv, &o, BENCH_MODE_ECHO);

@@ -21,7 +21,15 @@ typedef enum bench_mode {
 	BENCH_MODE_GET,       /* CacheService/Get of keys known to be set */
 	BENCH_MODE_REVOKED,   /* AuthService/IsTokenRevoked of tokens */
 	BENCH_MODE_RATELIMIT, /* AuthService/CheckRateLimit of subjects */
+	BENCH_MODE_GETMANY,   /* CacheService/GetMany of BENCH_MANY keys */
 } bench_mode;
+
+/* Keys of one GetMany (getmany mode); the run's keys must be at least
+ * this many. */
+#define BENCH_MANY 10
+
+/* Length of a --zipf run's precomputed rank sequence. */
+#define BENCH_ZIPF_N ((size_t) 1 << 20)
 
 /*
  * How the load generator keeps its requests in flight. Both modes use the
@@ -52,13 +60,16 @@ typedef struct bench_load_opts {
 	const char  *ns;          /* namespace of the key (get) */
 	const char  *key;         /* the key, or the keys' prefix */
 	uint32_t     keys;        /* 1: key; else keys 0 .. keys-1 (call.c) */
-	uint32_t     users;       /* revoked: token i is user i % users's */
-	uint32_t     every;       /* revoked: every Nth token, user revoked */
-	uint32_t     limit;       /* ratelimit: requests per window */
-	int64_t      window_ms;   /* ratelimit: 0, the broker's default */
-	int64_t      now_s;       /* Unix time at start: tokens' iat */
-	uint32_t     timeout_ms;  /* per request */
-	int          npids;       /* other processes whose CPU to report */
+	double       zipf;        /* > 0: keys by Zipf(zipf) rank, not even */
+	uint32_t    *zipf_seq;    /* its ranks (1 .. keys), zipf_n of them */
+	size_t       zipf_n;
+	uint32_t     users;      /* revoked: token i is user i % users's */
+	uint32_t     every;      /* revoked: every Nth token, user revoked */
+	uint32_t     limit;      /* ratelimit: requests per window */
+	int64_t      window_ms;  /* ratelimit: 0, the broker's default */
+	int64_t      now_s;      /* Unix time at start: tokens' iat */
+	uint32_t     timeout_ms; /* per request */
+	int          npids;      /* other processes whose CPU to report */
 	pid_t        pids[BENCH_MAX_PIDS];      /* their ids */
 	const char  *pid_names[BENCH_MAX_PIDS]; /* their names in the output */
 } bench_load_opts;
@@ -98,10 +109,13 @@ typedef struct bench_call {
 		Cachebroker__V1__GetRequest            get;
 		Cachebroker__V1__IsTokenRevokedRequest revoked;
 		Cachebroker__V1__CheckRateLimitRequest rate;
+		Cachebroker__V1__GetManyRequest        many;
 	} req;
-	char id[BENCH_ID_MAX];   /* key, token id or subject */
-	char user[BENCH_ID_MAX]; /* revoked: the token's user */
-	bool expect;             /* revoked: whether the token is revoked */
+	char  id[BENCH_ID_MAX];         /* key, token id or subject */
+	char  many_ids[BENCH_MANY][64]; /* getmany: the keys */
+	char *many_keys[BENCH_MANY];    /* pointers to them */
+	char  user[BENCH_ID_MAX];       /* revoked: the token's user */
+	bool  expect; /* revoked: whether the token is revoked */
 } bench_call;
 
 /* What each mode sends and what its answers say, indexed by bench_mode. */
@@ -210,5 +224,16 @@ int64_t bench_proc_cpu_us(pid_t pid);
  * be read. pid 0 means this process. Threads that have exited are not
  * counted, so sample a process whose threads live for the whole run. */
 int64_t bench_proc_csw(pid_t pid);
+
+/*
+ * bench_zipf_alloc precomputes the sequence of n requests over keys 1..k
+ * with P(key = r) proportional to 1 / r^s: a cumulative table of the k
+ * probabilities, then, per request, a uniform number from xoshiro256**
+ * seeded from seed, looked up by binary search. On success *out is a
+ * heap array of n keys the caller frees, *distinct (not NULL) how many
+ * different keys it holds. Returns 0, or -1 out of memory.
+ */
+int bench_zipf_alloc(uint32_t **out, int64_t n, int64_t k, double s,
+    uint64_t seed, int64_t *distinct);
 
 #endif /* CB_BENCH_BENCH_H */

@@ -17,6 +17,8 @@
  *              "u{i % users}", issued_at an hour before the run
  *   ratelimit  CheckRateLimit  subject "KEY:10.a.b.c" (i's bytes), limit,
  *              window_ms, cost 1
+ *   getmany    GetMany   ns, "KEY:j" for the BENCH_MANY j from i on
+ *              (modulo keys)                        (preset: SetMany)
  *
  * The preset revokes token i when i % every == 0, and every token of
  * user u (a watermark a minute before the preset) when u % every == 1,
@@ -47,6 +49,8 @@ const bench_kind bench_kinds[] = {
 	{ "ratelimit", "/cachebroker.v1.AuthService/CheckRateLimit",
 	    &cachebroker__v1__check_rate_limit_response__descriptor,
 	    "allowed" },
+	{ "getmany", "/cachebroker.v1.CacheService/GetMany",
+	    &cachebroker__v1__get_many_response__descriptor, "found" },
 };
 
 uint32_t
@@ -54,6 +58,12 @@ bench_call_pick(const bench_load_opts *o, int idx, uint64_t seq)
 {
 	uint64_t x = ((uint64_t) idx << 40) | seq;
 
+	if (o->zipf_seq != NULL) {
+		/* Each worker its own stretch of the one sequence. */
+		return (o->zipf_seq[(seq + (uint64_t) idx * 1000003u) %
+		            o->zipf_n] -
+		    1);
+	}
 	return (
 	    o->keys <= 1 ? 0 : (uint32_t) (bench_splitmix64(&x) % o->keys));
 }
@@ -98,6 +108,19 @@ bench_call_init(bench_call *c, const bench_load_opts *o, uint32_t i)
 		c->req.rate.window_ms = o->window_ms;
 		c->req.rate.cost      = 1;
 		return;
+	case BENCH_MODE_GETMANY:
+		cachebroker__v1__get_many_request__init(&c->req.many);
+		for (uint32_t j = 0; j < BENCH_MANY; j++) {
+			(void) snprintf(c->many_ids[j], sizeof(c->many_ids[j]),
+			    "%s:%" PRIu32, o->key,
+			    (i + j) % (o->keys > 0 ? o->keys : 1));
+			c->many_keys[j] = c->many_ids[j];
+		}
+		(void) snprintf(c->id, sizeof(c->id), "%s", c->many_ids[0]);
+		c->req.many.namespace_ = (char *) o->ns;
+		c->req.many.keys       = c->many_keys;
+		c->req.many.n_keys     = BENCH_MANY;
+		return;
 	default:
 		cachebroker__v1__get_request__init(&c->req.get);
 		if (o->keys <= 1) {
@@ -119,6 +142,7 @@ bench_call_check(const bench_load_opts *o, const bench_call *c,
 	const Cachebroker__V1__GetResponse            *get;
 	const Cachebroker__V1__IsTokenRevokedResponse *rev;
 	const Cachebroker__V1__CheckRateLimitResponse *rate;
+	const Cachebroker__V1__GetManyResponse        *many;
 
 	if (resp == NULL) {
 		(void) snprintf(err, errlen, "no answer message");
@@ -153,6 +177,26 @@ bench_call_check(const bench_load_opts *o, const bench_call *c,
 			return (-1);
 		}
 		*yes = rate->allowed;
+		return (0);
+	case BENCH_MODE_GETMANY:
+		many = (const void *) resp;
+		if (many->n_entries != BENCH_MANY) {
+			(void) snprintf(err, errlen, "%zu entries, not %d",
+			    many->n_entries, BENCH_MANY);
+			return (-1);
+		}
+		for (size_t j = 0; j < many->n_entries; j++) {
+			const Cachebroker__V1__GetManyEntry *e =
+			    many->entries[j];
+			if (!e->found || e->value.len != o->value_size ||
+			    strcmp(e->key, c->many_ids[j]) != 0) {
+				(void) snprintf(err, errlen,
+				    "%s: found %d, %zu bytes", c->many_ids[j],
+				    (int) e->found, e->value.len);
+				return (-1);
+			}
+		}
+		*yes = true;
 		return (0);
 	default:
 		get = (const void *) resp;
@@ -327,7 +371,7 @@ bench_preset(const bench_load_opts *o)
 	if (bench_client_open(&c, o->url, o->timeout_ms) != 0) {
 		return (1);
 	}
-	if (o->mode == BENCH_MODE_GET) {
+	if (o->mode == BENCH_MODE_GET || o->mode == BENCH_MODE_GETMANY) {
 		rv = preset_get(c, o, err, sizeof(err));
 	} else {
 		rv = preset_revoked(c, o, err, sizeof(err));

@@ -123,17 +123,6 @@ void fb_sample_take(const fb_opts *o, fb_sample *s);
 void fb_print_costs(const fb_opts *o, const fb_sample *s0, const fb_sample *s1,
     uint64_t count);
 
-/*
- * fb_zipf_alloc precomputes the sequence of n requests over keys 1..k
- * with P(key = r) proportional to 1 / r^s: a cumulative table of the k
- * probabilities, then, per request, a uniform number from xoshiro256**
- * seeded from seed, looked up by binary search. On success *out is a
- * heap array of n keys the caller frees, *distinct (not NULL) how many
- * different keys it holds. Returns 0, or -1 out of memory.
- */
-int fb_zipf_alloc(uint32_t **out, int64_t n, int64_t k, double s,
-    uint64_t seed, int64_t *distinct);
-
 /* fb_zipf_run performs the zipf command: o->requests Fetches of the
  * precomputed sequence, o->concurrency in flight. Prints one line;
  * returns 0 if every request succeeded, 2 if some failed, 1 if the run

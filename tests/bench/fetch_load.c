@@ -15,7 +15,7 @@
 #include "loadgen.h"
 
 /*
- * The sequence is made before the run (fetch_zipf.c); request i fetches
+ * The sequence is made before the run (zipf.c); request i fetches
  * key seq[i]. Workers take the next i from one atomic counter, so the
  * broker sees the sequence in order, give or take the C in flight. Every
  * request counts: the run starts with whatever the cache holds (empty,
@@ -130,7 +130,7 @@ zl_new_keys(
 	int64_t   unused;
 	int64_t   old = 0;
 
-	if (fb_zipf_alloc(&prev, o->requests, o->keys, o->exponent,
+	if (bench_zipf_alloc(&prev, o->requests, o->keys, o->exponent,
 	        o->after_seed, &unused) != 0) {
 		return (-1);
 	}
@@ -195,7 +195,7 @@ fb_zipf_run(const fb_opts *o)
 	z.seq = calloc((size_t) o->concurrency, sizeof(*z.seq));
 	res   = malloc(sizeof(*res));
 	if (z.seq == NULL || res == NULL ||
-	    fb_zipf_alloc(&keys, o->requests, o->keys, o->exponent, o->seed,
+	    bench_zipf_alloc(&keys, o->requests, o->keys, o->exponent, o->seed,
 	        &distinct) != 0) {
 		fprintf(stderr, "cb_fetch_bench: out of memory\n");
 		goto out;

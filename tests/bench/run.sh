@@ -16,6 +16,12 @@
 #                           namespace; also: rawecho, a raw rep0
 #                           socket driven by one thread through RECVFD)
 #   VALUE_SIZE=100 CONTEXTS=128 BENCH_NS=bench BENCH_KEY=hit
+#   KEYS=1 ZIPF=0           the broker rows' Gets go to KEYS keys
+#                           (BENCH_KEY:0 ..), by Zipf(ZIPF) rank if ZIPF > 0,
+#                           else evenly (the Redis rows read one key)
+#   MANY=1                  10: the broker rows send GetMany of 10 keys
+#                           (BENCH_KEY:0..9), the Redis rows MGET of the
+#                           same keys (keys/s = req/s x 10)
 #   KEEP=1                  keep the temp dir (logs, configs, raw results)
 #   MARKDOWN=FILE           also write the table as Markdown to FILE
 #
@@ -39,6 +45,31 @@ BROKER_REDIS=${BROKER_REDIS:-tcp}
 BROKER_REDIS_CONNECTIONS=${BROKER_REDIS_CONNECTIONS:-2}
 BENCH_NS=${BENCH_NS:-bench}
 BENCH_KEY=${BENCH_KEY:-hit}
+MANY=${MANY:-1}
+KEYS=${KEYS:-1}
+ZIPF=${ZIPF:-0}
+get_mode='get'
+many_args=()
+zipf_args=()
+if ((KEYS > 1)); then
+	((MANY == 1)) || die "KEYS and MANY do not go together"
+	many_args=(--keys "$KEYS")
+fi
+if [[ $ZIPF != 0 ]]; then
+	zipf_args=(--zipf "$ZIPF")
+fi
+redis_cmd=(-t get)
+redis_test=GET
+if ((MANY > 1)); then
+	((MANY == 10)) || die "MANY is 1 or 10 (cb_bench's getmany)"
+	get_mode=getmany
+	many_args=(--keys "$MANY")
+	redis_cmd=(MGET)
+	for ((i = 0; i < MANY; i++)); do
+		redis_cmd+=("$BENCH_NS:$BENCH_KEY:$i")
+	done
+	redis_test=${redis_cmd[*]}
+fi
 
 TCK=$(getconf CLK_TCK)
 
@@ -173,9 +204,9 @@ start_broker() {
 	broker_pids[$name]=$!
 	pids+=("$!")
 	if ! "$CB_BENCH" wait-ready --url "$broker_url" --timeout 15000 >&2 ||
-		! "$CB_BENCH" preset --url "$broker_url" \
+		! "$CB_BENCH" preset --url "$broker_url" --mode "$get_mode" \
 			--namespace "$BENCH_NS" --key "$BENCH_KEY" \
-			--value-size "$VALUE_SIZE" >&2; then
+			--value-size "$VALUE_SIZE" "${many_args[@]}" >&2; then
 		log "cachebrokerd ($name) did not come up; its log:"
 		tail -n 30 "$tmp/$name.log" >&2 || true
 		return 1
@@ -218,9 +249,10 @@ measure_redis() {
 	local -a c0 c1 s0 s1
 	shift 3
 	log "$target at $c, run $rep of $REPEAT: ${DURATION}s"
-	out=$(redis-benchmark -h 127.0.0.1 -p "$port" -t get -d "$VALUE_SIZE" \
-		-c "$c" -n 5000 --csv 2>"$tmp/$target.$c.err") || true
-	rps=$(awk -F'"' '$2 == "GET" { print $4 }' <<<"$out")
+	out=$(redis-benchmark -h 127.0.0.1 -p "$port" -d "$VALUE_SIZE" \
+		-c "$c" -n 5000 --csv "${redis_cmd[@]}" \
+		2>"$tmp/$target.$c.err") || true
+	rps=$(awk -F'"' -v t="$redis_test" '$2 == t { print $4 }' <<<"$out")
 	if [[ -z $rps ]]; then
 		target_fail "$target" "$c" "redis-benchmark failed"
 		return
@@ -234,9 +266,9 @@ measure_redis() {
 	done
 	# `times` in the same subshell reports redis-benchmark's CPU.
 	out=$({
-		redis-benchmark -h 127.0.0.1 -p "$port" -t get \
+		redis-benchmark -h 127.0.0.1 -p "$port" \
 			-d "$VALUE_SIZE" -c "$c" -n "$n" --csv \
-			2>"$tmp/$target.$c.err"
+			"${redis_cmd[@]}" 2>"$tmp/$target.$c.err"
 		times
 	}) || true
 	for pid in "$@"; do
@@ -253,12 +285,12 @@ measure_redis() {
 	t=$(tail -n 1 <<<"$out")
 	awk -F'"' -v target="$target" -v c="$c" -v n="$n" -v t="$t" \
 		-v c0="${c0[*]}" -v c1="${c1[*]}" -v s0="${s0[*]}" \
-		-v s1="${s1[*]}" -v err="${err// /_}" '
+		-v s1="${s1[*]}" -v err="${err// /_}" -v test="$redis_test" '
 		function secs(s,   a) {
 			split(s, a, /[ms]/)
 			return a[1] * 60 + a[2]
 		}
-		$2 == "GET" {
+		$2 == test {
 			split(t, tt, " ")
 			gen = (secs(tt[1]) + secs(tt[2])) * 1e6 / n
 			k = split(c0, a, " "); split(c1, b, " ")
@@ -339,9 +371,10 @@ measure_pair() {
 	for t in broker broker-l1; do
 		want "$t" || continue
 		if [[ -z ${broker_why[$t]:-} ]]; then
-			measure_get "$t/$engine" get "$engine" "$c" \
+			measure_get "$t/$engine" "$get_mode" "$engine" "$c" \
 				"${broker_urls[$t]}" --pid "broker=${broker_pids[$t]}" \
-				--pid "redis=$redis_pid"
+				--pid "redis=$redis_pid" "${many_args[@]}" \
+				"${zipf_args[@]}"
 		else
 			target_fail "$t/$engine" "$c" "${broker_why[$t]}"
 		fi
@@ -389,6 +422,13 @@ median_rows "${order[@]}" redis twemproxy >"$tmp/results"
 title="cachebroker benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs"
 title+=", ${DURATION}s per row (median of $REPEAT), value $VALUE_SIZE bytes"
 title+=", $CONTEXTS contexts"
+if ((MANY > 1)); then
+	title+=", GetMany and MGET of $MANY keys"
+fi
+if ((KEYS > 1)); then
+	title+=", the broker's Gets over $KEYS keys"
+	[[ $ZIPF == 0 ]] || title+=" by Zipf($ZIPF)"
+fi
 echo
 echo "$title"
 # rawecho rows get ratios against echo too; the targets are the broker's.

@@ -112,6 +112,74 @@ CBH_TEST(test_second_get_is_an_l1_hit)
 	ck_assert_uint_eq(l1_hits(), before + 1);
 }
 
+/* get_many reads keys of NS with one GetMany and asserts the values. */
+static void
+get_many(size_t n, char **keys, const char *const *values)
+{
+	Cachebroker__V1__GetManyRequest req =
+	    CACHEBROKER__V1__GET_MANY_REQUEST__INIT;
+	Cachebroker__V1__GetManyResponse *resp = NULL;
+	cb_result                         res;
+
+	req.namespace_ = NS;
+	req.keys       = keys;
+	req.n_keys     = n;
+	IT_ASSERT_CODE(
+	    cb_cache_get_many(it_env->client, &req, &resp, NULL, &res), CB_OK,
+	    &res);
+	ck_assert_uint_eq(resp->n_entries, n);
+	for (size_t i = 0; i < n; i++) {
+		const Cachebroker__V1__GetManyEntry *e = resp->entries[i];
+		ck_assert_str_eq(e->key, keys[i]);
+		if (values[i] == NULL) {
+			ck_assert(!e->found);
+			continue;
+		}
+		ck_assert_msg(e->found, "%s not found", keys[i]);
+		ck_assert_uint_eq(e->value.len, strlen(values[i]));
+		ck_assert_mem_eq(e->value.data, values[i], e->value.len);
+	}
+	cb_message_free(resp);
+}
+
+/* A GetMany whose keys the L1 holds, all of them, is answered from it;
+ * one that misses a key reads them all from Redis, and fills the L1. */
+CBH_TEST(test_get_many_from_l1)
+{
+	Cachebroker__V1__MetricsResponse *m;
+	char                             *keys[]   = { "ga", "gb", "gc" };
+	const char                       *values[] = { "A", "B", NULL };
+	uint64_t                          hits, fills;
+
+	wait_coherent(true);
+	ck_assert_int_eq(
+	    it_set(NS, "ga", "A", 1, 60000,
+	        CACHEBROKER__V1__SET_CONDITION__SET_CONDITION_ALWAYS, NULL),
+	    CB_OK);
+	it_set_str(NS, "gb", "B");
+	fills = l1(&m)->fills;
+	cb_message_free(m);
+	get_many(2, keys, values); /* from Redis: fills both */
+	ck_assert_uint_eq(l1(&m)->fills, fills + 2);
+	cb_message_free(m);
+	hits = l1_hits();
+	get_many(2, keys, values); /* from the L1 */
+	ck_assert_uint_eq(l1_hits(), hits + 2);
+	/* A missing key: from Redis, right. */
+	get_many(3, keys, values);
+	/* Changed behind the broker's back: never the old value once the
+	 * invalidation is in; the broker's own write at once. */
+	it_set_str(NS, "gb", "B2");
+	values[1] = "B2";
+	get_many(2, keys, values);
+	{
+		Cachebroker__V1__GetResponse *r;
+		ck_assert_int_eq(it_get(NS, "ga", &r), CB_OK);
+		ck_assert_int_gt(r->ttl_ms, 60000 - IT_TTL_SLACK_MS);
+		cb_message_free(r);
+	}
+}
+
 /* fill_and_hit reads ns/key twice, the second time from the L1. */
 static void
 fill_and_hit(const char *key, const char *value)
@@ -341,6 +409,7 @@ l1_suite(void)
 	TCase *tc = it_tcase_with("l1", setup_l1);
 
 	tcase_add_test(tc, test_second_get_is_an_l1_hit);
+	tcase_add_test(tc, test_get_many_from_l1);
 	tcase_add_test(tc, test_outside_write_invalidates);
 	tcase_add_test(tc, test_broker_writes_drop_before_answer);
 	tcase_add_test(tc, test_tracking_loss_and_flush_empty_l1);

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The Zipf key sequence of the read-through benchmark, from a fixed seed. */
+/* Zipf key sequences of the benchmarks, from a fixed seed. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "bench.h"
-#include "fetch.h"
 
 /*
  * P(rank r) = r^-s / H(k, s), r = 1..k. The cumulative table
@@ -67,7 +66,7 @@ zipf_weight(int64_t r, double s)
 }
 
 int
-fb_zipf_alloc(uint32_t **out, int64_t n, int64_t k, double s, uint64_t seed,
+bench_zipf_alloc(uint32_t **out, int64_t n, int64_t k, double s, uint64_t seed,
     int64_t *distinct)
 {
 	double   *cdf;
