@@ -365,6 +365,131 @@ CBH_TEST(test_tracking_loss_and_flush_empty_l1)
 	cb_message_free(m);
 }
 
+#define CANARY_KEYS 40
+#define CANARY_CALLS 1500
+
+/* canary_get reads c:i with a deadline of ms and checks what comes back:
+ * a value is always c:i's own ("c:i@version"), never older than
+ * min_version, and none at all when none may exist (min_version < 0). */
+static void
+canary_get(int i, int64_t min_version, uint32_t ms)
+{
+	Cachebroker__V1__GetRequest   req = CACHEBROKER__V1__GET_REQUEST__INIT;
+	Cachebroker__V1__GetResponse *r   = NULL;
+	cb_callopts                   o   = { .timeout_ms = ms };
+	cb_result                     res;
+	char                          key[16];
+	char                          want[24];
+	char                          got[64];
+	cb_status                     st;
+	long long                     v;
+
+	snprintf(key, sizeof(key), "c:%d", i);
+	snprintf(want, sizeof(want), "c:%d@", i);
+	req.namespace_ = NS;
+	req.key        = key;
+	st             = cb_cache_get(it_env->client, &req, &r, &o, &res);
+	if (st != CB_OK) {
+		/* A deadline this short, or Redis away: no answer is fine. */
+		ck_assert_msg(
+		    st == CB_DEADLINE_EXCEEDED || st == CB_UNAVAILABLE,
+		    "%s: %s (%s)", key, cb_status_str(st), res.message);
+		return;
+	}
+	if (r->found) {
+		ck_assert_msg(min_version >= 0,
+		    "%s: found after Redis lost it (an L1 leftover)", key);
+		snprintf(got, sizeof(got), "%.*s", (int) r->value.len,
+		    (const char *) r->value.data);
+		ck_assert_msg(strncmp(got, want, strlen(want)) == 0,
+		    "%s: got another key's value '%s'", key, got);
+		v = strtoll(got + strlen(want), NULL, 10);
+		ck_assert_msg(v >= min_version, "%s: version %lld, wrote %lld",
+		    key, v, (long long) min_version);
+	}
+	cb_message_free(r);
+}
+
+/* canary_set writes c:i = "c:i@version" through the broker. */
+static void
+canary_set(int i, int64_t version)
+{
+	char key[16];
+	char value[48];
+
+	snprintf(key, sizeof(key), "c:%d", i);
+	snprintf(value, sizeof(value), "c:%d@%lld", i, (long long) version);
+	it_set_str(NS, key, value);
+}
+
+/*
+ * The desync canary through the L1: values embed their key and a version.
+ * Random short deadlines (late replies must never reach the next call),
+ * writes through the broker (read at once), writes behind its back, and a
+ * Redis restart that loses every key (nothing may then come from the L1).
+ */
+CBH_TEST(test_canary_through_l1)
+{
+	Cachebroker__V1__MetricsResponse *m;
+	int64_t                           version[CANARY_KEYS];
+	uint64_t                          x = 42;
+	uint64_t                          hits;
+
+	if (!it_need_own_redis()) {
+		return;
+	}
+	wait_coherent(true);
+	hits = l1_hits();
+	for (int i = 0; i < CANARY_KEYS; i++) {
+		version[i] = 0;
+		canary_set(i, 0);
+	}
+	for (int n = 0; n < CANARY_CALLS; n++) {
+		int      i;
+		uint32_t ms;
+
+		x  = x * 6364136223846793005ull + 1442695040888963407ull;
+		i  = (int) ((x >> 33) % CANARY_KEYS);
+		ms = 1 + (uint32_t) ((x >> 20) % 50);
+		if (n == CANARY_CALLS / 2) {
+			/* Redis restarts empty: whatever the L1 held is gone
+			 * with it. */
+			ck_assert_int_eq(cbh_redis_stop(it_env->redis, 0), 0);
+			for (int k = 0; k < CANARY_KEYS; k++) {
+				canary_get(k, -1, 200);
+			}
+			ck_assert_int_eq(cbh_redis_restart(it_env->redis), 0);
+			it_redis_reconnect();
+			for (int k = 0; k < CANARY_KEYS; k++) {
+				canary_get(k, -1, 2000);
+			}
+			wait_coherent(true);
+			for (int k = 0; k < CANARY_KEYS; k++) {
+				canary_get(k, -1, 2000);
+				canary_set(k, ++version[k]);
+			}
+		}
+		switch ((x >> 50) % 8) {
+		case 0:
+			canary_set(i, ++version[i]);
+			break;
+		case 1:
+			/* Behind the broker's back: only the key's own
+			 * values may come back, old or new. */
+			it_redis_ok("SET " NS ":c:%d c:%d@%lld", i, i,
+			    (long long) ++version[i]);
+			canary_get(i, 0, ms);
+			break;
+		default:
+			canary_get(i, version[i] > 0 ? version[i] - 1 : 0, ms);
+			break;
+		}
+	}
+	/* The L1 took part. */
+	ck_assert_uint_gt(l1(&m)->hits, hits + 100);
+	cb_message_free(m);
+}
+
 /* A scan of ten times the L1's size never takes it past l1_size. */
 CBH_TEST(test_bound_under_scan)
 {
@@ -413,6 +538,7 @@ l1_suite(void)
 	tcase_add_test(tc, test_outside_write_invalidates);
 	tcase_add_test(tc, test_broker_writes_drop_before_answer);
 	tcase_add_test(tc, test_tracking_loss_and_flush_empty_l1);
+	tcase_add_test(tc, test_canary_through_l1);
 	suite_add_tcase(s, tc);
 	tc = it_tcase_with("small", setup_small);
 	tcase_add_test(tc, test_bound_under_scan);
