@@ -210,38 +210,49 @@ single(FILE *f, const char *name, const char *type, const char *help, double v)
 static void
 prom_l1(FILE *f, const Cachebroker__V1__L1Metrics *l)
 {
-	single(f, "cachebroker_l1_coherent", "gauge",
-	    "1 when Redis tracks the L1's keys and the L1 serves.",
-	    l->coherent);
-	single(f, "cachebroker_l1_hits_total", "counter",
-	    "Gets answered from the L1.", (double) l->hits);
-	single(f, "cachebroker_l1_misses_total", "counter",
-	    "L1 lookups that found nothing.", (double) l->misses);
-	single(f, "cachebroker_l1_fills_total", "counter",
-	    "Values stored in the L1.", (double) l->fills);
-	single(f, "cachebroker_l1_evictions_total", "counter",
-	    "L1 entries pushed out for room.", (double) l->evictions);
-	single(f, "cachebroker_l1_invalidations_total", "counter",
-	    "L1 entries dropped because their key changed.",
-	    (double) l->invalidations);
-	single(f, "cachebroker_l1_admission_refusals_total", "counter",
-	    "L1 fills refused by admission or size.",
-	    (double) l->admission_refusals);
-	single(f, "cachebroker_l1_fills_cancelled_total", "counter",
-	    "L1 fills cancelled: their key changed during the GET.",
-	    (double) l->fills_cancelled);
-	single(f, "cachebroker_l1_clears_total", "counter",
-	    "Times the L1 was emptied (tracking lost, flush).",
-	    (double) l->clears);
-	single(f, "cachebroker_l1_bytes", "gauge", "Bytes the L1 holds.",
-	    (double) l->bytes);
-	single(f, "cachebroker_l1_max_bytes", "gauge", "l1_size.",
-	    (double) l->max_bytes);
-	single(f, "cachebroker_l1_entries", "gauge", "Entries the L1 holds.",
-	    (double) l->entries);
-	single(f, "cachebroker_l1_tracking_messages_total", "counter",
-	    "Invalidation messages received from Redis.",
-	    (double) l->tracking_messages);
+	const struct {
+		const char *name;
+		const char *type;
+		const char *help;
+		double      v;
+	} rows[] = {
+		{ "cachebroker_l1_coherent", "gauge",
+		    "1 when Redis tracks the L1's keys and the L1 serves.",
+		    l->coherent },
+		{ "cachebroker_l1_hits_total", "counter",
+		    "Keys answered from the L1.", (double) l->hits },
+		{ "cachebroker_l1_misses_total", "counter",
+		    "L1 lookups that found nothing.", (double) l->misses },
+		{ "cachebroker_l1_fills_total", "counter",
+		    "Values stored in the L1.", (double) l->fills },
+		{ "cachebroker_l1_evictions_total", "counter",
+		    "L1 entries pushed out for room.", (double) l->evictions },
+		{ "cachebroker_l1_invalidations_total", "counter",
+		    "L1 entries dropped because their key changed.",
+		    (double) l->invalidations },
+		{ "cachebroker_l1_admission_refusals_total", "counter",
+		    "L1 fills refused by admission or size.",
+		    (double) l->admission_refusals },
+		{ "cachebroker_l1_fills_cancelled_total", "counter",
+		    "L1 fills cancelled: their key changed during the GET.",
+		    (double) l->fills_cancelled },
+		{ "cachebroker_l1_clears_total", "counter",
+		    "Times the L1 was emptied (tracking lost, flush).",
+		    (double) l->clears },
+		{ "cachebroker_l1_bytes", "gauge", "Bytes the L1 holds.",
+		    (double) l->bytes },
+		{ "cachebroker_l1_max_bytes", "gauge", "l1_size.",
+		    (double) l->max_bytes },
+		{ "cachebroker_l1_entries", "gauge", "Entries the L1 holds.",
+		    (double) l->entries },
+		{ "cachebroker_l1_tracking_messages_total", "counter",
+		    "Invalidation messages received from Redis.",
+		    (double) l->tracking_messages },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		single(f, rows[i].name, rows[i].type, rows[i].help, rows[i].v);
+	}
 }
 
 static double

@@ -19,6 +19,7 @@ static Cachebroker__V1__WarmMetrics               wm, *warms[1];
 static Cachebroker__V1__WarmResult                last;
 static Cachebroker__V1__PoolMetrics               rpool;
 static uint64_t                                   buckets[28];
+static Cachebroker__V1__L1Metrics                 l1;
 static char                                      *text;
 
 static void
@@ -86,6 +87,14 @@ setup(void)
 	m.warm           = warms;
 	m.n_warm         = 1;
 	m.key_count      = -1;
+
+	cachebroker__v1__l1_metrics__init(&l1);
+	l1.enabled   = 1;
+	l1.coherent  = 1;
+	l1.hits      = 41;
+	l1.bytes     = 1024;
+	l1.max_bytes = 65536;
+	m.l1         = &l1;
 
 	text = NULL;
 	ck_assert_int_eq(cbd_prom_render(&h, &m, &text, &len), 0);
@@ -160,6 +169,12 @@ START_TEST(test_counters_and_labels)
 	        "\\\"name\\\"\\\\\"} 2");
 	CK_LINE("cachebroker_warm_last_duration_seconds{strategy=\"odd "
 	        "\\\"name\\\"\\\\\"} 1.5");
+	/* The L1's. */
+	CK_LINE("cachebroker_l1_coherent 1");
+	CK_LINE("cachebroker_l1_hits_total 41");
+	CK_LINE("cachebroker_l1_bytes 1024");
+	CK_LINE("cachebroker_l1_max_bytes 65536");
+	CK_LINE("cachebroker_l1_evictions_total 0");
 }
 END_TEST
 
