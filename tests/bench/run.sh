@@ -24,6 +24,8 @@
 #                           same keys (keys/s = req/s x 10)
 #   KEEP=1                  keep the temp dir (logs, configs, raw results)
 #   MARKDOWN=FILE           also write the table as Markdown to FILE
+#   RESULTS=FILE            also copy the rows (key=value lines) to FILE,
+#                           what tests/bench/plot draws
 #
 # Starts, in a temp dir and on free loopback ports: redis-server,
 # nutcracker in front of it, cb_bench's echo server and cachebrokerd; runs
@@ -418,6 +420,9 @@ for engine in $ENGINES; do
 		"broker-l1/$engine")
 done
 median_rows "${order[@]}" redis twemproxy >"$tmp/results"
+if [[ -n ${RESULTS:-} ]]; then
+	cp "$tmp/results" "$RESULTS"
+fi
 
 title="cachebroker benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs"
 title+=", ${DURATION}s per row (median of $REPEAT), value $VALUE_SIZE bytes"
