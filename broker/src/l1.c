@@ -529,6 +529,20 @@ cbd_l1_clear(cbd_l1 *l1)
 }
 
 void
+cbd_l1_stats_reset(cbd_l1 *l1)
+{
+	for (size_t i = 0; i < SHARDS; i++) {
+		shard *s = &l1->shards[i];
+
+		pthread_mutex_lock(&s->mtx);
+		s->hits = s->misses = s->fills = s->evictions = 0;
+		s->invalidations = s->refusals = s->cancelled = 0;
+		pthread_mutex_unlock(&s->mtx);
+	}
+	atomic_store(&l1->clears, 0);
+}
+
+void
 cbd_l1_stats_get(cbd_l1 *l1, cbd_l1_stats *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -100,6 +100,10 @@ void cbd_l1_clear(cbd_l1 *l1);
 /* cbd_l1_stats_get copies the counters. */
 void cbd_l1_stats_get(cbd_l1 *l1, cbd_l1_stats *out);
 
+/* cbd_l1_stats_reset sets the counters back to zero (not what it holds:
+ * bytes and entries). */
+void cbd_l1_stats_reset(cbd_l1 *l1);
+
 /* What one entry costs beside its key and value (for the docs and the
  * tests of the bound). */
 #define CBD_L1_ENTRY_OVERHEAD 96

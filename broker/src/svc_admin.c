@@ -600,6 +600,9 @@ cbd_admin_reset_stats_run(cbd_req *req)
 		return;
 	}
 	cbd_stats_reset(req->host->stats);
+	if (cbd_svc_env(req)->l1 != NULL) {
+		cbd_l1_stats_reset(cbd_svc_env(req)->l1);
+	}
 	r->ok = 1;
 	cbd_svc_done(req);
 }

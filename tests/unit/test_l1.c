@@ -61,6 +61,16 @@ START_TEST(test_serves_only_when_coherent)
 	ck_assert_uint_eq(st.hits, 1);
 	ck_assert_uint_eq(st.entries, 0);
 	ck_assert_uint_eq(st.bytes, 0);
+	ck_assert_uint_ge(st.clears, 1);
+	/* Counters go back to zero; what it holds stays. */
+	fill(l1, "ns:b", "2", 0, -1);
+	ck_assert(has(l1, "ns:b", "2", 1));
+	cbd_l1_stats_reset(l1);
+	cbd_l1_stats_get(l1, &st);
+	ck_assert_uint_eq(st.hits, 0);
+	ck_assert_uint_eq(st.fills, 0);
+	ck_assert_uint_eq(st.clears, 0);
+	ck_assert_uint_eq(st.entries, 1);
 	cbd_l1_free(l1);
 }
 END_TEST
