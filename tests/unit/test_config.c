@@ -130,6 +130,71 @@ START_TEST(test_split)
 }
 END_TEST
 
+/* [namespace NAME]: the L1's opt-in, its errors at their lines, kept by
+ * the settings side of a split (nng's threads read them there). */
+START_TEST(test_namespaces)
+{
+	cbd_config out = { 0 };
+
+	ck_assert_int_eq(load("[broker]\n"          /* 1 */
+	                      "l1_size = 8m\n"      /* 2 */
+	                      "[namespace users]\n" /* 3 */
+	                      "l1 = maybe\n"        /* 4 */
+	                      "l1_max_ttl = 10\n"   /* 5: no unit */
+	                      "colour = blue\n"     /* 6 */
+	                      "[namespace users]\n" /* 7: twice */
+	                      "[namespace a:b]\n"), /* 8: bad name */
+	    CB_INVALID_ARGUMENT);
+	ck_assert_int_eq(errs.count, 5);
+	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:4: l1 = 'maybe'"));
+	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:5: l1_max_ttl"));
+	ck_assert_ptr_nonnull(
+	    strstr(errs.text, "t.conf:6: unknown key 'colour'"));
+	ck_assert_ptr_nonnull(
+	    strstr(errs.text, "t.conf:7: namespace 'users'"));
+	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:8: "));
+	cbd_errors_fini(&errs);
+	memset(&errs, 0, sizeof(errs));
+
+	ck_assert_int_eq(load("[broker]\nl1_size = 8m\nl1_max_ttl = 20s\n"
+	                      "[namespace users]\nl1 = yes\n"
+	                      "[namespace tasks]\nl1 = yes\nl1_max_ttl = 5s\n"
+	                      "[namespace reports]\nl1 = no\n"),
+	    CB_OK);
+	ck_assert_uint_eq(cfg.l1_size, 8u << 20);
+	ck_assert_uint_eq(cbd_config_l1_ttl_ms(&cfg, "users"), 20000);
+	ck_assert_uint_eq(cbd_config_l1_ttl_ms(&cfg, "tasks"), 5000);
+	ck_assert_uint_eq(cbd_config_l1_ttl_ms(&cfg, "reports"), 0);
+	ck_assert_uint_eq(cbd_config_l1_ttl_ms(&cfg, "auth"), 0);
+	ck_assert_int_eq(cbd_config_split(&cfg, &out), 0);
+	ck_assert_uint_eq(cfg.n_namespaces, 3);
+	ck_assert_uint_eq(out.n_namespaces, 0);
+	cbd_config_fini(&out);
+	/* A reload that changes them says so; they stay as started. */
+	{
+		cbd_config next  = { 0 };
+		cbd_errors notes = { 0 };
+		ck_assert_int_eq(
+		    cbd_config_load_string(&next, "t.conf",
+		        "[broker]\nl1_size = 8m\nl1_max_ttl = 20s\n"
+		        "[namespace users]\nl1 = no\n"
+		        "[namespace tasks]\nl1 = yes\nl1_max_ttl = 5s\n"
+		        "[namespace reports]\nl1 = no\n",
+		        &errs),
+		    CB_OK);
+		cbd_config_pin(&next, &cfg, &notes, &errs);
+		ck_assert_int_eq(notes.count, 1);
+		ck_assert_ptr_nonnull(strstr(notes.text,
+		    "[namespace] sections: changed; restart to apply"));
+		cbd_config_fini(&next);
+		cbd_errors_fini(&notes);
+	}
+	/* Without l1_size, no namespace has an L1. */
+	cfg.l1_size = 0;
+	ck_assert_uint_eq(cbd_config_l1_ttl_ms(&cfg, "users"), 0);
+}
+END_TEST
+
 START_TEST(test_defaults)
 {
 	ck_assert_int_eq(load(""), CB_OK);
@@ -597,6 +662,7 @@ config_suite(void)
 	tcase_add_test(tc, test_auth_section);
 	tcase_add_test(tc, test_pin);
 	tcase_add_test(tc, test_split);
+	tcase_add_test(tc, test_namespaces);
 	suite_add_tcase(s, tc);
 	return s;
 }
