@@ -54,6 +54,7 @@ const config_key cbd_config_keys[CBD_CONFIG_N_KEYS] = {
 	{ "broker", "l1_size", K_SIZE, OFF(l1_size), 0, (uint64_t) 1 << 40 },
 	{ "broker", "l1_max_ttl", K_DURATION, OFF(l1_max_ttl_ms), 1,
 	    86400000 },
+	{ "broker", "l1_tracking", K_TRACKING, OFF(l1_tracking), 0, 0 },
 	{ "auth", "max_token_lifetime", K_DURATION,
 	    OFF(auth.max_token_lifetime_ms), 1000, 366 * 86400000ull },
 	{ "auth", "session_ttl", K_DURATION, OFF(auth.session_ttl_ms), 1000,
@@ -296,6 +297,15 @@ cbd_config_set_value(cbd_config *cfg, const config_key *k, const char *value)
 			return "not fail-open or fail-closed";
 		}
 		*(int *) (void *) base = strcmp(value, "fail-open") == 0;
+		return NULL;
+	case K_TRACKING:
+		if (strcmp(value, "bcast") == 0) {
+			*(int *) (void *) base = CBD_L1_TRACKING_BCAST;
+		} else if (strcmp(value, "default") == 0) {
+			*(int *) (void *) base = CBD_L1_TRACKING_DEFAULT;
+		} else {
+			return "not bcast or default";
+		}
 		return NULL;
 	case K_TLSAUTH:
 		if (strcmp(value, "none") == 0) {

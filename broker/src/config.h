@@ -57,6 +57,12 @@ enum {
 	CBD_TLS_AUTH_REQUIRED, /* required, and checked against tls_ca */
 };
 
+/* [broker] l1_tracking: how Redis tells the broker what changed. */
+enum {
+	CBD_L1_TRACKING_BCAST, /* every write under the namespaces' prefixes */
+	CBD_L1_TRACKING_DEFAULT, /* the keys the pool's connections read */
+};
+
 /* A whole configuration: immutable once loaded. Which settings a reload
  * may change: cbd_config_pin. */
 typedef struct cbd_config {
@@ -99,6 +105,7 @@ typedef struct cbd_config {
 	size_t           n_warms;
 	size_t           l1_size;       /* L1 bytes; 0: no L1 */
 	uint64_t         l1_max_ttl_ms; /* an L1 entry's longest life */
+	int              l1_tracking;   /* CBD_L1_TRACKING_* */
 	cbd_nsconf      *namespaces;    /* [namespace NAME]; kept by the */
 	size_t           n_namespaces;  /* settings side (cbd_config_split) */
 } cbd_config;

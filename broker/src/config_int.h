@@ -22,6 +22,7 @@ enum key_type {
 	K_URL,      /* char *, a listener URL or "" */
 	K_HTTP,     /* char *, http://HOST:PORT or "" */
 	K_TLSAUTH,  /* int, CBD_TLS_AUTH_* */
+	K_TRACKING, /* int, CBD_L1_TRACKING_* */
 };
 
 typedef struct config_key {
@@ -37,7 +38,7 @@ typedef struct config_key {
 
 /* The [section] keys of the file, in the order docs/configuration.md
  * lists them (config.c). */
-#define CBD_CONFIG_N_KEYS 49
+#define CBD_CONFIG_N_KEYS 50
 extern const config_key cbd_config_keys[CBD_CONFIG_N_KEYS];
 
 /* Sections named "resource NAME" are handled by policy.c. */

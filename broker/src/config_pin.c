@@ -30,6 +30,7 @@ static const char *const restart_only[] = {
 	"broker dedupe_entries",
 	"broker l1_size",
 	"broker l1_max_ttl",
+	"broker l1_tracking",
 	"redis *",
 	"database conninfo",
 	"database connections",
@@ -108,6 +109,7 @@ pin_value(
 	case K_LOGLEVEL:
 	case K_FAILOPEN:
 	case K_TLSAUTH:
+	case K_TRACKING:
 		size = sizeof(int);
 		break;
 	case K_DURATION:

@@ -43,6 +43,7 @@ struct cbd_redis_conn {
 	uint64_t           since_us; /* state entered, or last progress */
 	uint64_t           pending;  /* commands awaiting replies */
 	struct event      *retry;    /* reconnect timer */
+	long long          track_id; /* the handshake's REDIRECT id; 0: none */
 };
 
 struct cbd_redis_pool {
@@ -53,6 +54,14 @@ struct cbd_redis_pool {
 	size_t                  rr;         /* round-robin cursor */
 	int                     closing;    /* no reconnects */
 	char                    error[160]; /* latest connection error */
+	long long               track_id;   /* REDIRECT id; 0: no tracking */
+	uint32_t                track_gen;  /* bumped per track call */
+	unsigned                track_wait; /* its answers still due */
+	int                     track_ok;   /* none of them failed */
+	cbd_redis_track_fn     *track_done;
+	void                   *track_arg;
+	void (*lost_fn)(void *arg); /* a ready connection was lost */
+	void *lost_arg;
 };
 
 /* One command in flight: what to call back and on which context. */
@@ -101,6 +110,9 @@ conn_lost(cbd_redis_conn *c)
 	if (was_ready && !c->pool->closing) {
 		cbd_log_warning(
 		    "redis: connection %u lost: %s", c->index, c->pool->error);
+		if (c->pool->lost_fn != NULL) {
+			c->pool->lost_fn(c->pool->lost_arg);
+		}
 	}
 	conn_schedule(c);
 }
@@ -138,6 +150,24 @@ conn_on_disconnect(const redisAsyncContext *ac, int status)
 	conn_lost(c);
 }
 
+/* conn_send_tracking sends CLIENT TRACKING on REDIRECT <the pool's id>
+ * during c's handshake (fn: conn_on_handshake). */
+static void
+conn_send_tracking(cbd_redis_conn *c, redisCallbackFn *fn)
+{
+	char        id[24];
+	const char *argv[5] = { "CLIENT", "TRACKING", "on", "REDIRECT", id };
+	size_t      lens[5];
+
+	snprintf(id, sizeof(id), "%lld", c->pool->track_id);
+	for (int i = 0; i < 5; i++) {
+		lens[i] = strlen(argv[i]);
+	}
+	c->track_id = c->pool->track_id;
+	redisAsyncCommandArgv(c->ac, fn, c, 5, argv, lens);
+	c->pending++;
+}
+
 static void
 conn_on_handshake(redisAsyncContext *ac, void *r, void *privdata)
 {
@@ -159,6 +189,11 @@ conn_on_handshake(redisAsyncContext *ac, void *r, void *privdata)
 		return;
 	}
 	last = c->pending == 0;
+	if (last && c->track_id != c->pool->track_id) {
+		/* The REDIRECT id changed during the handshake. */
+		conn_send_tracking(c, conn_on_handshake);
+		return;
+	}
 	if (last) {
 		c->state          = CONN_READY;
 		c->attempts       = 0;
@@ -207,6 +242,9 @@ conn_on_connect(const redisAsyncContext *cac, int status)
 		redisAsyncCommandArgv(ac, conn_on_handshake, c, 2, argv, lens);
 		c->pending++;
 	}
+	if (c->pool->track_id != 0) {
+		conn_send_tracking(c, conn_on_handshake);
+	}
 	redisAsyncCommand(ac, conn_on_handshake, c, "PING");
 	c->pending++;
 }
@@ -245,6 +283,7 @@ conn_connect(cbd_redis_conn *c)
 	redisAsyncSetDisconnectCallback(ac, conn_on_disconnect);
 	c->ac = ac;
 	c->epoch++;
+	c->track_id = 0;
 	c->state    = CONN_CONNECTING;
 	c->since_us = cbd_now_us();
 	c->pending  = 0;
@@ -304,6 +343,66 @@ cbd_redis_pool_close(cbd_redis_pool *p)
 	}
 	free(p->conns);
 	free(p);
+}
+
+/* track_ack: a ready connection's answer to CLIENT TRACKING. */
+static void
+track_ack(void *arg, uint64_t tag, redisReply *r)
+{
+	cbd_redis_pool *p = arg;
+
+	if ((uint32_t) tag != p->track_gen || p->track_wait == 0) {
+		return; /* a call since replaced this one */
+	}
+	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		p->track_ok = 0;
+	}
+	if (--p->track_wait == 0 && p->track_done != NULL) {
+		p->track_done(p->track_arg, p->track_ok);
+	}
+}
+
+void
+cbd_redis_pool_track(
+    cbd_redis_pool *p, long long id, cbd_redis_track_fn *done, void *arg)
+{
+	char        sid[24];
+	const char *argv[5] = { "CLIENT", "TRACKING", "on", "REDIRECT", sid };
+	size_t      lens[5];
+
+	snprintf(sid, sizeof(sid), "%lld", id);
+	for (int i = 0; i < 5; i++) {
+		lens[i] = strlen(argv[i]);
+	}
+	p->track_id   = id;
+	p->track_done = done;
+	p->track_arg  = arg;
+	p->track_wait = 0;
+	p->track_ok   = 1;
+	p->track_gen++;
+	for (size_t i = 0; i < p->n; i++) {
+		cbd_redis_conn *c = &p->conns[i];
+		if (c->state != CONN_READY) {
+			continue; /* its handshake does it */
+		}
+		c->track_id = id;
+		if (cbd_redis_send(
+		        c, track_ack, p, p->track_gen, 5, argv, lens) == 0) {
+			p->track_wait++;
+		} else {
+			p->track_ok = 0;
+		}
+	}
+	if (p->track_wait == 0) {
+		done(arg, p->track_ok);
+	}
+}
+
+void
+cbd_redis_pool_on_lost(cbd_redis_pool *p, void (*fn)(void *arg), void *arg)
+{
+	p->lost_fn  = fn;
+	p->lost_arg = arg;
 }
 
 cbd_redis_conn *

@@ -64,6 +64,26 @@ void cbd_redis_cron(cbd_redis_pool *p);
  */
 cbd_redis_conn *cbd_redis_pick_key(cbd_redis_pool *p, uint64_t hash);
 
+/* What cbd_redis_pool_track calls when every ready connection answered
+ * (ok: all of them turned tracking on). */
+typedef void cbd_redis_track_fn(void *arg, int ok);
+
+/*
+ * cbd_redis_pool_track turns Redis' client-side caching on for every
+ * connection (CLIENT TRACKING on REDIRECT id): Redis then tells client id
+ * about each key a connection read once it changes. Connections made later
+ * do it in their handshake, before they are ready. done(arg, ok) runs when
+ * the ready ones have answered (at once if none is ready); a later call
+ * replaces an earlier one's done. Loop thread.
+ */
+void cbd_redis_pool_track(
+    cbd_redis_pool *p, long long id, cbd_redis_track_fn *done, void *arg);
+
+/* cbd_redis_pool_on_lost makes the pool call fn(arg) whenever a ready
+ * connection is lost (what it read is no longer tracked). Loop thread. */
+void cbd_redis_pool_on_lost(
+    cbd_redis_pool *p, void (*fn)(void *arg), void *arg);
+
 /* cbd_redis_ready_count is how many connections are ready. */
 size_t cbd_redis_ready_count(const cbd_redis_pool *p);
 

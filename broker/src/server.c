@@ -386,7 +386,10 @@ server_l1(cbd_server *srv)
 	} else if (rv == CB_OK &&
 	    (rv = cbd_l1_alloc(&srv->env.l1, cfg->l1_size)) == CB_OK &&
 	    (rv = cbd_tracking_open(&srv->env.tracking, srv->base, &cfg->redis,
-	         srv->env.l1, (const char *const *) prefixes, n)) == CB_OK) {
+	         srv->env.l1, (const char *const *) prefixes, n,
+	         cfg->l1_tracking == CBD_L1_TRACKING_DEFAULT ? srv->env.redis
+	                                                     : NULL)) ==
+	        CB_OK) {
 		cbd_log_info("l1: %zu bytes for %zu namespace%s, off until "
 		             "Redis tracks them",
 		    cfg->l1_size, n, n == 1 ? "" : "s");

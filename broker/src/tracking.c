@@ -13,6 +13,7 @@
 
 #include "backoff.h"
 #include "log.h"
+#include "redis_pool.h"
 
 #define CHANNEL "__redis__:invalidate"
 
@@ -36,6 +37,8 @@ struct cbd_tracking {
 	struct event           *retry;
 	unsigned                attempts;
 	uint64_t                messages;
+	cbd_redis_pool         *pool;    /* default mode; NULL: BCAST */
+	int                     waiting; /* for the pool's track answers */
 };
 
 static void connect_both(cbd_tracking *t);
@@ -68,7 +71,8 @@ lost(cbd_tracking *t, const char *why)
 	} else {
 		cbd_log_debug("l1: tracking: %s", why);
 	}
-	t->on = 0;
+	t->on      = 0;
+	t->waiting = 0;
 	cbd_l1_set_coherent(t->l1, 0);
 	conn_free(&t->sub);
 	conn_free(&t->ctl);
@@ -83,6 +87,16 @@ static cbd_tracking *
 current(const redisAsyncContext *ac)
 {
 	return ac->data;
+}
+
+/* tracked: tracking on (the pool's connections, default mode, or ctl). */
+static void
+tracked(cbd_tracking *t, const char *how)
+{
+	t->on       = 1;
+	t->attempts = 0;
+	cbd_l1_set_coherent(t->l1, 1);
+	cbd_log_info("l1: tracking on (%s): L1 serves", how);
 }
 
 static void
@@ -103,13 +117,40 @@ track_cb(redisAsyncContext *ac, void *r, void *privdata)
 		lost(t, why);
 		return;
 	}
-	t->on       = 1;
-	t->attempts = 0;
-	cbd_l1_set_coherent(t->l1, 1);
-	cbd_log_info("l1: tracking on (%zu prefixes): L1 serves", t->n);
+	tracked(t, "BCAST, the namespaces' prefixes");
 }
 
-/* maybe_track turns tracking on once sub is subscribed and ctl ready. */
+/* pool_tracked: every ready pool connection answered CLIENT TRACKING. */
+static void
+pool_tracked(void *arg, int ok)
+{
+	cbd_tracking *t = arg;
+
+	if (!t->waiting) {
+		return; /* lost since */
+	}
+	t->waiting = 0;
+	if (!ok) {
+		lost(t, "CLIENT TRACKING failed on a pool connection");
+		return;
+	}
+	tracked(t, "default mode, the pool's connections");
+}
+
+/* pool_lost: a pool connection went, and with it the tracking of what
+ * it read: nothing in L1 is safe to serve any longer. */
+static void
+pool_lost(void *arg)
+{
+	cbd_tracking *t = arg;
+
+	if (t->on) {
+		cbd_l1_clear(t->l1);
+	}
+}
+
+/* maybe_track turns tracking on once sub is subscribed and ctl ready
+ * (default mode: the pool's connections instead of ctl). */
 static void
 maybe_track(cbd_tracking *t)
 {
@@ -118,6 +159,11 @@ maybe_track(cbd_tracking *t)
 	const char **argv;
 	size_t      *lens;
 
+	if (t->pool != NULL && t->sub.ready) {
+		t->waiting = 1;
+		cbd_redis_pool_track(t->pool, t->sub_id, pool_tracked, t);
+		return;
+	}
 	if (!t->sub.ready || !t->ctl.ready) {
 		return;
 	}
@@ -314,7 +360,8 @@ conn_start(cbd_tracking *t, tconn *c)
 static void
 connect_both(cbd_tracking *t)
 {
-	if (conn_start(t, &t->sub) != 0 || conn_start(t, &t->ctl) != 0) {
+	if (conn_start(t, &t->sub) != 0 ||
+	    (t->pool == NULL && conn_start(t, &t->ctl) != 0)) {
 		lost(t, "cannot connect");
 	}
 }
@@ -330,7 +377,7 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 cb_status
 cbd_tracking_open(cbd_tracking **out, struct event_base *base,
     const cbd_redis_config *cfg, cbd_l1 *l1, const char *const *prefixes,
-    size_t n)
+    size_t n, cbd_redis_pool *pool)
 {
 	cbd_tracking *t = calloc(1, sizeof(*t));
 
@@ -342,6 +389,7 @@ cbd_tracking_open(cbd_tracking **out, struct event_base *base,
 	t->l1       = l1;
 	t->sub.name = "sub";
 	t->ctl.name = "ctl";
+	t->pool     = pool;
 	if ((t->prefixes = calloc(n, sizeof(*t->prefixes))) == NULL ||
 	    (t->retry = evtimer_new(base, retry_cb, t)) == NULL) {
 		cbd_tracking_close(t);
@@ -353,6 +401,9 @@ cbd_tracking_open(cbd_tracking **out, struct event_base *base,
 			return CB_RESOURCE_EXHAUSTED;
 		}
 		t->n++;
+	}
+	if (pool != NULL) {
+		cbd_redis_pool_on_lost(pool, pool_lost, t);
 	}
 	connect_both(t);
 	*out = t;

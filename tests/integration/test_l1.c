@@ -21,12 +21,27 @@ now_us(void)
 #define NS "l1ns"     /* opted in */
 #define OTHER "plain" /* not opted in */
 
+static bool default_mode; /* l1_tracking = default in this test case */
+
 static void
 setup_l1(void)
 {
+	default_mode = false;
 	it_setup_config("[broker]\n"
 	                "l1_size = 8m\n"
 	                "l1_max_ttl = 30s\n"
+	                "[namespace " NS "]\n"
+	                "l1 = yes\n");
+}
+
+static void
+setup_l1_default(void)
+{
+	default_mode = true;
+	it_setup_config("[broker]\n"
+	                "l1_size = 8m\n"
+	                "l1_max_ttl = 30s\n"
+	                "l1_tracking = default\n"
 	                "[namespace " NS "]\n"
 	                "l1 = yes\n");
 }
@@ -180,16 +195,24 @@ CBH_TEST(test_get_many_from_l1)
 	}
 }
 
-/* fill_and_hit reads ns/key twice, the second time from the L1. */
+/* fill_and_hit reads ns/key until a read comes from the L1 (the
+ * invalidation of a write just made may still be on its way and cancel a
+ * fill, or drop it). */
 static void
 fill_and_hit(const char *key, const char *value)
 {
 	uint64_t before;
 
-	it_get_str(NS, key, value);
-	before = l1_hits();
-	it_get_str(NS, key, value);
-	ck_assert_uint_eq(l1_hits(), before + 1);
+	for (int tries = 0;; tries++) {
+		it_get_str(NS, key, value);
+		before = l1_hits();
+		it_get_str(NS, key, value);
+		if (l1_hits() == before + 1) {
+			return;
+		}
+		ck_assert_msg(tries < 50, "%s: never an L1 hit", key);
+		usleep(2000);
+	}
 }
 
 #define ROUNDS 200
@@ -363,6 +386,25 @@ CBH_TEST(test_tracking_loss_and_flush_empty_l1)
 	}
 	ck_assert_uint_eq(l1(&m)->entries, 0);
 	cb_message_free(m);
+	if (!default_mode) {
+		return;
+	}
+	/* Default mode: a pool connection lost takes what it read out of
+	 * tracking, so the L1 is emptied. */
+	it_set_str(NS, "t", "3");
+	fill_and_hit("t", "3");
+	clears = l1(&m)->clears;
+	cb_message_free(m);
+	ck_assert_int_ge(it_redis_int("CLIENT KILL TYPE normal"), 1);
+	until = cbh_now_ms() + 5000;
+	while (l1(&m)->clears == clears) {
+		cb_message_free(m);
+		ck_assert_msg(cbh_now_ms() < until, "L1 not emptied in 5 s");
+		usleep(5 * 1000);
+	}
+	cb_message_free(m);
+	ck_assert(it_wait_redis_connected(true, 10000));
+	it_get_str(NS, "t", "3");
 }
 
 #define CANARY_KEYS 40
@@ -410,16 +452,26 @@ canary_get(int i, int64_t min_version, uint32_t ms)
 	cb_message_free(r);
 }
 
-/* canary_set writes c:i = "c:i@version" through the broker. */
+/* canary_set writes c:i = "c:i@version" through the broker; UNAVAILABLE
+ * (Redis just restarted: a connection still coming back) is retried for
+ * up to 5 s. */
 static void
 canary_set(int i, int64_t version)
 {
-	char key[16];
-	char value[48];
+	char      key[16];
+	char      value[48];
+	int64_t   until = cbh_now_ms() + 5000;
+	cb_status st;
 
 	snprintf(key, sizeof(key), "c:%d", i);
 	snprintf(value, sizeof(value), "c:%d@%lld", i, (long long) version);
-	it_set_str(NS, key, value);
+	while ((st = it_set(NS, key, value, strlen(value), 0,
+	            CACHEBROKER__V1__SET_CONDITION__SET_CONDITION_ALWAYS,
+	            NULL)) == CB_UNAVAILABLE &&
+	    cbh_now_ms() < until) {
+		usleep(20 * 1000);
+	}
+	ck_assert_msg(st == CB_OK, "Set %s: %s", key, cb_status_str(st));
 }
 
 /*
@@ -464,6 +516,7 @@ CBH_TEST(test_canary_through_l1)
 				canary_get(k, -1, 2000);
 			}
 			wait_coherent(true);
+			ck_assert(it_wait_redis_connected(true, 10000));
 			for (int k = 0; k < CANARY_KEYS; k++) {
 				canary_get(k, -1, 2000);
 				canary_set(k, ++version[k]);
@@ -488,6 +541,55 @@ CBH_TEST(test_canary_through_l1)
 	/* The L1 took part. */
 	ck_assert_uint_gt(l1(&m)->hits, hits + 100);
 	cb_message_free(m);
+}
+
+#define UNREAD 100
+
+/*
+ * What Redis reports: in BCAST mode every write under the namespace's
+ * prefix, read or not; in default mode only the keys the broker read.
+ * UNREAD keys never read are written, then one key that was read; once
+ * that one's message is in (they arrive in order), the count says which.
+ */
+CBH_TEST(test_messages_by_mode)
+{
+	Cachebroker__V1__MetricsResponse *m;
+	uint64_t                          before, after;
+	int64_t                           until;
+
+	wait_coherent(true);
+	it_set_str(NS, "read", "1");
+	fill_and_hit("read", "1");
+	before = l1(&m)->tracking_messages;
+	cb_message_free(m);
+	for (int i = 0; i < UNREAD; i++) {
+		it_redis_ok("SET " NS ":unread:%d x", i);
+	}
+	it_redis_ok("SET " NS ":read 2");
+	until = cbh_now_ms() + 5000;
+	for (;;) {
+		Cachebroker__V1__GetResponse *r;
+		bool                          fresh;
+		ck_assert_int_eq(it_get(NS, "read", &r), CB_OK);
+		fresh =
+		    r->found && r->value.len == 1 && r->value.data[0] == '2';
+		cb_message_free(r);
+		if (fresh) {
+			break;
+		}
+		ck_assert_msg(cbh_now_ms() < until, "no invalidation in 5 s");
+		usleep(1000);
+	}
+	after = l1(&m)->tracking_messages;
+	cb_message_free(m);
+	printf("l1 (%s): %llu messages for %d unread keys and 1 read one\n",
+	    default_mode ? "default" : "bcast",
+	    (unsigned long long) (after - before), UNREAD);
+	if (default_mode) {
+		ck_assert_uint_le(after - before, 1);
+	} else {
+		ck_assert_uint_ge(after - before, UNREAD + 1);
+	}
 }
 
 /* A scan of ten times the L1's size never takes it past l1_size. */
@@ -539,6 +641,17 @@ l1_suite(void)
 	tcase_add_test(tc, test_broker_writes_drop_before_answer);
 	tcase_add_test(tc, test_tracking_loss_and_flush_empty_l1);
 	tcase_add_test(tc, test_canary_through_l1);
+	tcase_add_test(tc, test_messages_by_mode);
+	suite_add_tcase(s, tc);
+	/* The same with l1_tracking = default. */
+	tc = it_tcase_with("l1_default", setup_l1_default);
+	tcase_add_test(tc, test_second_get_is_an_l1_hit);
+	tcase_add_test(tc, test_get_many_from_l1);
+	tcase_add_test(tc, test_outside_write_invalidates);
+	tcase_add_test(tc, test_broker_writes_drop_before_answer);
+	tcase_add_test(tc, test_tracking_loss_and_flush_empty_l1);
+	tcase_add_test(tc, test_canary_through_l1);
+	tcase_add_test(tc, test_messages_by_mode);
 	suite_add_tcase(s, tc);
 	tc = it_tcase_with("small", setup_small);
 	tcase_add_test(tc, test_bound_under_scan);

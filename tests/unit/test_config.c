@@ -136,16 +136,18 @@ START_TEST(test_namespaces)
 {
 	cbd_config out = { 0 };
 
-	ck_assert_int_eq(load("[broker]\n"          /* 1 */
-	                      "l1_size = 8m\n"      /* 2 */
-	                      "[namespace users]\n" /* 3 */
-	                      "l1 = maybe\n"        /* 4 */
-	                      "l1_max_ttl = 10\n"   /* 5: no unit */
-	                      "colour = blue\n"     /* 6 */
-	                      "[namespace users]\n" /* 7: twice */
-	                      "[namespace a:b]\n"), /* 8: bad name */
+	ck_assert_int_eq(load("[broker]\n"            /* 1 */
+	                      "l1_tracking = maybe\n" /* 2 */
+	                      "[namespace users]\n"   /* 3 */
+	                      "l1 = maybe\n"          /* 4 */
+	                      "l1_max_ttl = 10\n"     /* 5: no unit */
+	                      "colour = blue\n"       /* 6 */
+	                      "[namespace users]\n"   /* 7: twice */
+	                      "[namespace a:b]\n"),   /* 8: bad name */
 	    CB_INVALID_ARGUMENT);
-	ck_assert_int_eq(errs.count, 5);
+	ck_assert_int_eq(errs.count, 6);
+	ck_assert_ptr_nonnull(strstr(errs.text,
+	    "t.conf:2: l1_tracking = 'maybe': not bcast or default"));
 	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:4: l1 = 'maybe'"));
 	ck_assert_ptr_nonnull(strstr(errs.text, "t.conf:5: l1_max_ttl"));
 	ck_assert_ptr_nonnull(
@@ -157,11 +159,13 @@ START_TEST(test_namespaces)
 	memset(&errs, 0, sizeof(errs));
 
 	ck_assert_int_eq(load("[broker]\nl1_size = 8m\nl1_max_ttl = 20s\n"
+	                      "l1_tracking = default\n"
 	                      "[namespace users]\nl1 = yes\n"
 	                      "[namespace tasks]\nl1 = yes\nl1_max_ttl = 5s\n"
 	                      "[namespace reports]\nl1 = no\n"),
 	    CB_OK);
 	ck_assert_uint_eq(cfg.l1_size, 8u << 20);
+	ck_assert_int_eq(cfg.l1_tracking, CBD_L1_TRACKING_DEFAULT);
 	ck_assert_uint_eq(cbd_config_l1_ttl_ms(&cfg, "users"), 20000);
 	ck_assert_uint_eq(cbd_config_l1_ttl_ms(&cfg, "tasks"), 5000);
 	ck_assert_uint_eq(cbd_config_l1_ttl_ms(&cfg, "reports"), 0);
@@ -177,6 +181,7 @@ START_TEST(test_namespaces)
 		ck_assert_int_eq(
 		    cbd_config_load_string(&next, "t.conf",
 		        "[broker]\nl1_size = 8m\nl1_max_ttl = 20s\n"
+		        "l1_tracking = default\n"
 		        "[namespace users]\nl1 = no\n"
 		        "[namespace tasks]\nl1 = yes\nl1_max_ttl = 5s\n"
 		        "[namespace reports]\nl1 = no\n",
