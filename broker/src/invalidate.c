@@ -17,6 +17,7 @@
 #include "request.h"
 #include "stats.h"
 #include "svc.h"
+#include "svc_l1.h"
 
 /*
  * A sweep is a list of items, run in order:

@@ -150,21 +150,39 @@ conn_on_disconnect(const redisAsyncContext *ac, int status)
 	conn_lost(c);
 }
 
+/* CLIENT TRACKING on REDIRECT <id>, as an argv. */
+typedef struct track_cmd {
+	char        id[24];
+	const char *argv[5];
+	size_t      lens[5];
+} track_cmd;
+
+static void
+track_cmd_init(track_cmd *t, long long id)
+{
+	static const char *const words[4] = { "CLIENT", "TRACKING", "on",
+		"REDIRECT" };
+
+	snprintf(t->id, sizeof(t->id), "%lld", id);
+	for (int i = 0; i < 4; i++) {
+		t->argv[i] = words[i];
+	}
+	t->argv[4] = t->id;
+	for (int i = 0; i < 5; i++) {
+		t->lens[i] = strlen(t->argv[i]);
+	}
+}
+
 /* conn_send_tracking sends CLIENT TRACKING on REDIRECT <the pool's id>
  * during c's handshake (fn: conn_on_handshake). */
 static void
 conn_send_tracking(cbd_redis_conn *c, redisCallbackFn *fn)
 {
-	char        id[24];
-	const char *argv[5] = { "CLIENT", "TRACKING", "on", "REDIRECT", id };
-	size_t      lens[5];
+	track_cmd t;
 
-	snprintf(id, sizeof(id), "%lld", c->pool->track_id);
-	for (int i = 0; i < 5; i++) {
-		lens[i] = strlen(argv[i]);
-	}
+	track_cmd_init(&t, c->pool->track_id);
 	c->track_id = c->pool->track_id;
-	redisAsyncCommandArgv(c->ac, fn, c, 5, argv, lens);
+	redisAsyncCommandArgv(c->ac, fn, c, 5, t.argv, t.lens);
 	c->pending++;
 }
 
@@ -366,14 +384,9 @@ void
 cbd_redis_pool_track(
     cbd_redis_pool *p, long long id, cbd_redis_track_fn *done, void *arg)
 {
-	char        sid[24];
-	const char *argv[5] = { "CLIENT", "TRACKING", "on", "REDIRECT", sid };
-	size_t      lens[5];
+	track_cmd t;
 
-	snprintf(sid, sizeof(sid), "%lld", id);
-	for (int i = 0; i < 5; i++) {
-		lens[i] = strlen(argv[i]);
-	}
+	track_cmd_init(&t, id);
 	p->track_id   = id;
 	p->track_done = done;
 	p->track_arg  = arg;
@@ -386,8 +399,8 @@ cbd_redis_pool_track(
 			continue; /* its handshake does it */
 		}
 		c->track_id = id;
-		if (cbd_redis_send(
-		        c, track_ack, p, p->track_gen, 5, argv, lens) == 0) {
+		if (cbd_redis_send(c, track_ack, p, p->track_gen, 5, t.argv,
+		        t.lens) == 0) {
 			p->track_wait++;
 		} else {
 			p->track_ok = 0;

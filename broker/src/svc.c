@@ -9,8 +9,6 @@
 
 #include "envelope.h"
 #include "journal.h"
-#include "keys.h"
-#include "l1.h"
 #include "policy.h"
 #include "request.h"
 
@@ -130,79 +128,6 @@ cbd_svc_blocked(cbd_req *req, const char *ns)
 	    "read from the cache until they are applied",
 	    ns);
 	return 1;
-}
-
-char *
-cbd_svc_l1_key(const cbd_req *req, const char *ns, const char *key, char *buf)
-{
-	const char *prefix = cbd_svc_env(req)->cfg->redis.key_prefix;
-	size_t      need   = strlen(prefix) + strlen(ns) + strlen(key) + 2;
-	char       *k      = need <= CBD_SVC_L1_KEY ? buf : malloc(need);
-
-	if (k != NULL) {
-		(void) cbd_keys_join(k, need, prefix, ns, key);
-	}
-	return k;
-}
-
-void
-cbd_svc_l1_tokens(cbd_req *req, const char *ns, size_t n, char *const *keys)
-{
-	cbd_env *env = cbd_svc_env(req);
-	char     buf[CBD_SVC_L1_KEY];
-	char    *k;
-
-	if (env->l1 == NULL || cbd_config_l1_ttl_ms(env->cfg, ns) == 0 ||
-	    (req->op.l1_tokens = calloc(n, sizeof(uint64_t))) == NULL) {
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if ((k = cbd_svc_l1_key(req, ns, keys[i], buf)) != NULL) {
-			req->op.l1_tokens[i] = cbd_l1_token(env->l1, k);
-			if (k != buf) {
-				free(k);
-			}
-		}
-	}
-}
-
-void
-cbd_svc_l1_fill(cbd_req *req, const char *ns, size_t i, const char *key,
-    const void *value, size_t len, int64_t redis_ttl_ms)
-{
-	cbd_env *env = cbd_svc_env(req);
-	char     buf[CBD_SVC_L1_KEY];
-	char    *k;
-
-	if (req->op.l1_tokens == NULL || req->op.l1_tokens[i] == 0 ||
-	    (k = cbd_svc_l1_key(req, ns, key, buf)) == NULL) {
-		return;
-	}
-	cbd_l1_fill(env->l1, req->op.l1_tokens[i], k, value, len, cbd_now_us(),
-	    cbd_config_l1_ttl_ms(env->cfg, ns), redis_ttl_ms);
-	if (k != buf) {
-		free(k);
-	}
-}
-
-void
-cbd_svc_l1_drop(cbd_req *req, const char *ns, const char *key)
-{
-	struct cbd_l1 *l1 = cbd_svc_env(req)->l1;
-	char           buf[CBD_SVC_L1_KEY];
-	char          *k;
-
-	if (l1 == NULL) {
-		return;
-	}
-	if ((k = cbd_svc_l1_key(req, ns, key, buf)) == NULL) {
-		cbd_l1_clear(l1); /* cannot name it: none may stay stale */
-		return;
-	}
-	cbd_l1_invalidate(l1, k);
-	if (k != buf) {
-		free(k);
-	}
 }
 
 void

@@ -10,13 +10,13 @@
 #include "cmd.h"
 #include "invalidate.h"
 #include "keys.h"
-#include "l1.h"
 #include "loader.h"
 #include "pb.h"
 #include "redis_pool.h"
 #include "script.h"
 #include "request.h"
 #include "svc.h"
+#include "svc_l1.h"
 #include "stats.h"
 
 /*
@@ -132,56 +132,6 @@ cbd_cache_get_check(const cbd_limits *lim, const cbd_config *cfg,
 
 	(void) cfg;
 	return check_ns_key(lim, r->namespace_, r->key, why, whylen);
-}
-
-/*
- * cbd_cache_get_front answers a Get whose key the L1 holds, on nng's
- * thread (router.h); anything else goes to get_run, which fills the L1
- * with what Redis returns.
- */
-int
-cbd_cache_get_front(cbd_req *req)
-{
-	const Cachebroker__V1__GetRequest *in  = (const void *) req->in;
-	cbd_env                           *env = cbd_svc_env(req);
-	Cachebroker__V1__GetResponse       resp =
-	    CACHEBROKER__V1__GET_RESPONSE__INIT;
-	char       buf[CBD_SVC_L1_KEY];
-	uint8_t    out[512];
-	uint8_t   *p = out;
-	cbd_l1_hit hit;
-	char      *k;
-	size_t     len;
-	int        found;
-
-	if (env->l1 == NULL ||
-	    cbd_config_l1_ttl_ms(env->cfg, in->namespace_) == 0 ||
-	    (k = cbd_svc_l1_key(req, in->namespace_, in->key, buf)) == NULL) {
-		return 0;
-	}
-	found = cbd_l1_get(env->l1, k, cbd_now_us(), &hit);
-	if (k != buf) {
-		free(k);
-	}
-	if (!found) {
-		return 0;
-	}
-	resp.found      = 1;
-	resp.value.data = hit.value;
-	resp.value.len  = hit.len;
-	resp.ttl_ms     = hit.ttl_ms;
-	len = cachebroker__v1__get_response__get_packed_size(&resp);
-	if (len > sizeof(out) && (p = malloc(len)) == NULL) {
-		free(hit.value);
-		return 0; /* the loop's path may still manage */
-	}
-	cachebroker__v1__get_response__pack(&resp, p);
-	free(hit.value);
-	cbd_req_answer_front(req, "hit", p, len);
-	if (p != out) {
-		free(p);
-	}
-	return 1;
 }
 
 static void
@@ -355,74 +305,6 @@ get_many_cb(void *arg, uint64_t tag, redisReply *r)
 		get_many_ttl(req, (uint32_t) tag - 1, r);
 	}
 	cbd_svc_done(req);
-}
-
-/*
- * cbd_cache_get_many_front answers a GetMany whose keys the L1 holds, all
- * of them, on nng's thread; if one is missing, get_many_run reads them
- * all from Redis (and fills the L1).
- */
-int
-cbd_cache_get_many_front(cbd_req *req)
-{
-	const Cachebroker__V1__GetManyRequest *in  = (const void *) req->in;
-	cbd_env                               *env = cbd_svc_env(req);
-	Cachebroker__V1__GetManyResponse       resp =
-	    CACHEBROKER__V1__GET_MANY_RESPONSE__INIT;
-	Cachebroker__V1__GetManyEntry  *es;
-	Cachebroker__V1__GetManyEntry **ptrs;
-	uint8_t                        *p = NULL;
-	size_t                          n = 0;
-	size_t                          len;
-	int                             all;
-	int                             answered = 0;
-
-	if (env->l1 == NULL ||
-	    cbd_config_l1_ttl_ms(env->cfg, in->namespace_) == 0) {
-		return 0;
-	}
-	es = calloc(in->n_keys, sizeof(*es));
-	/* NOLINTNEXTLINE(bugprone-sizeof-expression): pointer array */
-	ptrs = calloc(in->n_keys, sizeof(*ptrs));
-	all  = es != NULL && ptrs != NULL;
-	for (; all && n < in->n_keys; n++) {
-		char  buf[CBD_SVC_L1_KEY];
-		char *k =
-		    cbd_svc_l1_key(req, in->namespace_, in->keys[n], buf);
-		cbd_l1_hit hit;
-
-		all = k != NULL && cbd_l1_get(env->l1, k, cbd_now_us(), &hit);
-		if (k != buf) {
-			free(k);
-		}
-		if (!all) {
-			break;
-		}
-		cachebroker__v1__get_many_entry__init(&es[n]);
-		es[n].key        = in->keys[n];
-		es[n].found      = 1;
-		es[n].value.data = hit.value;
-		es[n].value.len  = hit.len;
-		ptrs[n]          = &es[n];
-	}
-	if (all) {
-		resp.entries   = ptrs;
-		resp.n_entries = n;
-		len =
-		    cachebroker__v1__get_many_response__get_packed_size(&resp);
-		if ((p = malloc(len > 0 ? len : 1)) != NULL) {
-			cachebroker__v1__get_many_response__pack(&resp, p);
-			cbd_req_answer_front(req, "hit", p, len);
-			answered = 1;
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		free(es[i].value.data);
-	}
-	free(es);
-	free(ptrs);
-	free(p);
-	return answered;
 }
 
 void

@@ -82,6 +82,25 @@ lost(cbd_tracking *t, const char *why)
 	}
 }
 
+/* failed: a reply that is missing (connection gone) or an error (logged)
+ * loses tracking; 1 then. */
+static int
+failed(cbd_tracking *t, const redisReply *reply, const char *what)
+{
+	char why[200];
+
+	if (reply != NULL && reply->type != REDIS_REPLY_ERROR) {
+		return 0;
+	}
+	snprintf(why, sizeof(why), "%s: %s", what,
+	    reply != NULL ? reply->str : "no reply");
+	if (reply != NULL) {
+		cbd_log_error("l1: %s", why); /* Redis refused it */
+	}
+	lost(t, why);
+	return 1;
+}
+
 /* current says whether ac is still one of t's connections. */
 static cbd_tracking *
 current(const redisAsyncContext *ac)
@@ -109,12 +128,7 @@ track_cb(redisAsyncContext *ac, void *r, void *privdata)
 	if (t == NULL) {
 		return;
 	}
-	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-		char why[200];
-		snprintf(why, sizeof(why), "CLIENT TRACKING: %s",
-		    reply != NULL ? reply->str : "no reply");
-		cbd_log_error("l1: %s", why);
-		lost(t, why);
+	if (failed(t, reply, "CLIENT TRACKING")) {
 		return;
 	}
 	tracked(t, "BCAST, the namespaces' prefixes");
@@ -269,11 +283,7 @@ step_cb(redisAsyncContext *ac, void *r, void *privdata)
 	if (t == NULL) {
 		return;
 	}
-	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-		char why[200];
-		snprintf(why, sizeof(why), "%s: %s", c->name,
-		    reply != NULL ? reply->str : "no reply");
-		lost(t, why);
+	if (failed(t, reply, c->name)) {
 		return;
 	}
 	if (c == &t->ctl && reply->type == REDIS_REPLY_STATUS &&

@@ -632,27 +632,27 @@ CBH_TEST(test_bound_under_scan)
 static Suite *
 l1_suite(void)
 {
-	Suite *s  = suite_create("l1");
-	TCase *tc = it_tcase_with("l1", setup_l1);
+	static const struct {
+		const char *name;
+		void (*setup)(void);
+	} modes[] = {
+		{ "l1", setup_l1 },                 /* l1_tracking = bcast */
+		{ "l1_default", setup_l1_default }, /* l1_tracking = default */
+	};
+	Suite *s = suite_create("l1");
+	TCase *tc;
 
-	tcase_add_test(tc, test_second_get_is_an_l1_hit);
-	tcase_add_test(tc, test_get_many_from_l1);
-	tcase_add_test(tc, test_outside_write_invalidates);
-	tcase_add_test(tc, test_broker_writes_drop_before_answer);
-	tcase_add_test(tc, test_tracking_loss_and_flush_empty_l1);
-	tcase_add_test(tc, test_canary_through_l1);
-	tcase_add_test(tc, test_messages_by_mode);
-	suite_add_tcase(s, tc);
-	/* The same with l1_tracking = default. */
-	tc = it_tcase_with("l1_default", setup_l1_default);
-	tcase_add_test(tc, test_second_get_is_an_l1_hit);
-	tcase_add_test(tc, test_get_many_from_l1);
-	tcase_add_test(tc, test_outside_write_invalidates);
-	tcase_add_test(tc, test_broker_writes_drop_before_answer);
-	tcase_add_test(tc, test_tracking_loss_and_flush_empty_l1);
-	tcase_add_test(tc, test_canary_through_l1);
-	tcase_add_test(tc, test_messages_by_mode);
-	suite_add_tcase(s, tc);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		tc = it_tcase_with(modes[i].name, modes[i].setup);
+		tcase_add_test(tc, test_second_get_is_an_l1_hit);
+		tcase_add_test(tc, test_get_many_from_l1);
+		tcase_add_test(tc, test_outside_write_invalidates);
+		tcase_add_test(tc, test_broker_writes_drop_before_answer);
+		tcase_add_test(tc, test_tracking_loss_and_flush_empty_l1);
+		tcase_add_test(tc, test_canary_through_l1);
+		tcase_add_test(tc, test_messages_by_mode);
+		suite_add_tcase(s, tc);
+	}
 	tc = it_tcase_with("small", setup_small);
 	tcase_add_test(tc, test_bound_under_scan);
 	suite_add_tcase(s, tc);
